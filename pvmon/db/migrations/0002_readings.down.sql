@@ -1,0 +1,2 @@
+DROP TABLE operating_states;
+DROP TABLE readings;

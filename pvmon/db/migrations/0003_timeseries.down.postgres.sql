@@ -1,0 +1,11 @@
+DROP FUNCTION pvmon_refresh_rollups();
+DROP TRIGGER readings_invalidate_delete ON readings;
+DROP TRIGGER readings_invalidate_update_old ON readings;
+DROP TRIGGER readings_invalidate_update_new ON readings;
+DROP TRIGGER readings_invalidate_insert ON readings;
+DROP FUNCTION pvmon_invalidate_old();
+DROP FUNCTION pvmon_invalidate_new();
+DROP TABLE rollup_invalidations;
+DROP TABLE readings_daily;
+DROP TABLE readings_hourly;
+DROP INDEX readings_time_brin;

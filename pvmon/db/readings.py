@@ -1,0 +1,89 @@
+"""Writing readings: COPY into a staging table, then an idempotent insert.
+
+This is the one write path for readings (collectors, the spool replay and the
+simulator backfill all use it). A reading already stored for (inverter, time) is
+left as it is, so replaying the same batch twice stores it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from pvmon.errors import DatabaseError, DatabaseUnavailableError
+
+__all__ = ["READING_COLUMNS", "Reading", "write_readings"]
+
+
+class Reading(NamedTuple):
+    """One row of ``readings``; units as the names say. ``None`` is stored as NULL."""
+
+    time: datetime
+    inverter_id: int
+    ac_power_w: float | None = None
+    energy_wh: int | None = None
+    dc_power_w: float | None = None
+    ac_voltage_a_v: float | None = None
+    ac_voltage_b_v: float | None = None
+    ac_voltage_c_v: float | None = None
+    ac_current_a_a: float | None = None
+    ac_current_b_a: float | None = None
+    ac_current_c_a: float | None = None
+    frequency_hz: float | None = None
+    temperature_c: float | None = None
+    state: int | None = None
+    event_code: int | None = None
+    quality: int = 0
+    device_clock_offset_s: float | None = None
+    raw: dict[str, object] | None = None
+
+
+READING_COLUMNS: tuple[str, ...] = Reading._fields
+_COLUMN_LIST = ", ".join(READING_COLUMNS)
+_STAGE = "pvmon_readings_stage"
+
+
+def _rows(readings: Iterable[Sequence[object]]) -> Iterable[Sequence[object]]:
+    raw_index = READING_COLUMNS.index("raw")
+    for reading in readings:
+        raw = reading[raw_index]
+        if raw is None:
+            yield reading
+        else:
+            row = list(reading)
+            row[raw_index] = Jsonb(raw)
+            yield row
+
+
+def write_readings(conn: psycopg.Connection, readings: Iterable[Sequence[object]]) -> int:
+    """Store ``readings`` (tuples in :data:`READING_COLUMNS` order) once each.
+
+    Runs in the caller's transaction (or its own, on an autocommit connection).
+    Returns how many rows were new.
+    """
+    try:
+        with conn.transaction():
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
+                f"(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            with conn.cursor() as cur:
+                with cur.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
+                    for row in _rows(readings):
+                        copy.write_row(row)
+                cur.execute(
+                    f"INSERT INTO readings ({_COLUMN_LIST}) "
+                    f"SELECT {_COLUMN_LIST} FROM {_STAGE} "
+                    f"ON CONFLICT (inverter_id, time) DO NOTHING"
+                )
+                inserted = cur.rowcount
+            conn.execute(f"TRUNCATE {_STAGE}")
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailableError(f"writing readings failed: {exc}") from exc
+    except psycopg.Error as exc:
+        raise DatabaseError(f"writing readings failed: {exc}") from exc
+    return max(inserted, 0)

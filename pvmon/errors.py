@@ -1,0 +1,58 @@
+"""Typed errors for pvmon, all under one root.
+
+Third-party exceptions are translated at the module boundary that meets them
+(``raise PvmonError(...) from exc``), so callers only ever catch ours.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "EmbeddedDatabaseError",
+    "MigrationError",
+    "NotFoundError",
+    "PvmonError",
+    "ValidationError",
+]
+
+
+class PvmonError(Exception):
+    """Root of every error pvmon raises on purpose."""
+
+
+class ConfigError(PvmonError):
+    """The settings or the environment cannot work as given."""
+
+
+class DatabaseError(PvmonError):
+    """A database operation failed."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot be reached (down, refused, network)."""
+
+
+class EmbeddedDatabaseError(DatabaseError):
+    """The embedded PostgreSQL server could not be created, started or stopped."""
+
+
+class MigrationError(DatabaseError):
+    """A schema migration could not be applied or reverted."""
+
+
+class NotFoundError(PvmonError):
+    """A named record does not exist."""
+
+
+class ValidationError(PvmonError):
+    """Input was rejected; the message names the record and field.
+
+    ``problems`` holds one entry per rejected field so that a caller can show
+    every problem of a file at once instead of only the first one.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = problems or [message]
+        super().__init__(message)

@@ -1,0 +1,58 @@
+"""The one settings object of pvmon, read from ``PVMON_*`` variables and ``.env``.
+
+Build it once at the entrypoint (:func:`load_settings`) and pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pvmon.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration.
+
+    With no ``database_url`` pvmon runs its own PostgreSQL in ``data_dir``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PVMON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL; unset means the embedded server."
+    )
+    data_dir: Path = Field(
+        default=Path(".pvmon"), description="Embedded database, spool and generated files."
+    )
+    embedded_port: int = Field(default=54329, ge=1, le=65535)
+    postgres_bin_dir: Path | None = Field(
+        default=None, description="Directory with initdb/pg_ctl; found on the machine if unset."
+    )
+    timescaledb: Literal["auto", "on", "off"] = Field(
+        default="auto", description="Use TimescaleDB when the server has it (auto), always, never."
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        """True when pvmon manages its own PostgreSQL."""
+        return self.database_url is None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build :class:`Settings` from the environment, translating errors to :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except PydanticValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
