@@ -252,6 +252,8 @@ class EmbeddedPostgres:
             "-c listen_addresses=127.0.0.1",
             "-c unix_socket_directories=''",
             "-c max_connections=200",
+            # TimescaleDB needs a launcher, a scheduler per database and a worker per job
+            "-c max_worker_processes=32",
             "-c shared_buffers=256MB",
             "-c fsync=on",
         ]

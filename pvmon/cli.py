@@ -1,0 +1,203 @@
+"""The ``pvmon`` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from pvmon.db.connect import database_url, embedded_server, open_database
+from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
+from pvmon.errors import PvmonError, ValidationError
+from pvmon.registry import generate_fleet, load_fleet_files, store_fleet
+from pvmon.settings import Settings, load_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="pvmon: monitor PV poverty-alleviation stations and pay their dividends.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="Database: embedded server and migrations.", no_args_is_help=True)
+fleet_app = typer.Typer(
+    help="Fleet registry: import and generate fleet files.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(fleet_app, name="fleet")
+
+console = Console()
+err_console = Console(stderr=True)
+DEMO_FLEET = Path(__file__).resolve().parent.parent / "examples" / "demo-county.yaml"
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+def _fail(exc: PvmonError) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=1)
+
+
+def _migrated_url(settings: Settings) -> str:
+    url = database_url(settings)
+    with open_database(url, autocommit=True) as conn:
+        upgrade(conn, timescaledb=settings.timescaledb)
+    return url
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    target: Annotated[int | None, typer.Option(help="Version to stop at.")] = None,
+) -> None:
+    """Apply pending migrations (starts the embedded server if no URL is set)."""
+    settings = _settings()
+    try:
+        url = database_url(settings)
+        with open_database(url, autocommit=True) as conn:
+            applied = upgrade(conn, target=target, timescaledb=settings.timescaledb)
+            console.print(
+                f"applied {applied or 'nothing'}; now at version "
+                f"{current_version(conn)} ({database_flavour(conn)})"
+            )
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+
+
+@db_app.command("downgrade")
+def db_downgrade(target: Annotated[int, typer.Option(help="Version to go back to.")]) -> None:
+    """Revert migrations above TARGET."""
+    settings = _settings()
+    try:
+        with open_database(database_url(settings), autocommit=True) as conn:
+            reverted = downgrade(conn, target=target)
+            console.print(
+                f"reverted {reverted or 'nothing'}; now at version {current_version(conn)}"
+            )
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Where the database is and which schema version it has."""
+    settings = _settings()
+    try:
+        if settings.embedded:
+            server = embedded_server(settings)
+            console.print(
+                f"embedded server in {server.root_dir}, port {server.port}, "
+                f"{'running' if server.running() else 'stopped'}"
+            )
+            if not server.running():
+                return
+        with open_database(database_url(settings, start_embedded=False)) as conn:
+            console.print(f"schema version {current_version(conn)} ({database_flavour(conn)})")
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    settings = _settings()
+    try:
+        embedded_server(settings).stop()
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    console.print("embedded server stopped")
+
+
+@fleet_app.command("import")
+def fleet_import(
+    files: Annotated[list[Path], typer.Argument(help="YAML or CSV fleet files.")],
+) -> None:
+    """Load places, stations, inverters and households (upsert by code; all or nothing)."""
+    settings = _settings()
+    try:
+        fleet = load_fleet_files(files)
+        url = _migrated_url(settings)
+        with open_database(url, autocommit=True) as conn:
+            summary = store_fleet(conn, fleet)
+    except ValidationError as exc:
+        err_console.print(f"[bold red]rejected, nothing written:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    table = Table("table", "inserted", "updated", title="fleet import")
+    for name in sorted(set(summary.inserted) | set(summary.updated)):
+        table.add_row(name, str(summary.inserted.get(name, 0)), str(summary.updated.get(name, 0)))
+    console.print(table)
+    console.print(f"{summary.changed} row(s) changed")
+
+
+@fleet_app.command("generate")
+def fleet_generate(
+    households: Annotated[int, typer.Option(help="Household stations (4.32 kWp each).")] = 200,
+    out: Annotated[Path, typer.Option(help="Fleet file to write (YAML).")] = Path("fleet.yaml"),
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same fleet).")] = 2016,
+    base_port: Annotated[int, typer.Option(help="First data-logger port.")] = 15020,
+    host: Annotated[str, typer.Option(help="Host of the data loggers.")] = "127.0.0.1",
+) -> None:
+    """Write a synthetic county fleet (e.g. --households 17062 for a Lingyuan-sized county)."""
+    fleet = generate_fleet(households=households, seed=seed, base_port=base_port, host=host)
+    out.write_text(
+        yaml.dump(fleet, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    console.print(
+        f"wrote {out}: {len(fleet['stations'])} stations, {len(fleet['households'])} households"
+    )
+
+
+@app.command("demo")
+def demo(
+    fleet: Annotated[
+        Path, typer.Option(help="Fleet file imported when the registry is empty.")
+    ] = DEMO_FLEET,
+) -> None:
+    """The main job: database, migrations, demo fleet, and the API (Ctrl-C stops it)."""
+    import uvicorn
+
+    from pvmon.api import create_app
+
+    settings = _settings()
+    try:
+        url = _migrated_url(settings)
+        with open_database(url, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM stations").fetchone()
+            if row and row[0] == 0:
+                summary = store_fleet(conn, load_fleet_files([fleet]))
+                console.print(f"imported demo fleet {fleet.name}: {summary.changed} rows")
+            else:
+                console.print("registry already loaded: reusing the existing data")
+            flavour = database_flavour(conn)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    where = (
+        f"embedded PostgreSQL on 127.0.0.1:{settings.embedded_port} "
+        f"(data in {settings.data_dir.resolve()})"
+        if settings.embedded
+        else "PVMON_DATABASE_URL"
+    )
+    console.print(f"database: {where}, flavour {flavour}")
+    console.print(f"API: http://{settings.api_host}:{settings.api_port}/health  (docs at /docs)")
+    uvicorn.run(
+        create_app(database_url=url),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,263 @@
+"""Reading fleet files (YAML, or CSV files of places/households/stations/inverters).
+
+Every problem is reported with the file, the record (row number or list index and
+code) and the field; all problems of a file are collected before anything is raised.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from pvmon.errors import ValidationError
+from pvmon.registry.models import (
+    CountyRecord,
+    FleetFile,
+    HouseholdRecord,
+    InverterRecord,
+    StationRecord,
+)
+
+__all__ = ["CSV_KINDS", "load_fleet_files"]
+
+M = TypeVar("M", bound=BaseModel)
+
+CSV_KINDS: dict[str, tuple[str, ...]] = {
+    "places": (
+        "county_code",
+        "county_name",
+        "township_code",
+        "township_name",
+        "village_code",
+        "village_name",
+    ),
+    "households": ("file_no", "name", "village", "id_number"),
+    "stations": ("code", "name", "kind", "capacity_kwp", "village", "latitude", "longitude"),
+    "inverters": (
+        "station",
+        "serial",
+        "vendor",
+        "model",
+        "rated_ac_w",
+        "phases",
+        "host",
+        "port",
+        "unit_id",
+        "register_map",
+    ),
+}
+
+
+def _describe(errors: PydanticValidationError) -> list[str]:
+    out = []
+    for error in errors.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(record)"
+        given = error.get("input")
+        shown = "" if isinstance(given, dict | list) else f" (given: {given!r})"
+        out.append(f"field {field}: {error['msg']}{shown}")
+    return out
+
+
+def _validate(model: type[M], data: Any, where: str, problems: list[str]) -> M | None:
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        problems.extend(f"{where}: {p}" for p in _describe(exc))
+        return None
+
+
+def _label(data: Any, key: str) -> str:
+    if isinstance(data, dict) and data.get(key):
+        return f" ({key}={data[key]})"
+    return ""
+
+
+def _load_yaml(path: Path, problems: list[str]) -> FleetFile:
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValidationError(f"{path}: cannot read YAML: {exc}") from exc
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ValidationError(f"{path}: top level must be a mapping")
+    unknown = set(document) - {"counties", "households", "stations"}
+    if unknown:
+        problems.append(f"{path}: unknown top-level keys {sorted(unknown)}")
+    parts: dict[str, list[Any]] = {}
+    for key, model, label in (
+        ("counties", CountyRecord, "code"),
+        ("households", HouseholdRecord, "file_no"),
+        ("stations", StationRecord, "code"),
+    ):
+        items = document.get(key) or []
+        if not isinstance(items, list):
+            problems.append(f"{path}: {key} must be a list")
+            continue
+        parts[key] = [
+            record
+            for index, item in enumerate(items)
+            if (
+                record := _validate(
+                    model, item, f"{path}: {key}[{index}]{_label(item, label)}", problems
+                )
+            )
+            is not None
+        ]
+    return FleetFile(**parts)
+
+
+def _blank_to_none(row: dict[str, str]) -> dict[str, Any]:
+    return {k: (v if v not in ("", None) else None) for k, v in row.items()}
+
+
+def _csv_rows(path: Path) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = tuple(reader.fieldnames or ())
+            rows = [(number, _blank_to_none(row)) for number, row in enumerate(reader, start=2)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValidationError(f"{path}: cannot read CSV: {exc}") from exc
+    kinds = [kind for kind, needed in CSV_KINDS.items() if set(needed) <= set(header)]
+    if len(kinds) != 1:
+        raise ValidationError(
+            f"{path}: cannot tell what the CSV holds from its header {list(header)}; "
+            + "; ".join(f"{k} needs {', '.join(v)}" for k, v in CSV_KINDS.items())
+        )
+    return kinds[0], rows
+
+
+def _places(
+    rows: Iterable[tuple[int, dict[str, Any]]], path: Path, problems: list[str]
+) -> list[CountyRecord]:
+    counties: dict[str, dict[str, Any]] = {}
+    for number, row in rows:
+        county = counties.setdefault(
+            row["county_code"] or "",
+            {
+                "code": row["county_code"],
+                "name": row["county_name"],
+                "province": row.get("province"),
+                "townships": {},
+            },
+        )
+        township = county["townships"].setdefault(
+            row["township_code"] or "",
+            {"code": row["township_code"], "name": row["township_name"], "villages": []},
+        )
+        township["villages"].append(
+            {"code": row["village_code"], "name": row["village_name"], "_row": number}
+        )
+    out = []
+    for county in counties.values():
+        county["townships"] = list(county["townships"].values())
+        rows_of = [v.pop("_row") for t in county["townships"] for v in t["villages"]]
+        where = f"{path}: rows {min(rows_of)}-{max(rows_of)} (county_code={county['code']})"
+        if (record := _validate(CountyRecord, county, where, problems)) is not None:
+            out.append(record)
+    return out
+
+
+def _split_shares(text: str | None) -> list[dict[str, str]]:
+    if not text:
+        return []
+    shares = []
+    for part in text.split(";"):
+        village, _, weight = part.partition(":")
+        shares.append({"village": village.strip(), "weight": weight.strip()})
+    return shares
+
+
+def _load_csv(
+    path: Path,
+    problems: list[str],
+    into: dict[str, list[Any]],
+    inverters: list[tuple[str, str, InverterRecord]],
+) -> None:
+    kind, rows = _csv_rows(path)
+    if kind == "places":
+        into["counties"].extend(_places(rows, path, problems))
+        return
+    convert: dict[str, tuple[type[BaseModel], str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+        "households": (HouseholdRecord, "file_no", _household_row),
+        "stations": (StationRecord, "code", _station_row),
+        "inverters": (InverterRecord, "serial", _inverter_row),
+    }
+    model, label, shape = convert[kind]
+    for number, row in rows:
+        where = f"{path}: row {number}{_label(row, label)}"
+        record = _validate(model, shape(row), where, problems)
+        if record is None:
+            continue
+        if kind == "inverters":
+            assert isinstance(record, InverterRecord)
+            inverters.append((where, row["station"], record))
+        else:
+            into[kind].append(record)
+
+
+def _household_row(row: dict[str, Any]) -> dict[str, Any]:
+    data = {
+        k: v
+        for k, v in row.items()
+        if k not in ("entered_poverty_on", "left_poverty_on", "poverty_status")
+    }
+    if row.get("entered_poverty_on"):
+        period = {"entered_on": row["entered_poverty_on"], "left_on": row.get("left_poverty_on")}
+        if row.get("poverty_status"):
+            period["status"] = row["poverty_status"]
+        data["poverty"] = [period]
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _station_row(row: dict[str, Any]) -> dict[str, Any]:
+    data = {k: v for k, v in row.items() if v is not None and k != "shares"}
+    data["shares"] = _split_shares(row.get("shares"))
+    return data
+
+
+def _inverter_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if v is not None and k != "station"}
+
+
+def load_fleet_files(paths: Iterable[Path]) -> FleetFile:
+    """Read and validate fleet files into one :class:`FleetFile`.
+
+    Raises :class:`ValidationError` listing every problem found in every file.
+    """
+    problems: list[str] = []
+    parts: dict[str, list[Any]] = {"counties": [], "households": [], "stations": []}
+    loose_inverters: list[tuple[str, str, InverterRecord]] = []
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix in (".yaml", ".yml"):
+            loaded = _load_yaml(path, problems)
+            parts["counties"].extend(loaded.counties)
+            parts["households"].extend(loaded.households)
+            parts["stations"].extend(loaded.stations)
+        elif suffix == ".csv":
+            _load_csv(path, problems, parts, loose_inverters)
+        else:
+            problems.append(f"{path}: unknown file type (use .yaml, .yml or .csv)")
+    stations = {s.code: s for s in parts["stations"]}
+    for where, station_code, inverter in loose_inverters:
+        if station_code not in stations:
+            # the station may already be in the database: keep it for the store step
+            stations[station_code] = None  # type: ignore[assignment]
+        parts.setdefault("_inverters", []).append((where, station_code, inverter))
+    if problems:
+        raise ValidationError(
+            f"{len(problems)} problem(s) in fleet files:\n" + "\n".join(problems), problems
+        )
+    fleet = FleetFile(
+        counties=parts["counties"], households=parts["households"], stations=parts["stations"]
+    )
+    object.__setattr__(fleet, "_loose_inverters", parts.get("_inverters", []))
+    return fleet

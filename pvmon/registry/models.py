@@ -1,0 +1,142 @@
+"""Fleet registry records as they appear in fleet files (YAML or CSV), validated.
+
+References between records use codes (village code, station code, household file
+number), never database ids, so a fleet file can be written by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pvmon.privacy import id_number_problem
+
+__all__ = [
+    "CountyRecord",
+    "FleetFile",
+    "HouseholdRecord",
+    "InverterRecord",
+    "PovertyPeriod",
+    "ShareRecord",
+    "StationRecord",
+    "TownshipRecord",
+    "VillageRecord",
+]
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class VillageRecord(_Record):
+    code: Code
+    name: str = Field(min_length=1)
+
+
+class TownshipRecord(_Record):
+    code: Code
+    name: str = Field(min_length=1)
+    villages: list[VillageRecord] = Field(default_factory=list)
+
+
+class CountyRecord(_Record):
+    code: Code
+    name: str = Field(min_length=1)
+    province: str | None = None
+    townships: list[TownshipRecord] = Field(default_factory=list)
+
+
+class PovertyPeriod(_Record):
+    entered_on: date
+    left_on: date | None = None
+    status: Literal["registered", "out_of_poverty", "monitored"] = "registered"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PovertyPeriod:
+        if self.left_on is not None and self.left_on < self.entered_on:
+            raise ValueError("left_on is before entered_on")
+        return self
+
+
+class HouseholdRecord(_Record):
+    file_no: Code
+    name: str = Field(min_length=1, max_length=50)
+    village: Code
+    id_number: str
+    bank_name: str | None = None
+    bank_account: str | None = Field(default=None, pattern=r"^[0-9]{12,30}$")
+    members: int = Field(default=1, ge=1, le=30)
+    served_by_station: Code | None = None
+    poverty: list[PovertyPeriod] = Field(default_factory=list)
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        value = value.upper()
+        problem = id_number_problem(value)
+        if problem:
+            raise ValueError(f"not a valid ID number: {problem}")
+        return value
+
+
+class InverterRecord(_Record):
+    serial: Code
+    vendor: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    rated_ac_w: int = Field(gt=0, le=1_000_000)
+    phases: Literal[1, 3]
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    unit_id: int = Field(ge=0, le=247)
+    framing: Literal["tcp", "rtu-over-tcp"] = "tcp"
+    register_map: str = Field(min_length=1)
+    poll_interval_s: int = Field(default=60, ge=1, le=86400)
+    endpoint_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ShareRecord(_Record):
+    village: Code
+    weight: Decimal = Field(gt=0)
+
+
+class StationRecord(_Record):
+    code: Code
+    name: str = Field(min_length=1)
+    kind: Literal["household", "village", "joint"]
+    capacity_kwp: Decimal = Field(gt=0, le=100_000, decimal_places=3)
+    village: Code
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    tilt_deg: float = Field(default=30, ge=0, le=90)
+    azimuth_deg: float = Field(default=180, ge=0, le=360)
+    commissioned_on: date | None = None
+    grid_connected_on: date | None = None
+    tariff_ref: str | None = None
+    owner_household: Code | None = None
+    shares: list[ShareRecord] = Field(default_factory=list)
+    inverters: list[InverterRecord] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> StationRecord:
+        if self.kind == "household" and not self.owner_household:
+            raise ValueError("a household station needs owner_household")
+        if self.kind != "household" and self.owner_household:
+            raise ValueError(f"a {self.kind} station has no owner_household")
+        if self.kind == "joint" and len(self.shares) < 2:
+            raise ValueError("a joint station needs shares for at least two villages")
+        if self.kind != "joint" and self.shares:
+            raise ValueError("only joint stations have shares")
+        return self
+
+
+class FleetFile(_Record):
+    """Everything a fleet file may hold; every part is optional."""
+
+    counties: list[CountyRecord] = Field(default_factory=list)
+    households: list[HouseholdRecord] = Field(default_factory=list)
+    stations: list[StationRecord] = Field(default_factory=list)
