@@ -21,6 +21,7 @@ from pvmon.registry.models import (
     FleetFile,
     HouseholdRecord,
     InverterRecord,
+    LooseInverter,
     StationRecord,
 )
 
@@ -246,18 +247,16 @@ def load_fleet_files(paths: Iterable[Path]) -> FleetFile:
             _load_csv(path, problems, parts, loose_inverters)
         else:
             problems.append(f"{path}: unknown file type (use .yaml, .yml or .csv)")
-    stations = {s.code: s for s in parts["stations"]}
-    for where, station_code, inverter in loose_inverters:
-        if station_code not in stations:
-            # the station may already be in the database: keep it for the store step
-            stations[station_code] = None  # type: ignore[assignment]
-        parts.setdefault("_inverters", []).append((where, station_code, inverter))
     if problems:
         raise ValidationError(
             f"{len(problems)} problem(s) in fleet files:\n" + "\n".join(problems), problems
         )
-    fleet = FleetFile(
-        counties=parts["counties"], households=parts["households"], stations=parts["stations"]
+    return FleetFile(
+        counties=parts["counties"],
+        households=parts["households"],
+        stations=parts["stations"],
+        loose_inverters=[
+            LooseInverter(where=where, station=station, inverter=inverter)
+            for where, station, inverter in loose_inverters
+        ],
     )
-    object.__setattr__(fleet, "_loose_inverters", parts.get("_inverters", []))
-    return fleet

@@ -19,6 +19,7 @@ __all__ = [
     "FleetFile",
     "HouseholdRecord",
     "InverterRecord",
+    "LooseInverter",
     "PovertyPeriod",
     "ShareRecord",
     "StationRecord",
@@ -89,7 +90,7 @@ class InverterRecord(_Record):
     vendor: str = Field(min_length=1)
     model: str = Field(min_length=1)
     rated_ac_w: int = Field(gt=0, le=1_000_000)
-    phases: Literal[1, 3]
+    phases: int
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
     unit_id: int = Field(ge=0, le=247)
@@ -97,6 +98,13 @@ class InverterRecord(_Record):
     register_map: str = Field(min_length=1)
     poll_interval_s: int = Field(default=60, ge=1, le=86400)
     endpoint_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("phases")
+    @classmethod
+    def _one_or_three(cls, value: int) -> int:
+        if value not in (1, 3):
+            raise ValueError("phases must be 1 or 3")
+        return value
 
 
 class ShareRecord(_Record):
@@ -134,9 +142,18 @@ class StationRecord(_Record):
         return self
 
 
+class LooseInverter(_Record):
+    """An inverter given apart from its station (a CSV row); ``where`` names the row."""
+
+    where: str
+    station: Code
+    inverter: InverterRecord
+
+
 class FleetFile(_Record):
     """Everything a fleet file may hold; every part is optional."""
 
     counties: list[CountyRecord] = Field(default_factory=list)
     households: list[HouseholdRecord] = Field(default_factory=list)
     stations: list[StationRecord] = Field(default_factory=list)
+    loose_inverters: list[LooseInverter] = Field(default_factory=list)

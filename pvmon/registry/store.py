@@ -200,10 +200,9 @@ def _store(conn: psycopg.Connection, fleet: FleetFile, summary: ImportSummary) -
     inverter_rows = [
         _inverter_row(inv, station_ids[s.code]) for s in fleet.stations for inv in s.inverters
     ]
-    loose: list[tuple[str, str, InverterRecord]] = getattr(fleet, "_loose_inverters", [])
-    for where, station_code, inv in loose:
-        station_id = resolve.get(station_ids, station_code, where, "station")
-        inverter_rows.append(_inverter_row(inv, station_id))
+    for loose in fleet.loose_inverters:
+        station_id = resolve.get(station_ids, loose.station, loose.where, "station")
+        inverter_rows.append(_inverter_row(loose.inverter, station_id))
     served = []
     for h in fleet.households:
         if h.served_by_station:
