@@ -1,1 +1,1 @@
-"""pvmon."""
+"""collectors package."""

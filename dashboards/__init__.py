@@ -1,1 +1,1 @@
-"""pvmon."""
+"""dashboards package."""

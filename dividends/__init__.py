@@ -1,1 +1,1 @@
-"""pvmon."""
+"""dividends package."""

@@ -1,1 +1,1 @@
-"""pvmon."""
+"""simulators package."""

@@ -13,8 +13,16 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def _counts(conn: psycopg.Connection) -> dict[str, int]:
-    tables = ("counties", "townships", "villages", "households", "stations", "inverters",
-              "station_village_shares", "household_poverty_periods")
+    tables = (
+        "counties",
+        "townships",
+        "villages",
+        "households",
+        "stations",
+        "inverters",
+        "station_village_shares",
+        "household_poverty_periods",
+    )
     return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # type: ignore[index]
 
 
@@ -29,20 +37,33 @@ def test_demo_fleet_imports_and_reimport_changes_nothing(conn: psycopg.Connectio
     first = store_fleet(conn, fleet)
     counts = _counts(conn)
     assert counts["townships"] == 3 and counts["villages"] == 12
-    assert conn.execute("SELECT count(*) FROM stations WHERE kind = 'household' "
-                        "AND capacity_kwp = 4.32").fetchone()[0] == 200  # type: ignore[index]
-    assert conn.execute("SELECT count(*) FROM stations WHERE kind = 'village' "
-                        "AND capacity_kwp = 187.2").fetchone()[0] == 6  # type: ignore[index]
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM stations WHERE kind = 'household' AND capacity_kwp = 4.32"
+        ).fetchone()[0]
+        == 200
+    )  # type: ignore[index]
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM stations WHERE kind = 'village' AND capacity_kwp = 187.2"
+        ).fetchone()[0]
+        == 6
+    )  # type: ignore[index]
     assert conn.execute("SELECT count(*) FROM station_village_shares").fetchone()[0] >= 2  # type: ignore[index]
-    assert conn.execute("SELECT count(*) FROM households WHERE served_by_station_id IS NOT NULL"
-                        ).fetchone()[0] > 0  # type: ignore[index]
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM households WHERE served_by_station_id IS NOT NULL"
+        ).fetchone()[0]
+        > 0
+    )  # type: ignore[index]
     assert first.changed == sum(counts.values())
     xmins = conn.execute("SELECT array_agg(xmin::text ORDER BY id) FROM stations").fetchone()
     second = store_fleet(conn, load_fleet_files([EXAMPLES / "demo-county.yaml"]))
     assert second.changed == 0
     assert _counts(conn) == counts
-    assert conn.execute("SELECT array_agg(xmin::text ORDER BY id) FROM stations"
-                        ).fetchone() == xmins
+    assert (
+        conn.execute("SELECT array_agg(xmin::text ORDER BY id) FROM stations").fetchone() == xmins
+    )
 
 
 def test_changed_value_is_updated_not_duplicated(conn: psycopg.Connection, tmp_path: Path) -> None:
@@ -56,7 +77,8 @@ def test_changed_value_is_updated_not_duplicated(conn: psycopg.Connection, tmp_p
     assert summary.changed == 1
     code = fleet["stations"][0]["code"]
     assert conn.execute("SELECT name FROM stations WHERE code = %s", (code,)).fetchone() == (
-        "renamed",)
+        "renamed",
+    )
 
 
 def _wrong_check(id_number: str) -> str:
@@ -65,24 +87,48 @@ def _wrong_check(id_number: str) -> str:
 
 BAD_CASES = [
     # (what is broken, mutation, expected fragment of the message)
-    ("bad ID number", lambda f: f["households"][1].update(id_number=_wrong_check(f["households"][1]["id_number"])),
-     "households[1] (file_no=LY0000002): field id_number"),
-    ("negative capacity", lambda f: f["stations"][0].update(capacity_kwp="-4.32"),
-     "stations[0] (code=H000001): field capacity_kwp"),
-    ("port out of range", lambda f: f["stations"][0]["inverters"][0].update(port=70000),
-     "stations[0] (code=H000001): field inverters.0.port"),
-    ("unknown framing", lambda f: f["stations"][0]["inverters"][0].update(framing="udp"),
-     "field inverters.0.framing"),
-    ("household station without owner", lambda f: f["stations"][0].pop("owner_household"),
-     "a household station needs owner_household"),
-    ("unknown field", lambda f: f["households"][0].update(nickname="x"),
-     "households[0] (file_no=LY0000001): field nickname"),
+    (
+        "bad ID number",
+        lambda f: f["households"][1].update(
+            id_number=_wrong_check(f["households"][1]["id_number"])
+        ),
+        "households[1] (file_no=LY0000002): field id_number",
+    ),
+    (
+        "negative capacity",
+        lambda f: f["stations"][0].update(capacity_kwp="-4.32"),
+        "stations[0] (code=H000001): field capacity_kwp",
+    ),
+    (
+        "port out of range",
+        lambda f: f["stations"][0]["inverters"][0].update(port=70000),
+        "stations[0] (code=H000001): field inverters.0.port",
+    ),
+    (
+        "unknown framing",
+        lambda f: f["stations"][0]["inverters"][0].update(framing="udp"),
+        "field inverters.0.framing",
+    ),
+    (
+        "household station without owner",
+        lambda f: f["stations"][0].pop("owner_household"),
+        "a household station needs owner_household",
+    ),
+    (
+        "unknown field",
+        lambda f: f["households"][0].update(nickname="x"),
+        "households[0] (file_no=LY0000001): field nickname",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "mutate", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
 def test_bad_records_are_named_and_nothing_is_written(
-    conn: psycopg.Connection, tmp_path: Path, case: str, mutate, expected: str  # type: ignore[no-untyped-def]
+    conn: psycopg.Connection,
+    tmp_path: Path,
+    case: str,
+    mutate,
+    expected: str,  # type: ignore[no-untyped-def]
 ) -> None:
     fleet = generate_fleet(households=3, village_stations=1, joint_villages=2)
     mutate(fleet)
@@ -100,8 +146,9 @@ def test_unknown_reference_is_named_and_nothing_is_written(
     fleet = generate_fleet(households=3, village_stations=1, joint_villages=2)
     fleet["stations"][1]["village"] = "NOWHERE"
     path = _write(tmp_path, "f.yaml", yaml.safe_dump(fleet, allow_unicode=True))
-    with pytest.raises(ValidationError, match="station H000002: field village: unknown village "
-                                              "'NOWHERE'"):
+    with pytest.raises(
+        ValidationError, match="station H000002: field village: unknown village 'NOWHERE'"
+    ):
         store_fleet(conn, load_fleet_files([path]))
     assert sum(_counts(conn).values()) == 0
 
@@ -135,9 +182,15 @@ S2,INV2,Huawei,SUN2000-50KTL,50000,3,127.0.0.1,1503,1,huawei_sun2000,rtu-over-tc
 
 
 def test_csv_files_import(conn: psycopg.Connection, tmp_path: Path) -> None:
-    paths = [_write(tmp_path, n, t) for n, t in (("places.csv", PLACES),
-             ("households.csv", HOUSEHOLDS), ("stations.csv", STATIONS),
-             ("inverters.csv", INVERTERS))]
+    paths = [
+        _write(tmp_path, n, t)
+        for n, t in (
+            ("places.csv", PLACES),
+            ("households.csv", HOUSEHOLDS),
+            ("stations.csv", STATIONS),
+            ("inverters.csv", INVERTERS),
+        )
+    ]
     store_fleet(conn, load_fleet_files(paths))
     counts = _counts(conn)
     assert counts["villages"] == 2 and counts["inverters"] == 2
@@ -173,7 +226,8 @@ def test_generator_scales_to_a_county() -> None:
     fleet = generate_fleet(households=17062)
     household_stations = [s for s in fleet["stations"] if s["kind"] == "household"]
     assert len(household_stations) == 17062
-    endpoints = {(i["host"], i["port"], i["unit_id"]) for s in fleet["stations"]
-                 for i in s["inverters"]}
+    endpoints = {
+        (i["host"], i["port"], i["unit_id"]) for s in fleet["stations"] for i in s["inverters"]
+    }
     assert len(endpoints) == sum(len(s["inverters"]) for s in fleet["stations"])
     assert generate_fleet(households=50, seed=1) == generate_fleet(households=50, seed=1)
