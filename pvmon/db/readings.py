@@ -7,7 +7,7 @@ left as it is, so replaying the same batch twice stores it once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from pvmon.errors import DatabaseError, DatabaseUnavailableError
 
-__all__ = ["READING_COLUMNS", "Reading", "write_readings"]
+__all__ = ["READING_COLUMNS", "Reading", "write_readings", "write_readings_csv"]
 
 
 class Reading(NamedTuple):
@@ -59,12 +59,15 @@ def _rows(readings: Iterable[Sequence[object]]) -> Iterable[Sequence[object]]:
             yield row
 
 
-def write_readings(conn: psycopg.Connection, readings: Iterable[Sequence[object]]) -> int:
-    """Store ``readings`` (tuples in :data:`READING_COLUMNS` order) once each.
-
-    Runs in the caller's transaction (or its own, on an autocommit connection).
-    Returns how many rows were new.
-    """
+def _staged_insert(
+    conn: psycopg.Connection,
+    columns: Sequence[str],
+    fill: Callable[[psycopg.Copy], None],
+    *,
+    copy_options: str = "",
+) -> int:
+    """COPY rows into the staging table with ``fill``, then insert the new ones."""
+    column_list = ", ".join(columns)
     try:
         with conn.transaction():
             conn.execute(
@@ -72,9 +75,8 @@ def write_readings(conn: psycopg.Connection, readings: Iterable[Sequence[object]
                 f"(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
             with conn.cursor() as cur:
-                with cur.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
-                    for row in _rows(readings):
-                        copy.write_row(row)
+                with cur.copy(f"COPY {_STAGE} ({column_list}) FROM STDIN {copy_options}") as copy:
+                    fill(copy)
                 cur.execute(
                     f"INSERT INTO readings ({_COLUMN_LIST}) "
                     f"SELECT {_COLUMN_LIST} FROM {_STAGE} "
@@ -87,3 +89,36 @@ def write_readings(conn: psycopg.Connection, readings: Iterable[Sequence[object]
     except psycopg.Error as exc:
         raise DatabaseError(f"writing readings failed: {exc}") from exc
     return max(inserted, 0)
+
+
+def write_readings(conn: psycopg.Connection, readings: Iterable[Sequence[object]]) -> int:
+    """Store ``readings`` (tuples in :data:`READING_COLUMNS` order) once each.
+
+    Runs in the caller's transaction (or its own, on an autocommit connection).
+    Returns how many rows were new.
+    """
+
+    def fill(copy: psycopg.Copy) -> None:
+        for row in _rows(readings):
+            copy.write_row(row)
+
+    return _staged_insert(conn, READING_COLUMNS, fill)
+
+
+def write_readings_csv(
+    conn: psycopg.Connection, *, columns: Sequence[str], chunks: Iterable[bytes]
+) -> int:
+    """Store readings given as CSV text (no header) in ``columns`` order, once each.
+
+    The set-based path for bulk loads (simulated history): rows are formatted in
+    bulk (e.g. by pandas) instead of one Python tuple at a time. Returns new rows.
+    """
+    unknown = set(columns) - set(READING_COLUMNS)
+    if unknown:
+        raise DatabaseError(f"unknown reading columns {sorted(unknown)}")
+
+    def fill(copy: psycopg.Copy) -> None:
+        for chunk in chunks:
+            copy.write(chunk)
+
+    return _staged_insert(conn, columns, fill, copy_options="WITH (FORMAT csv)")

@@ -1,0 +1,139 @@
+"""Store-and-forward: readings survive a database outage and a collector restart, once."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from collectors.spool import Spool
+from collectors.writer import ReadingWriter
+from pvmon.db.embedded import EmbeddedPostgres, free_port
+from pvmon.db.migrate import upgrade
+from pvmon.db.readings import Reading
+from pvmon.quality import Quality
+from pvmon.registry import generate_fleet, store_fleet
+from pvmon.registry.models import FleetFile
+
+T0 = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[EmbeddedPostgres]:
+    """A server of this module's own, since the tests stop and start it."""
+    root = Path(tempfile.mkdtemp(prefix="pvmon-writer-pg-"))
+    root.chmod(0o755)
+    server = EmbeddedPostgres(root_dir=root / "s", port=free_port(), preload_timescaledb=False)
+    server.start()
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        upgrade(conn, timescaledb="off")
+        store_fleet(
+            conn, FleetFile.model_validate(generate_fleet(households=2, village_stations=1))
+        )
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _readings(inverter_id: int, start: int, count: int) -> list[Reading]:
+    return [
+        Reading(
+            time=T0 + timedelta(minutes=m),
+            inverter_id=inverter_id,
+            ac_power_w=1000.0,
+            energy_wh=10_000 + 17 * m,
+            raw=None,
+        )
+        for m in range(start, start + count)
+    ]
+
+
+def _stored(server: EmbeddedPostgres) -> tuple[int, int, int]:
+    with psycopg.connect(server.url()) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT (inverter_id, time)), "
+            "count(*) FILTER (WHERE quality & %s <> 0) FROM readings",
+            (int(Quality.REPLAYED),),
+        ).fetchone()
+        conn.execute("DELETE FROM readings")
+    assert row is not None
+    return row
+
+
+async def test_outage_then_restart_loses_nothing_and_doubles_nothing(
+    own_server: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    writer = ReadingWriter(url=own_server.url(), spool=spool, batch_rows=50, retry_after_s=0)
+    writer.add(_readings(1, 0, 100))
+    await writer.flush()
+    assert writer.stats.rows_written == 100
+
+    own_server.stop()  # the database goes away mid-run
+    writer.add(_readings(1, 100, 120))
+    await writer.flush()
+    writer.add(_readings(1, 220, 80))
+    await writer.flush()
+    assert writer.stats.rows_spooled == 200
+    assert spool.depth_batches == 5
+    writer.close()
+
+    # the collector restarts with a non-empty spool, and the database is back
+    own_server.start()
+    restarted = ReadingWriter(
+        url=own_server.url(), spool=Spool(tmp_path / "spool"), batch_rows=50, retry_after_s=0
+    )
+    restarted.add(_readings(1, 300, 10))
+    await restarted.flush()
+    assert restarted.stats.rows_replayed == 200
+    assert restarted.spool.depth_batches == 0
+    total, distinct, replayed = _stored(own_server)
+    assert (total, distinct, replayed) == (310, 310, 200)
+    restarted.close()
+
+
+async def test_a_batch_replayed_twice_is_stored_once(
+    own_server: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.put(_readings(1, 0, 30))
+    copy = next(iter(spool.files())).path.read_bytes()
+    writer = ReadingWriter(url=own_server.url(), spool=spool, retry_after_s=0)
+    await writer.flush()
+    # a crash between the insert and the delete leaves the same batch in the spool again
+    (tmp_path / "spool" / "000000000099.csv").write_bytes(copy)
+    writer2 = ReadingWriter(url=own_server.url(), spool=Spool(tmp_path / "spool"), retry_after_s=0)
+    await writer2.flush()
+    assert _stored(own_server)[:2] == (30, 30)
+    writer.close()
+    writer2.close()
+
+
+def test_spool_is_bounded_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from collectors.spool import SpoolFullError
+
+    spool = Spool(tmp_path / "s", max_bytes=2000, warn_fraction=0.5)
+    spool.put(_readings(1, 0, 20))
+    assert "full" in caplog.text
+    with pytest.raises(SpoolFullError):
+        spool.put(_readings(1, 20, 100))
+    assert spool.dropped_rows == 100
+    assert spool.depth_batches == 1  # what it accepted is kept
+
+
+def test_rejected_batches_are_kept_aside(own_server: EmbeddedPostgres, tmp_path: Path) -> None:
+    import asyncio
+
+    writer = ReadingWriter(url=own_server.url(), spool=Spool(tmp_path / "s"))
+    writer.add(_readings(999_999, 0, 3))  # unknown inverter: the database refuses it
+    asyncio.run(writer.flush())
+    assert writer.stats.rows_rejected == 3
+    assert len(list((tmp_path / "s" / "rejected").glob("*.csv"))) == 1
+    writer.close()
