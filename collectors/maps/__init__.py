@@ -1,0 +1,70 @@
+"""Modbus register maps shared by the simulator (encode) and the collector (decode).
+
+A register map is defined once and used in both directions, so the simulated inverters
+and the collectors cannot drift apart. Both directions speak a dict of canonical values
+(:data:`CANONICAL_KEYS`, units in the names; ``None`` = not available)::
+
+    m = get_map("sunspec", phases=3)
+    image = m.encode({"ac_power_w": 41250.0, "energy_wh": 123456789, ...})   # simulator
+    for block in m.blocks:                                                    # collector
+        words = read_holding_registers(block.start, block.count)
+        values.update(m.decode_block(block, words))
+
+Maps: ``"sunspec"`` (models 1, 101/103, 120, see :mod:`collectors.maps.sunspec`) and
+``"huawei_sun2000"`` (see :mod:`collectors.maps.huawei`). Everything here is pure: no
+sockets, no I/O except reading pysunspec2's bundled model definitions once.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from collectors.maps.base import (
+    CANONICAL_KEYS,
+    MAX_BLOCK_REGISTERS,
+    SUNSPEC_STATES,
+    Block,
+    DType,
+    EnumCodec,
+    Point,
+    RegisterMap,
+    RegisterMapError,
+    WordOrder,
+)
+from collectors.maps.huawei import build_huawei_sun2000_map
+from collectors.maps.sunspec import build_sunspec_map
+
+__all__ = [
+    "CANONICAL_KEYS",
+    "MAP_NAMES",
+    "MAX_BLOCK_REGISTERS",
+    "SUNSPEC_STATES",
+    "Block",
+    "DType",
+    "EnumCodec",
+    "Point",
+    "RegisterMap",
+    "RegisterMapError",
+    "WordOrder",
+    "get_map",
+]
+
+MAP_NAMES: tuple[str, ...] = ("sunspec", "huawei_sun2000")
+"""Names accepted by :func:`get_map` (the inverters' ``register_map`` in the registry)."""
+
+
+def get_map(name: str, *, phases: int) -> RegisterMap:
+    """The register map called ``name`` for an inverter with ``phases`` phases (cached).
+
+    Raises :class:`RegisterMapError` for an unknown name or phase count.
+    """
+    if name not in MAP_NAMES:
+        raise RegisterMapError(f"unknown register map {name!r} (known: {', '.join(MAP_NAMES)})")
+    return _build(name, phases)
+
+
+@cache
+def _build(name: str, phases: int) -> RegisterMap:
+    if name == "sunspec":
+        return build_sunspec_map(phases=phases)
+    return build_huawei_sun2000_map(phases=phases)

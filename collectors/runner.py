@@ -1,0 +1,71 @@
+"""Running the collector in the foreground with a live terminal summary."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from prometheus_client import start_http_server
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from collectors.service import Collector, Shard
+
+__all__ = ["run_collector"]
+
+
+def _summary(collector: Collector) -> Table:
+    states = Counter(h.state for h in collector.health.states.values())
+    table = Table(
+        title=f"pvmon collect: {collector.inverter_count} inverters on "
+        f"{len(collector.pollers)} endpoints"
+    )
+    for column in (
+        "online",
+        "sleeping",
+        "offline",
+        "fault",
+        "unknown",
+        "rows written",
+        "spooled",
+        "spool bytes",
+        "overruns",
+    ):
+        table.add_column(column, justify="right")
+    stats = collector.writer.stats
+    table.add_row(
+        *(str(states.get(s, 0)) for s in ("online", "sleeping", "offline", "fault", "unknown")),
+        f"{stats.rows_written + stats.rows_replayed:,}",
+        f"{stats.rows_spooled:,}",
+        f"{collector.writer.spool.depth_bytes:,}",
+        f"{collector.metrics.overruns._value.get():.0f}",
+    )
+    return table
+
+
+async def run_collector(
+    *,
+    url: str,
+    spool_dir: object,
+    shard: Shard,
+    speed: float,
+    metrics_port: int,
+    timeout_s: float,
+    console: Console,
+) -> None:
+    """Collect until cancelled."""
+    collector = Collector(
+        url=url, spool_dir=spool_dir, shard=shard, speed=speed, timeout_s=timeout_s
+    )
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)
+        console.print(f"metrics: http://127.0.0.1:{metrics_port}/metrics")
+    collector.start()
+    try:
+        with Live(_summary(collector), console=console, refresh_per_second=1) as live:
+            while True:
+                await asyncio.sleep(1)
+                live.update(_summary(collector))
+    finally:
+        await collector.stop()

@@ -1,0 +1,326 @@
+"""The collector service: targets from the registry, a schedule, health and alarms stored.
+
+APScheduler runs one job per endpoint at the endpoint's poll interval (staggered so the
+fleet's polls spread over the interval), under a global bound on endpoints polled at
+once. A job that is still running when its next run is due is counted and logged as an
+overrun, never silently skipped. Other jobs flush the writer, store health and alarms,
+compare inverters with their village, and (on plain PostgreSQL) refresh the rollups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+import psycopg
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from psycopg.types.json import Jsonb
+from pvlib.solarposition import sun_rise_set_transit_spa
+
+from collectors.health import AlarmEvent, HealthTracker, InverterInfo
+from collectors.maps import get_map
+from collectors.metrics import CollectorMetrics
+from collectors.poller import EndpointPoller, Target
+from collectors.spool import Spool
+from collectors.writer import ReadingWriter
+from pvmon.db.connect import open_database
+from pvmon.db.rollups import refresh_rollups
+from pvmon.errors import ConfigError, PvmonError
+
+__all__ = ["Collector", "Shard", "parse_shard"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This instance polls the endpoints whose stable hash falls in slot ``index`` of ``count``."""
+
+    index: int = 0
+    count: int = 1
+
+    def owns(self, host: str, port: int) -> bool:
+        return zlib.crc32(f"{host}:{port}".encode()) % self.count == self.index
+
+
+def parse_shard(text: str | None) -> Shard:
+    """``"2/4"`` → the second of four shards."""
+    if not text:
+        return Shard()
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError as exc:
+        raise ConfigError(f"--shard must look like K/N, got {text!r}") from exc
+    if not 1 <= k <= n:
+        raise ConfigError(f"--shard {text}: K must be between 1 and N")
+    return Shard(k - 1, n)
+
+
+@lru_cache(maxsize=4096)
+def _sun_window(lat_cell: float, lon_cell: float, day: date) -> tuple[float, float]:
+    """Sunrise + 30 min and sunset - 30 min of a 0.1 degree cell [unix s]."""
+    noon = pd.DatetimeIndex([pd.Timestamp(day.isoformat(), tz="Asia/Shanghai")])
+    times = sun_rise_set_transit_spa(noon, lat_cell, lon_cell)
+    sunrise, sunset = times["sunrise"].iloc[0], times["sunset"].iloc[0]
+    if pd.isna(sunrise) or pd.isna(sunset):
+        return (0.0, 0.0)
+    return (sunrise.timestamp() + 1800, sunset.timestamp() - 1800)
+
+
+def daylight(target: Target, at: datetime) -> bool:
+    """True when the sun is well up at the target's station at ``at``."""
+    local_day = (at + timedelta(hours=8)).date()
+    rise, set_ = _sun_window(round(target.latitude, 1), round(target.longitude, 1), local_day)
+    return rise <= at.timestamp() <= set_
+
+
+def load_targets(
+    conn: psycopg.Connection, shard: Shard
+) -> dict[tuple[str, int, str], list[Target]]:
+    """Inverters of the registry this shard owns, grouped by endpoint."""
+    rows = conn.execute(
+        """
+        SELECT i.id, i.serial, s.id, s.village_id, i.unit_id, i.rated_ac_w, i.register_map,
+               i.phases, s.latitude, s.longitude, i.host, i.port, i.framing, h.last_energy_wh,
+               h.last_good_at, i.poll_interval_s
+          FROM inverters i JOIN stations s ON s.id = i.station_id
+          LEFT JOIN inverter_health h ON h.inverter_id = i.id
+         ORDER BY i.host, i.port, i.unit_id
+        """
+    ).fetchall()
+    grouped: dict[tuple[str, int, str], list[Target]] = defaultdict(list)
+    for row in rows:
+        host, port, framing = row[10], row[11], row[12]
+        if not shard.owns(host, port):
+            continue
+        target = Target(
+            inverter_id=row[0],
+            serial=row[1],
+            station_id=row[2],
+            village_id=row[3],
+            unit_id=row[4],
+            rated_ac_w=float(row[5]),
+            register_map=get_map(row[6], phases=row[7]),
+            latitude=row[8],
+            longitude=row[9],
+            poll_interval_s=row[15],
+        )
+        target.counter.last_good_wh, target.counter.last_good_at = row[13], row[14]
+        grouped[(host, port, framing)].append(target)
+    return grouped
+
+
+class Collector:
+    """Everything one ``pvmon collect`` process runs."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        spool_dir: Any,
+        shard: Shard = Shard(),
+        speed: float = 1.0,
+        max_concurrent: int = 200,
+        timeout_s: float = 3.0,
+        on_cycle: Callable[[], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.speed = speed
+        self.metrics = CollectorMetrics()
+        self.writer = ReadingWriter(
+            url=url, spool=Spool(spool_dir), on_rows_written=self.metrics.rows_written.inc
+        )
+        with open_database(url) as conn:
+            grouped = load_targets(conn, shard)
+            flavour_row = conn.execute(
+                "SELECT value FROM pvmon_meta WHERE key = 'flavour'"
+            ).fetchone()
+        self.plain = not flavour_row or flavour_row[0] != "timescaledb"
+        targets = [t for ts in grouped.values() for t in ts]
+        self.health = HealthTracker(
+            [InverterInfo(t.inverter_id, t.station_id, t.village_id, t.rated_ac_w) for t in targets]
+        )
+        self.pollers = [
+            EndpointPoller(
+                host=host,
+                port=port,
+                framing=framing,
+                targets=ts,
+                writer=self.writer,
+                health=self.health,
+                metrics=self.metrics,
+                daylight=daylight,
+                use_device_clock=speed != 1.0,
+                timeout_s=timeout_s,
+            )
+            for (host, port, framing), ts in grouped.items()
+        ]
+        self._bound = asyncio.Semaphore(max_concurrent)
+        self._on_cycle = on_cycle or (lambda: None)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
+
+    @property
+    def inverter_count(self) -> int:
+        return sum(len(p.targets) for p in self.pollers)
+
+    def _overrun(self, event: JobExecutionEvent) -> None:
+        self.metrics.overruns.inc()
+        log.warning(
+            "poll cycle of %s overran its interval (the previous one is still running)",
+            event.job_id,
+        )
+
+    async def _poll(self, poller: EndpointPoller) -> None:
+        async with self._bound:
+            await poller.poll()
+        self._on_cycle()
+
+    async def _flush(self) -> None:
+        await self.writer.flush()
+        self.metrics.spool_bytes.set(self.writer.spool.depth_bytes)
+
+    def start(self) -> None:
+        """Schedule every job (call inside a running event loop)."""
+        now = datetime.now(UTC)
+        count = max(len(self.pollers), 1)
+        for index, poller in enumerate(self.pollers):
+            interval = min(t.poll_interval_s for t in poller.targets) / self.speed
+            self.scheduler.add_job(
+                self._poll,
+                "interval",
+                args=[poller],
+                seconds=interval,
+                id=poller.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=now + timedelta(seconds=interval * index / count),
+            )
+        self.scheduler.add_job(
+            self._flush, "interval", seconds=1.0, id="flush", max_instances=1, coalesce=True
+        )
+        self.scheduler.add_job(
+            self._store_health,
+            "interval",
+            seconds=10.0,
+            id="health",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self._evaluate,
+            "interval",
+            seconds=max(60.0 / self.speed, 1.0),
+            id="evaluate",
+            max_instances=1,
+            coalesce=True,
+        )
+        if self.plain:
+            self.scheduler.add_job(
+                self._refresh,
+                "interval",
+                seconds=60.0,
+                id="rollups",
+                max_instances=1,
+                coalesce=True,
+            )
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        for poller in self.pollers:
+            await poller.close()
+        await self._flush()
+        await self._store_health()
+        self.writer.close()
+
+    async def _evaluate(self) -> None:
+        at = datetime.now(UTC)
+        if self.pollers and self.pollers[0].use_device_clock:
+            at += timedelta(seconds=self.pollers[0].clock_offset_s)
+        lit = {t.station_id: daylight(t, at) for p in self.pollers for t in p.targets}
+        self.health.evaluate_output(at=at, daylight=lit)
+
+    async def _refresh(self) -> None:
+        await asyncio.to_thread(self._refresh_sync)
+
+    def _refresh_sync(self) -> None:
+        try:
+            with open_database(self.url, autocommit=True) as conn:
+                refresh_rollups(conn)
+        except PvmonError as exc:
+            log.warning("rollup refresh skipped: %s", exc)
+
+    async def _store_health(self) -> None:
+        events = self.health.drain_events()
+        rows = [
+            (
+                i,
+                h.state,
+                h.since or datetime.now(UTC),
+                h.last_poll_at,
+                h.last_good_at,
+                h.last_energy_wh,
+                h.consecutive_failures,
+                h.last_error,
+                h.device_clock_offset_s,
+            )
+            for i, h in self.health.states.items()
+            if h.since is not None
+        ]
+        try:
+            await asyncio.to_thread(_store_health_sync, self.url, rows, events)
+        except PvmonError as exc:
+            log.warning("health not stored (kept for the next try): %s", exc)
+            self.health.events[:0] = events
+
+
+def _store_health_sync(url: str, rows: list[tuple[Any, ...]], events: list[AlarmEvent]) -> None:
+    with open_database(url) as conn, conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO inverter_health (inverter_id, state, since, last_poll_at, last_good_at,
+                last_energy_wh, consecutive_failures, last_error, device_clock_offset_s,
+                updated_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+            ON CONFLICT (inverter_id) DO UPDATE SET state = EXCLUDED.state,
+                since = EXCLUDED.since, last_poll_at = EXCLUDED.last_poll_at,
+                last_good_at = EXCLUDED.last_good_at, last_energy_wh = EXCLUDED.last_energy_wh,
+                consecutive_failures = EXCLUDED.consecutive_failures,
+                last_error = EXCLUDED.last_error,
+                device_clock_offset_s = EXCLUDED.device_clock_offset_s, updated_at = now()
+            """,
+            rows,
+        )
+        for event in events:
+            if event.closed:
+                cur.execute(
+                    "UPDATE alarms SET closed_at = %s, close_reason = %s "
+                    "WHERE inverter_id = %s AND kind = %s AND closed_at IS NULL",
+                    (event.at, event.reason, event.inverter_id, event.kind),
+                )
+            else:
+                cur.execute(
+                    "INSERT INTO alarms (inverter_id, station_id, kind, opened_at, "
+                    "reason, details) VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (inverter_id, kind) WHERE closed_at IS NULL "
+                    "DO NOTHING",
+                    (
+                        event.inverter_id,
+                        event.station_id,
+                        event.kind,
+                        event.at,
+                        event.reason,
+                        Jsonb(event.details),
+                    ),
+                )
