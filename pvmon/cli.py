@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -27,8 +28,10 @@ db_app = typer.Typer(help="Database: embedded server and migrations.", no_args_i
 fleet_app = typer.Typer(
     help="Fleet registry: import and generate fleet files.", no_args_is_help=True
 )
+simulate_app = typer.Typer(help="Simulated inverters: serve a fleet over Modbus, backfill history.")
 app.add_typer(db_app, name="db")
 app.add_typer(fleet_app, name="fleet")
+app.add_typer(simulate_app, name="simulate")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -157,6 +160,128 @@ def fleet_generate(
     console.print(
         f"wrote {out}: {len(fleet['stations'])} stations, {len(fleet['households'])} households"
     )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@simulate_app.callback(invoke_without_command=True)
+def simulate(
+    ctx: typer.Context,
+    fleet: Annotated[Path, typer.Option(help="Fleet file whose inverters to serve.")] = DEMO_FLEET,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1.0,
+    start: Annotated[
+        str | None, typer.Option(help="Simulated start (ISO 8601); default now.")
+    ] = None,
+    faults: Annotated[str, typer.Option(help="Fault profile: none, demo.")] = "none",
+    seed: Annotated[int, typer.Option(help="Weather and fault seed.")] = 2016,
+) -> None:
+    """Serve the fleet's inverters on the endpoints the fleet file names (Ctrl-C stops)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+
+    from simulators.runner import run_fleet
+
+    _settings()
+    try:
+        records = load_fleet_files([fleet])
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    try:
+        asyncio.run(
+            run_fleet(
+                records,
+                speed=speed,
+                start=_parse_time(start),
+                faults=faults,
+                seed=seed,
+                console=console,
+            )
+        )
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+@simulate_app.command("backfill")
+def simulate_backfill(
+    days: Annotated[int, typer.Option(help="Days of history to write.")] = 365,
+    interval: Annotated[int, typer.Option(help="Minutes between readings.")] = 5,
+    seed: Annotated[int, typer.Option(help="Weather seed (same as the live simulator's).")] = 2016,
+) -> None:
+    """Write simulated history for every registered inverter into readings."""
+    from rich.progress import Progress
+
+    from pvmon.backfill import backfill_readings
+    from pvmon.db.rollups import refresh_rollups
+
+    settings = _settings()
+    try:
+        url = _migrated_url(settings)
+        with open_database(url, autocommit=True) as conn, Progress(console=console) as bar:
+            task = bar.add_task("simulating history", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            rows = backfill_readings(
+                conn,
+                days=days,
+                end=datetime.now(UTC),
+                seed=seed,
+                interval_min=interval,
+                progress=progress,
+            )
+            bar.update(task, description="refreshing energy rollups")
+            refresh_rollups(conn)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    console.print(f"wrote {rows:,} simulated readings ({days} days)")
+
+
+@app.command("collect")
+def collect(
+    shard: Annotated[
+        str | None, typer.Option(help="Poll only share K of N endpoints: K/N.")
+    ] = None,
+    speed: Annotated[
+        float,
+        typer.Option(
+            help="Simulated fleet speed: divides poll intervals "
+            "and timestamps with the devices' clock."
+        ),
+    ] = 1.0,
+    metrics_port: Annotated[int, typer.Option(help="Prometheus /metrics port (0: off).")] = 9108,
+    timeout: Annotated[float, typer.Option(help="Per-request timeout [s].")] = 3.0,
+) -> None:
+    """Poll every inverter of the registry (or this shard's share) until Ctrl-C."""
+    import asyncio
+
+    from collectors.runner import run_collector
+    from collectors.service import parse_shard
+
+    settings = _settings()
+    try:
+        url = _migrated_url(settings)
+        asyncio.run(
+            run_collector(
+                url=url,
+                spool_dir=settings.data_dir / "spool",
+                shard=parse_shard(shard),
+                speed=speed,
+                metrics_port=metrics_port,
+                timeout_s=timeout,
+                console=console,
+            )
+        )
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except PvmonError as exc:
+        raise _fail(exc) from exc
 
 
 @app.command("demo")

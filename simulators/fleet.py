@@ -1,0 +1,86 @@
+"""A simulated fleet from a fleet file: devices grouped behind their data-logger endpoints."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+from pvmon.registry.models import FleetFile, StationRecord
+from simulators.device import DeviceSpec, SimulatedInverter
+from simulators.faults import Fault, draw_faults
+from simulators.physics import Site
+from simulators.server import Endpoint
+
+__all__ = ["DEFAULT_COMMISSIONED", "build_endpoints", "device_specs"]
+
+DEFAULT_COMMISSIONED = date(2018, 1, 1)
+"""Assumed commissioning date of a station whose fleet record gives none."""
+
+
+def _site(station: StationRecord, *, share: float, rated_ac_w: int) -> Site:
+    return Site(
+        latitude=station.latitude,
+        longitude=station.longitude,
+        capacity_kwp=float(station.capacity_kwp) * share,
+        tilt_deg=station.tilt_deg,
+        azimuth_deg=station.azimuth_deg,
+        rated_ac_w=rated_ac_w,
+        commissioned_on=station.commissioned_on
+        or station.grid_connected_on
+        or DEFAULT_COMMISSIONED,
+    )
+
+
+def device_specs(fleet: FleetFile) -> list[DeviceSpec]:
+    """One spec per inverter; a station's modules are split evenly over its inverters."""
+    specs = []
+    for station in fleet.stations:
+        count = len(station.inverters)
+        for inverter in station.inverters:
+            specs.append(
+                DeviceSpec(
+                    serial=inverter.serial,
+                    site=_site(station, share=1 / count, rated_ac_w=inverter.rated_ac_w),
+                    register_map=inverter.register_map,
+                    phases=inverter.phases,
+                    host=inverter.host,
+                    port=inverter.port,
+                    unit_id=inverter.unit_id,
+                    framing=inverter.framing,
+                    manufacturer=inverter.vendor,
+                    model=inverter.model,
+                )
+            )
+    return specs
+
+
+def build_endpoints(
+    specs: Sequence[DeviceSpec],
+    *,
+    seed: int,
+    start: datetime,
+    fault_profile: str = "none",
+    faults: Mapping[str, Sequence[Fault]] | None = None,
+    port_offset: int = 0,
+) -> list[Endpoint]:
+    """Endpoints with their devices; ``faults`` by serial override the profile's draw."""
+    endpoints: dict[tuple[str, int], Endpoint] = {}
+    by_endpoint: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for spec in specs:
+        key = (spec.host, spec.port + port_offset)
+        endpoint = endpoints.setdefault(
+            key, Endpoint(spec.host, spec.port + port_offset, spec.framing)
+        )
+        by_endpoint[key].add(spec.framing)
+        if len(by_endpoint[key]) > 1:
+            raise ValueError(f"endpoint {key[0]}:{key[1]} has devices with different framings")
+        if spec.unit_id in endpoint.devices:
+            raise ValueError(f"endpoint {key[0]}:{key[1]} has unit id {spec.unit_id} twice")
+        chosen = (faults or {}).get(spec.serial)
+        if chosen is None:
+            chosen = draw_faults(spec.serial, profile=fault_profile, seed=seed, start=start)
+        endpoint.devices[spec.unit_id] = SimulatedInverter(
+            spec, seed=seed, start=start, faults=chosen
+        )
+    return list(endpoints.values())

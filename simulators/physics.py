@@ -1,0 +1,406 @@
+"""Sun, weather and PV physics for the inverter simulator: AC power of one inverter per minute.
+
+A :class:`Site` is the PV array behind **one inverter**: a 4.32 kWp household station
+is one site (4.32 kWp, ~4 kW inverter); a 187.2 kWp village station with three 50 kW
+inverters is three sites of 62.4 kWp / 50 kW each (pass a distinct ``device_key`` per
+inverter).
+
+Power model (per local calendar day, 1,441 samples 00:00..24:00, one per minute)
+--------------------------------------------------------------------------------
+1. Solar position (pvlib NREL SPA, numpy) and clear sky: Ineichen/Perez with pvlib's
+   shipped Linke turbidity climatology (read once per weather cell, interpolated between
+   mid-months; if the lookup cannot be read, e.g. without h5py, a fixed seasonal
+   turbidity table is used instead, still with Ineichen).
+2. Weather: clear-sky GHI × the seeded 1-minute cloud factor of
+   :mod:`simulators.weather` (same for every station of one 0.1° cell).
+3. Decomposition into DNI/DHI with Erbs; transposition to the fixed plane of array with
+   Hay-Davies (albedo 0.2); ASHRAE incidence-angle modifier on the beam component.
+4. Cell temperature: Faiman with the seasonal/diurnal ambient model of
+   :mod:`simulators.weather` and 2 m/s wind.
+5. DC: PVWatts, γ = -0.37 %/°C, 14 % system losses (PVWatts default).
+6. Per device: × capacity [kWp] × linear degradation 0.5 %/year since commissioning ×
+   a deterministic per-device factor within ±2 % (from ``device_key``), then the PVWatts
+   inverter (96 % nominal efficiency) clipping at ``rated_ac_w``. Night is exactly 0 W;
+   before ``commissioned_on`` the output is 0 W.
+
+Power between the minute samples is piecewise linear, and every energy figure is the
+exact integral of that piecewise-linear power, so a simulated lifetime counter equal to
+:func:`energy_between_wh` from commissioning has :func:`daily_energy_wh` as its ground
+truth per inverter-day.
+
+Performance: steps 1-5 give a normalised DC profile [W/kWp] that depends only on
+(weather cell, tilt, azimuth, altitude rounded to 100 m, time zone, day, seed); it is
+kept in a bounded LRU cache (:data:`PROFILE_CACHE_SIZE` entries of 11.5 kB) and reused
+by every station in the cell with that orientation. Step 6 is a few vector operations.
+
+Plausibility (published references; see tests/simulators/test_physics.py)
+-------------------------------------------------------------------------
+* Resource zones: the NDRC 2013 on-grid price notice (发改价格〔2013〕1638号) puts
+  Liaoning in PV resource zone II and Anhui in zone III ("rest of the country")
+  (pv-tech.org, "China introduces regional solar tariff zones", 2 Sep 2013; top50-solar.de
+  summary of the 2013 NDRC/NEA tariffs).
+* Reasonable lifetime utilisation hours per resource zone, MoF/NDRC/NEA
+  Cai Jian〔2020〕426号 (20 Oct 2020): 32,000 / 26,000 / 22,000 h over 20 years for zones
+  I / II / III, i.e. about 1,600 / 1,300 / 1,100 kWh/kWp per year on average over the
+  life (en.linuosp.com/news_details/1848603653207023616.html).
+* NDRC/NEA 发改能源〔2016〕1150号 minimum guaranteed purchase hours for PV in the zone
+  I/II key areas: 1,300-1,500 h (chinaenergyportal.org translation; en.600869.com
+  summary, 3 Jun 2016).
+* NEA 2015 statistics: national average 1,133 full-load hours, curtailment included
+  (chinaenergyportal.org "2015 PV installations utility and distributed by province").
+
+Accepted ranges used by the tests: Lingyuan, Liaoning (zone II): 1,250-1,600 kWh/kWp;
+Lixin, Anhui (zone III): 1,000-1,300 kWh/kWp (a new system in its first years, no
+curtailment or outages, so at or somewhat above the zone's lifetime average).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pvlib
+
+from simulators.weather import (
+    MINUTES_PER_DAY,
+    SAMPLES_PER_DAY,
+    WeatherCell,
+    ambient_temperature_c,
+    cloud_factor,
+    day_weather,
+    monthly_interpolate,
+    weather_cell,
+)
+
+__all__ = [
+    "ALBEDO",
+    "DEGRADATION_PER_YEAR",
+    "DEVICE_SPREAD",
+    "GAMMA_PDC",
+    "INVERTER_EFFICIENCY_NOMINAL",
+    "PROFILE_CACHE_SIZE",
+    "SYSTEM_LOSSES",
+    "WIND_SPEED_M_S",
+    "CacheStats",
+    "Site",
+    "annual_specific_yield_kwh_per_kwp",
+    "clear_cache",
+    "daily_energy_wh",
+    "day_power_w",
+    "degradation_factor",
+    "device_factor",
+    "energy_between_wh",
+    "power_at_w",
+    "profile_cache_info",
+]
+
+GAMMA_PDC = -0.0037  # power temperature coefficient [1/°C]
+SYSTEM_LOSSES = 0.14  # soiling, mismatch, wiring, connections, LID, nameplate, availability
+INVERTER_EFFICIENCY_NOMINAL = 0.96
+DEGRADATION_PER_YEAR = 0.005  # linear, of the initial output [1/year]
+DEVICE_SPREAD = 0.02  # per-device factor lies within 1 ± DEVICE_SPREAD
+ALBEDO = 0.2
+WIND_SPEED_M_S = 2.0  # at module height [m/s]
+PROFILE_CACHE_SIZE = 4096  # normalised profiles kept (11.5 kB each)
+
+_ALTITUDE_STEP_M = 100.0  # profiles are shared by sites whose altitudes round alike [m]
+# Used only if pvlib's Linke turbidity climatology cannot be read (no h5py / no file):
+# a rough mid-latitude East Asian seasonal course, hazier in summer.
+_FALLBACK_LINKE = (2.6, 2.6, 3.0, 3.6, 4.0, 4.3, 4.5, 4.4, 3.8, 3.2, 2.8, 2.6)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """The PV array behind one inverter.
+
+    latitude, longitude [°]; capacity_kwp [kWp] DC; tilt_deg [°] from horizontal;
+    azimuth_deg [°] clockwise from north (180 = south); rated_ac_w [W] inverter rating;
+    commissioned_on: first day of production; altitude_m [m]; timezone: IANA name of a
+    zone without daylight saving time (days must have 1,440 minutes).
+    """
+
+    latitude: float
+    longitude: float
+    capacity_kwp: float
+    tilt_deg: float
+    azimuth_deg: float
+    rated_ac_w: float
+    commissioned_on: date
+    altitude_m: float = 0.0
+    timezone: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        for name in ("latitude", "longitude", "capacity_kwp", "tilt_deg", "azimuth_deg"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "rated_ac_w", float(self.rated_ac_w))
+        object.__setattr__(self, "altitude_m", float(self.altitude_m))
+        if isinstance(self.commissioned_on, datetime):
+            object.__setattr__(self, "commissioned_on", self.commissioned_on.date())
+        if not isinstance(self.commissioned_on, date):
+            raise TypeError(f"commissioned_on must be a date, got {self.commissioned_on!r}")
+        weather_cell(self.latitude, self.longitude)  # validates the coordinates
+        if not self.capacity_kwp > 0:
+            raise ValueError(f"capacity_kwp must be positive: {self.capacity_kwp}")
+        if not self.rated_ac_w > 0:
+            raise ValueError(f"rated_ac_w must be positive: {self.rated_ac_w}")
+        if not 0.0 <= self.tilt_deg <= 90.0:
+            raise ValueError(f"tilt_deg out of range: {self.tilt_deg}")
+        if not 0.0 <= self.azimuth_deg <= 360.0:
+            raise ValueError(f"azimuth_deg out of range: {self.azimuth_deg}")
+        zone = ZoneInfo(self.timezone)
+        winter = datetime(2020, 1, 15, tzinfo=zone).utcoffset()
+        summer = datetime(2020, 7, 15, tzinfo=zone).utcoffset()
+        if winter != summer:
+            raise ValueError(f"time zones with daylight saving time are not supported: {zone}")
+
+    @property
+    def cell(self) -> WeatherCell:
+        """The 0.1° weather cell the site belongs to."""
+        return weather_cell(self.latitude, self.longitude)
+
+
+# --- the normalised per-kWp DC profile (cached) -----------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _monthly_linke(cell: WeatherCell) -> tuple[float, ...]:
+    months = pd.DatetimeIndex([f"2001-{m:02d}-15" for m in range(1, 13)])
+    try:
+        values = pvlib.clearsky.lookup_linke_turbidity(
+            months, cell.latitude, cell.longitude, interp_turbidity=False
+        )
+    except (ImportError, OSError):
+        return _FALLBACK_LINKE
+    return tuple(float(v) for v in values)
+
+
+def _day_times(day: date, timezone: str) -> pd.DatetimeIndex:
+    start = pd.Timestamp(datetime.combine(day, time())).tz_localize(timezone)
+    return pd.date_range(start=start, periods=SAMPLES_PER_DAY, freq="1min")
+
+
+@lru_cache(maxsize=PROFILE_CACHE_SIZE)
+def _dc_profile_w_per_kwp(
+    cell: WeatherCell,
+    tilt_deg: float,
+    azimuth_deg: float,
+    altitude_m: float,
+    timezone: str,
+    ordinal: int,
+    seed: int,
+) -> np.ndarray:
+    """DC power after system losses [W per kWp] at each minute; read-only array."""
+    day = date.fromordinal(ordinal)
+    times = _day_times(day, timezone)
+    location = pvlib.location.Location(
+        cell.latitude, cell.longitude, tz=timezone, altitude=altitude_m
+    )
+    solpos = location.get_solarposition(times, method="nrel_numpy")
+    linke = monthly_interpolate(_monthly_linke(cell), day)
+    clear = location.get_clearsky(
+        times, model="ineichen", solar_position=solpos, linke_turbidity=linke
+    )
+    zenith = solpos["zenith"].to_numpy()
+    apparent_zenith = solpos["apparent_zenith"].to_numpy()
+    azimuth = solpos["azimuth"].to_numpy()
+    doy = day.timetuple().tm_yday
+
+    ghi = clear["ghi"].to_numpy() * cloud_factor(cell, day, seed=seed)
+    parts = pvlib.irradiance.erbs(ghi, zenith, doy)
+    dni_extra = float(pvlib.irradiance.get_extra_radiation(doy))
+    poa = pvlib.irradiance.get_total_irradiance(
+        tilt_deg,
+        azimuth_deg,
+        apparent_zenith,
+        azimuth,
+        dni=parts["dni"],
+        ghi=ghi,
+        dhi=parts["dhi"],
+        dni_extra=dni_extra,
+        model="haydavies",
+        albedo=ALBEDO,
+    )
+    aoi = pvlib.irradiance.aoi(tilt_deg, azimuth_deg, apparent_zenith, azimuth)
+    iam = pvlib.iam.ashrae(aoi)
+    effective = np.nan_to_num(poa["poa_direct"] * iam + poa["poa_diffuse"])
+    poa_global = np.nan_to_num(poa["poa_global"])
+
+    sky = day_weather(cell, day, seed=seed).sky
+    temp_air = ambient_temperature_c(cell, day, sky=sky, altitude_m=altitude_m)
+    temp_cell = pvlib.temperature.faiman(poa_global, temp_air, wind_speed=WIND_SPEED_M_S)
+    dc = pvlib.pvsystem.pvwatts_dc(effective, temp_cell, pdc0=1000.0, gamma_pdc=GAMMA_PDC)
+    dc = np.asarray(dc, dtype=float) * (1.0 - SYSTEM_LOSSES)
+    dc[(apparent_zenith >= 90.0) | ~np.isfinite(dc) | (dc < 0.0)] = 0.0
+    dc.flags.writeable = False
+    return dc
+
+
+def _profile(site: Site, day: date, seed: int) -> np.ndarray:
+    altitude = round(site.altitude_m / _ALTITUDE_STEP_M) * _ALTITUDE_STEP_M
+    return _dc_profile_w_per_kwp(
+        site.cell,
+        round(site.tilt_deg, 1),
+        round(site.azimuth_deg, 1),
+        altitude,
+        site.timezone,
+        day.toordinal(),
+        seed,
+    )
+
+
+def clear_cache() -> None:
+    """Forget every cached profile (and the cached daily weather)."""
+    _dc_profile_w_per_kwp.cache_clear()
+    day_weather.cache_clear()
+
+
+class CacheStats(NamedTuple):
+    """Counters of the normalised-profile cache."""
+
+    hits: int
+    misses: int
+    size: int
+    maxsize: int
+
+
+def profile_cache_info() -> CacheStats:
+    """Hits, misses and size of the profile cache, for logs, benchmarks and tests."""
+    info = _dc_profile_w_per_kwp.cache_info()
+    return CacheStats(info.hits, info.misses, info.currsize, info.maxsize or 0)
+
+
+# --- per device -------------------------------------------------------------------------
+
+
+def device_factor(device_key: str) -> float:
+    """Deterministic per-device output factor within 1 ± DEVICE_SPREAD; 1.0 for ``""``."""
+    if not device_key:
+        return 1.0
+    digest = hashlib.blake2b(device_key.encode("utf-8"), digest_size=8).digest()
+    u = int.from_bytes(digest, "big") / float(1 << 64)  # [0, 1)
+    return 1.0 + DEVICE_SPREAD * (2.0 * u - 1.0)
+
+
+def degradation_factor(site: Site, day: date) -> float:
+    """Remaining output fraction on ``day``: 1 - 0.5 %/year × age since commissioning."""
+    age_years = max(0, (day - site.commissioned_on).days) / 365.25
+    return max(0.0, 1.0 - DEGRADATION_PER_YEAR * age_years)
+
+
+_ZEROS = np.zeros(SAMPLES_PER_DAY)
+_ZEROS.flags.writeable = False
+
+
+def _ac_curve(site: Site, day: date, seed: int, device_key: str) -> np.ndarray:
+    """AC power [W] at each minute of the local day; may be a shared read-only array."""
+    if day < site.commissioned_on:
+        return _ZEROS
+    scale = site.capacity_kwp * degradation_factor(site, day) * device_factor(device_key)
+    dc = _profile(site, day, seed) * scale
+    ac = pvlib.inverter.pvwatts(
+        dc, site.rated_ac_w / INVERTER_EFFICIENCY_NOMINAL, INVERTER_EFFICIENCY_NOMINAL
+    )
+    ac = np.clip(np.asarray(ac, dtype=float), 0.0, site.rated_ac_w)
+    ac[dc <= 0.0] = 0.0
+    return ac
+
+
+def day_power_w(site: Site, day: date, *, seed: int, device_key: str = "") -> np.ndarray:
+    """AC power [W] at each minute of local day ``day``, 00:00..24:00 inclusive (1,441)."""
+    return np.array(_ac_curve(site, day, seed, device_key), dtype=float)
+
+
+def _cumulative_w_min(power: np.ndarray) -> np.ndarray:
+    """Energy [W·min] from 00:00 to each minute sample (trapezoids = exact integral)."""
+    out = np.empty(SAMPLES_PER_DAY)
+    out[0] = 0.0
+    np.cumsum(0.5 * (power[:-1] + power[1:]), out=out[1:])
+    return out
+
+
+def _energy_to_w_min(power: np.ndarray, cumulative: np.ndarray, minute: float) -> float:
+    """Exact integral [W·min] of the piecewise-linear power from 00:00 to ``minute``."""
+    if minute >= MINUTES_PER_DAY:
+        return float(cumulative[-1])
+    i = math.floor(minute)
+    frac = minute - i
+    if frac == 0.0:
+        return float(cumulative[i])
+    p_i = float(power[i])
+    p_x = p_i + frac * (float(power[i + 1]) - p_i)
+    return float(cumulative[i]) + frac * 0.5 * (p_i + p_x)
+
+
+def _local(site: Site, t: datetime) -> tuple[date, float]:
+    """Local day of an aware datetime and the minutes since that day's 00:00."""
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"an aware datetime is needed, got {t!r}")
+    zone = ZoneInfo(site.timezone)
+    local = t.astimezone(zone)
+    day = local.date()
+    midnight = datetime.combine(day, time(), tzinfo=zone)
+    seconds = (local.astimezone(UTC) - midnight.astimezone(UTC)) / timedelta(seconds=1)
+    return day, seconds / 60.0
+
+
+def power_at_w(site: Site, t: datetime, *, seed: int, device_key: str = "") -> float:
+    """AC power [W] at an aware datetime, linear between the minute samples."""
+    day, minute = _local(site, t)
+    if day < site.commissioned_on:
+        return 0.0
+    power = _ac_curve(site, day, seed, device_key)
+    i = min(math.floor(minute), MINUTES_PER_DAY - 1)
+    frac = minute - i
+    return float(power[i] + frac * (power[i + 1] - power[i]))
+
+
+def energy_between_wh(
+    site: Site, start: datetime, end: datetime, *, seed: int, device_key: str = ""
+) -> float:
+    """Exact energy [Wh] of the piecewise-linear AC power from ``start`` to ``end``.
+
+    Both must be aware datetimes, ``start <= end``; any span, across days.
+    """
+    first_day, first_minute = _local(site, start)
+    last_day, last_minute = _local(site, end)
+    if (last_day, last_minute) < (first_day, first_minute):
+        raise ValueError("end is before start")
+    total = 0.0
+    ordinal = max(first_day.toordinal(), site.commissioned_on.toordinal())
+    while ordinal <= last_day.toordinal():
+        day = date.fromordinal(ordinal)
+        ordinal += 1
+        a = first_minute if day == first_day else 0.0
+        b = last_minute if day == last_day else float(MINUTES_PER_DAY)
+        if b <= a:
+            continue
+        power = _ac_curve(site, day, seed, device_key)
+        cumulative = _cumulative_w_min(power)
+        total += _energy_to_w_min(power, cumulative, b) - _energy_to_w_min(power, cumulative, a)
+    return total / 60.0
+
+
+def daily_energy_wh(site: Site, day: date, *, seed: int, device_key: str = "") -> float:
+    """Energy [Wh] of local day ``day`` (00:00 to 24:00): the ground truth per inverter-day."""
+    if day < site.commissioned_on:
+        return 0.0
+    power = _ac_curve(site, day, seed, device_key)
+    return float(_cumulative_w_min(power)[-1]) / 60.0
+
+
+def annual_specific_yield_kwh_per_kwp(site: Site, year: int, *, seed: int) -> float:
+    """AC energy of calendar year ``year`` per kWp of the site [kWh/kWp].
+
+    Degradation applies; days before commissioning count as zero.
+    """
+    start = date(year, 1, 1).toordinal()
+    end = date(year + 1, 1, 1).toordinal()
+    total_wh = sum(daily_energy_wh(site, date.fromordinal(o), seed=seed) for o in range(start, end))
+    return total_wh / 1000.0 / site.capacity_kwp
