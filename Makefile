@@ -3,7 +3,8 @@
 #   make test   lint, type-check and the whole test suite against a real PostgreSQL
 # Both create .venv and install pvmon into it on first use (again when pyproject.toml
 # changes). When the machine has no PostgreSQL server binaries, the pgserver wheel
-# (PostgreSQL built as a Python package) is installed instead.
+# (PostgreSQL built as a Python package) is installed instead; as root, Debian's mbpoll
+# is installed for the third-party client test.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,6 +19,12 @@ $(STAMP): pyproject.toml
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
 		echo "no PostgreSQL server binaries on this machine: installing the pgserver wheel"; \
 		$(VENV)/bin/pip install --quiet pgserver; \
+	fi
+	@if ! command -v mbpoll >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's mbpoll (a third-party Modbus client the tests use)"; \
+		apt-get install -y -qq mbpoll >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq mbpoll >/dev/null 2>&1; } || \
+		echo "mbpoll could not be installed; its test will be skipped"; \
 	fi
 	rm -f $(VENV)/.installed-*
 	touch $@
