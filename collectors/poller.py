@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymodbus import FramerType
@@ -95,7 +95,7 @@ class EndpointPoller:
         health: HealthTracker,
         metrics: CollectorMetrics,
         daylight: Callable[[Target, datetime], bool],
-        use_device_clock: bool = False,
+        speed: float = 1.0,
         timeout_s: float = 3.0,
         backoff_base_s: float = 10.0,
         backoff_max_s: float = 600.0,
@@ -106,12 +106,14 @@ class EndpointPoller:
         self.health = health
         self.metrics = metrics
         self.daylight = daylight
-        self.use_device_clock = use_device_clock
+        self.speed = speed
+        self.use_device_clock = speed != 1.0
         self.timeout_s = timeout_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.clock_offset_s = 0.0  # device clock minus collector clock, from the last answer
-        if use_device_clock:
+        self._anchor: tuple[float, float] | None = None  # (device time, monotonic) last seen
+        if self.use_device_clock:
             for target in targets:
                 target.with_device_clock()
         self.connects = 0
@@ -123,12 +125,18 @@ class EndpointPoller:
     def name(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def _now(self) -> datetime:
-        """Best estimate of the devices' time: the collector clock, shifted in device mode."""
-        now = datetime.now(UTC)
-        if self.use_device_clock:
-            now += timedelta(seconds=self.clock_offset_s)
-        return now
+    def device_now(self) -> datetime:
+        """Best estimate of the devices' time.
+
+        The collector's clock; for an accelerated simulated fleet, the last device time
+        seen advanced by the wall time since, times the speed (so silent devices still
+        age in simulated time).
+        """
+        if self.use_device_clock and self._anchor is not None:
+            device_time, seen_at = self._anchor
+            return datetime.fromtimestamp(
+                device_time + (time.monotonic() - seen_at) * self.speed, UTC)
+        return datetime.now(UTC)
 
     async def _connect(self) -> AsyncModbusTcpClient | None:
         if self._client is not None and self._client.connected:
@@ -166,7 +174,7 @@ class EndpointPoller:
         started = time.perf_counter()
         client = await self._connect()
         if client is None:
-            now = self._now()
+            now = self.device_now()
             for target in self.targets:
                 self._failed(
                     target, now, "connect", "endpoint unreachable (connection refused or timed out)"
@@ -190,14 +198,14 @@ class EndpointPoller:
             except ModbusIOException:
                 self._failed(
                     target,
-                    self._now(),
+                    self.device_now(),
                     "timeout",
                     f"no answer within "
                     f"{self.timeout_s:g} s to a read of {block.start}+{block.count}",
                 )
                 return
             except (ConnectionException, ModbusException, OSError) as exc:
-                self._failed(target, self._now(), "connection", f"connection failed: {exc}")
+                self._failed(target, self.device_now(), "connection", f"connection failed: {exc}")
                 client.close()
                 return
             self.metrics.request_seconds.observe(time.perf_counter() - began)
@@ -205,7 +213,7 @@ class EndpointPoller:
                 code = getattr(response, "exception_code", 0)
                 self._failed(
                     target,
-                    self._now(),
+                    self.device_now(),
                     "exception",
                     f"Modbus exception {code} reading {block.start}+{block.count}",
                 )
@@ -213,7 +221,7 @@ class EndpointPoller:
             try:
                 decoded.update(target.register_map.decode_block(block, response.registers))
             except RegisterMapError as exc:
-                self._failed(target, self._now(), "decode", str(exc))
+                self._failed(target, self.device_now(), "decode", str(exc))
                 return
         self._store(target, decoded)
 
@@ -231,6 +239,7 @@ class EndpointPoller:
         if device_time is not None:
             offset = float(device_time) - collector_now.timestamp()
             self.clock_offset_s = offset
+            self._anchor = (float(device_time), time.monotonic())
             if self.use_device_clock:
                 at = datetime.fromtimestamp(float(device_time), UTC)
                 quality |= Quality.DEVICE_CLOCK

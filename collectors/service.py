@@ -159,7 +159,7 @@ class Collector:
                 health=self.health,
                 metrics=self.metrics,
                 daylight=daylight,
-                use_device_clock=speed != 1.0,
+                speed=speed,
                 timeout_s=timeout_s,
             )
             for (host, port, framing), ts in grouped.items()
@@ -245,9 +245,7 @@ class Collector:
         self.writer.close()
 
     async def _evaluate(self) -> None:
-        at = datetime.now(UTC)
-        if self.pollers and self.pollers[0].use_device_clock:
-            at += timedelta(seconds=self.pollers[0].clock_offset_s)
+        at = self.pollers[0].device_now() if self.pollers else datetime.now(UTC)
         lit = {t.station_id: daylight(t, at) for p in self.pollers for t in p.targets}
         self.health.evaluate_output(at=at, daylight=lit)
 
