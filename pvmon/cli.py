@@ -40,6 +40,7 @@ DEMO_FLEET = Path(__file__).resolve().parent.parent / "examples" / "demo-county.
 
 def _settings() -> Settings:
     settings = load_settings()
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -289,11 +290,15 @@ def demo(
     fleet: Annotated[
         Path, typer.Option(help="Fleet file imported when the registry is empty.")
     ] = DEMO_FLEET,
+    history_days: Annotated[
+        int, typer.Option(help="Days of simulated history written when there is none.")
+    ] = 30,
+    seed: Annotated[int, typer.Option(help="Weather seed of the simulated fleet.")] = 2016,
 ) -> None:
-    """The main job: database, migrations, demo fleet, and the API (Ctrl-C stops it)."""
-    import uvicorn
+    """The main job: database, demo fleet and history, simulated inverters, collector, API."""
+    import asyncio
 
-    from pvmon.api import create_app
+    from pvmon.demo import run_demo
 
     settings = _settings()
     try:
@@ -306,6 +311,7 @@ def demo(
             else:
                 console.print("registry already loaded: reusing the existing data")
             flavour = database_flavour(conn)
+        records = load_fleet_files([fleet])
     except PvmonError as exc:
         raise _fail(exc) from exc
     where = (
@@ -315,13 +321,13 @@ def demo(
         else "PVMON_DATABASE_URL"
     )
     console.print(f"database: {where}, flavour {flavour}")
-    console.print(f"API: http://{settings.api_host}:{settings.api_port}/health  (docs at /docs)")
-    uvicorn.run(
-        create_app(database_url=url),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-    )
+    try:
+        asyncio.run(run_demo(settings=settings, url=url, fleet=records,
+                             history_days=history_days, seed=seed, console=console))
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except PvmonError as exc:
+        raise _fail(exc) from exc
 
 
 if __name__ == "__main__":
