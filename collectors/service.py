@@ -129,7 +129,7 @@ class Collector:
         spool_dir: Any,
         shard: Shard = Shard(),
         speed: float = 1.0,
-        max_concurrent: int = 200,
+        max_concurrent: int = 1000,
         timeout_s: float = 3.0,
         on_cycle: Callable[[], None] | None = None,
     ) -> None:

@@ -180,6 +180,9 @@ def simulate(
     ] = None,
     faults: Annotated[str, typer.Option(help="Fault profile: none, demo.")] = "none",
     seed: Annotated[int, typer.Option(help="Weather and fault seed.")] = 2016,
+    latency: Annotated[
+        float, typer.Option(help="Delay every reply by this much [s] (0.3: a 4G logger).")
+    ] = 0.0,
 ) -> None:
     """Serve the fleet's inverters on the endpoints the fleet file names (Ctrl-C stops)."""
     if ctx.invoked_subcommand is not None:
@@ -202,6 +205,7 @@ def simulate(
                 faults=faults,
                 seed=seed,
                 console=console,
+                latency_s=latency,
             )
         )
     except KeyboardInterrupt:

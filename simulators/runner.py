@@ -26,6 +26,7 @@ async def run_fleet(
     faults: str,
     seed: int,
     console: Console,
+    latency_s: float = 0.0,
     report_every_s: float = 30.0,
 ) -> None:
     """Serve ``fleet`` until cancelled; prints endpoints, then a summary every so often."""
@@ -33,7 +34,7 @@ async def run_fleet(
     endpoints = build_endpoints(
         device_specs(fleet), seed=seed, start=clock.now(), fault_profile=faults
     )
-    server = FleetServer(endpoints, clock=clock, on_change=log.info)
+    server = FleetServer(endpoints, clock=clock, on_change=log.info, latency_s=latency_s)
     await server.start()
     totals = server.totals()
     console.print(

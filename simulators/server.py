@@ -122,9 +122,10 @@ class _ModbusProtocol(asyncio.Protocol):
 class EndpointServer:
     """Serves one :class:`Endpoint`; ``start``/``stop`` open and close its listener."""
 
-    def __init__(self, endpoint: Endpoint, *, clock: SimClock) -> None:
+    def __init__(self, endpoint: Endpoint, *, clock: SimClock, latency_s: float = 0.0) -> None:
         self.endpoint = endpoint
         self.clock = clock
+        self.latency_s = latency_s  # every reply this late (a logger behind 4G) [s]
         self.stats = _Stats()
         self.connections: set[_ModbusProtocol] = set()
         self._server: asyncio.base_events.Server | None = None
@@ -167,7 +168,7 @@ class EndpointServer:
         if device.active_fault("silent", now):
             return
         slow = device.active_fault("slow", now)
-        delay = float(slow.params.get("delay_s", 1.0)) if slow else 0.0
+        delay = float(slow.params.get("delay_s", 1.0)) if slow else self.latency_s
         raised = device.active_fault("exception", now)
         if raised is not None:
             self._reply(
@@ -216,9 +217,10 @@ class FleetServer:
         *,
         clock: SimClock,
         on_change: Callable[[str], None] | None = None,
+        latency_s: float = 0.0,
     ) -> None:
         self.clock = clock
-        self.servers = [EndpointServer(e, clock=clock) for e in endpoints]
+        self.servers = [EndpointServer(e, clock=clock, latency_s=latency_s) for e in endpoints]
         self._on_change = on_change or (lambda message: None)
         self._watch: asyncio.Task[None] | None = None
 

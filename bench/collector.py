@@ -1,0 +1,181 @@
+"""Collector benchmark: the real collector against simulated fleets, beside the raw ceiling.
+
+For each fleet, in one run:
+- a simulated fleet in a child process (``pvmon simulate``), optionally answering every
+  request ``--latency`` late (0.3 s: data loggers behind 4G);
+- the raw ceiling: a minimal asyncio Modbus client (one connection per logger, no
+  framework) polling every inverter's blocks for a while: polls per CPU-second;
+- the collector (pymodbus clients, APScheduler, decoding, validation, COPY writes into
+  its own PostgreSQL) for ``--cycles`` poll intervals: polls/s, collector CPU seconds per
+  1,000 polls, p99 request latency, cycle overruns.
+
+Fleets: ``loopback`` (2,000 household inverters, polled every 5 s) and ``county``
+(17,062 household inverters, Lingyuan-sized, 0.3 s per reply, polled every 60 s).
+
+    .venv/bin/python bench/collector.py [--fleet loopback|county|all] [--cycles 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rawmodbus import RawModbusClient  # noqa: E402
+
+from collectors.maps import get_map  # noqa: E402
+from collectors.service import Collector  # noqa: E402
+from pvmon.db.embedded import EmbeddedPostgres, free_port  # noqa: E402
+from pvmon.db.migrate import upgrade  # noqa: E402
+from pvmon.registry import generate_fleet, store_fleet  # noqa: E402
+from pvmon.registry.models import FleetFile  # noqa: E402
+
+FLEETS = {
+    "loopback": {"households": 2000, "latency": 0.0, "interval": 5},
+    "county": {"households": 17062, "latency": 0.3, "interval": 60},
+}
+
+
+def _household_fleet(households: int) -> dict:  # type: ignore[type-arg]
+    fleet = generate_fleet(households=households, village_stations=0,
+                           base_port=free_port() % 15000 + 30000)
+    fleet["stations"] = [s for s in fleet["stations"] if s["kind"] == "household"]
+    fleet["households"] = [h for h in fleet["households"] if "served_by_station" not in h]
+    return fleet
+
+
+async def _raw_endpoint(port: int, devices: list[tuple[int, list[tuple[int, int]]]],
+                        until: float, latencies: list[float]) -> int:
+    client = RawModbusClient("127.0.0.1", port)
+    await client.connect()
+    polls = 0
+    try:
+        while time.monotonic() < until:
+            for unit, blocks in devices:
+                for start, count in blocks:
+                    began = time.perf_counter()
+                    await client.read_holding(unit, start, count)
+                    latencies.append(time.perf_counter() - began)
+                polls += 1
+                if time.monotonic() >= until:
+                    break
+    finally:
+        client.close()
+    return polls
+
+
+def _raw_ceiling(fleet: dict, seconds: float) -> tuple[float, float, float]:  # type: ignore[type-arg]
+    endpoints: dict[int, list[tuple[int, list[tuple[int, int]]]]] = {}
+    for station in fleet["stations"]:
+        for inverter in station["inverters"]:
+            blocks = [(b.start, b.count) for b in
+                      get_map(inverter["register_map"], phases=inverter["phases"]).blocks]
+            endpoints.setdefault(inverter["port"], []).append((inverter["unit_id"], blocks))
+    latencies: list[float] = []
+
+    async def drive() -> int:
+        until = time.monotonic() + seconds
+        return sum(await asyncio.gather(*(_raw_endpoint(p, d, until, latencies)
+                                          for p, d in endpoints.items())))
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    polls = asyncio.run(drive())
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    latencies.sort()
+    return polls / wall, 1000 * cpu / polls, latencies[int(0.99 * (len(latencies) - 1))]
+
+
+def _p99(histogram) -> float:  # type: ignore[no-untyped-def]
+    samples = [(s.labels.get("le"), s.value) for s in histogram.collect()[0].samples
+               if s.name.endswith("_bucket")]
+    total = samples[-1][1]
+    for bound, count in samples:
+        if count >= 0.99 * total:
+            return float(bound)
+    return float("inf")
+
+
+async def _run_collector(url: str, spool: Path, seconds: float) -> Collector:
+    collector = Collector(url=url, spool_dir=spool, timeout_s=5.0, max_concurrent=1000)
+    collector.start()
+    await asyncio.sleep(seconds)
+    await collector.stop()
+    return collector
+
+
+def bench(name: str, cycles: int, raw_seconds: float) -> None:
+    spec = FLEETS[name]
+    fleet = _household_fleet(int(spec["households"]))
+    interval = int(spec["interval"])
+    for station in fleet["stations"]:
+        for inverter in station["inverters"]:
+            inverter["poll_interval_s"] = interval
+    root = Path(tempfile.mkdtemp(prefix="pvmon-bench-collector-"))
+    root.chmod(0o755)
+    server = EmbeddedPostgres(root_dir=root / "pg", port=free_port(), preload_timescaledb=False)
+    server.start()
+    fleet_file = root / "fleet.yaml"
+    fleet_file.write_text(yaml.dump(fleet, Dumper=yaml.CSafeDumper, allow_unicode=True))
+    child = subprocess.Popen([sys.executable, "-m", "pvmon.cli", "simulate", "--fleet",
+                              str(fleet_file), "--latency", str(spec["latency"])],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            upgrade(conn, timescaledb="off")
+            store_fleet(conn, FleetFile.model_validate(fleet))
+        assert child.stdout is not None
+        while "serving" not in child.stdout.readline():
+            if child.poll() is not None:
+                raise SystemExit("simulator did not start")
+        time.sleep(2.0)
+        raw_rate, raw_cpu, raw_p99 = _raw_ceiling(fleet, raw_seconds)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        collector = asyncio.run(_run_collector(server.url(), root / "spool", cycles * interval))
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        metrics = collector.metrics
+        ok = metrics.polls.labels(result="ok")._value.get()
+        failed = sum(metrics.polls.labels(result=k)._value.get()
+                     for k in ("timeout", "exception", "connect", "connection", "decode"))
+        overruns = metrics.overruns._value.get()
+        p99 = _p99(metrics.request_seconds)
+        with psycopg.connect(server.url()) as conn:
+            stored = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.wait(60)
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    inverters = sum(len(s["inverters"]) for s in fleet["stations"])
+    print(f"== {name}: {inverters:,} inverters, reply latency {spec['latency']} s, "
+          f"poll interval {interval} s, {cycles} cycles")
+    print(f"  raw asyncio client: {raw_rate:,.0f} polls/s, {raw_cpu:.3f} CPU s per 1,000 polls "
+          f"({1000 / raw_cpu:,.0f} polls per CPU-second), p99 request {raw_p99 * 1000:.1f} ms")
+    print(f"  collector:          {ok / wall:,.0f} polls/s ({ok:,.0f} ok, {failed:,.0f} failed, "
+          f"{stored:,} rows stored), {1000 * cpu / max(ok, 1):.3f} CPU s per 1,000 polls "
+          f"({ok / cpu:,.0f} polls per CPU-second), p99 request <= {p99 * 1000:.0f} ms "
+          f"(histogram bucket), cycle overruns {overruns:.0f}")
+    print(f"  collector / raw polls per CPU-second: {(ok / cpu) / (1000 / raw_cpu):.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fleet", choices=[*FLEETS, "all"], default="all")
+    parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument("--raw-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    for name in FLEETS if args.fleet == "all" else [args.fleet]:
+        bench(name, args.cycles, args.raw_seconds)
+
+
+if __name__ == "__main__":
+    main()
