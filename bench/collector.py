@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rawmodbus import RawModbusClient  # noqa: E402
 
 from collectors.maps import get_map  # noqa: E402
+from collectors.poller import Target  # noqa: E402
 from collectors.service import Collector  # noqa: E402
 from pvmon.db.embedded import EmbeddedPostgres, free_port  # noqa: E402
 from pvmon.db.migrate import upgrade  # noqa: E402
@@ -41,21 +43,26 @@ from pvmon.registry import generate_fleet, store_fleet  # noqa: E402
 from pvmon.registry.models import FleetFile  # noqa: E402
 
 FLEETS = {
-    "loopback": {"households": 2000, "latency": 0.0, "interval": 5},
+    "loopback": {"households": 2000, "latency": 0.0, "interval": 1},
     "county": {"households": 17062, "latency": 0.3, "interval": 60},
 }
 
 
 def _household_fleet(households: int) -> dict:  # type: ignore[type-arg]
-    fleet = generate_fleet(households=households, village_stations=0,
-                           base_port=free_port() % 15000 + 30000)
+    fleet = generate_fleet(
+        households=households, village_stations=0, base_port=free_port() % 15000 + 30000
+    )
     fleet["stations"] = [s for s in fleet["stations"] if s["kind"] == "household"]
     fleet["households"] = [h for h in fleet["households"] if "served_by_station" not in h]
     return fleet
 
 
-async def _raw_endpoint(port: int, devices: list[tuple[int, list[tuple[int, int]]]],
-                        until: float, latencies: list[float]) -> int:
+async def _raw_endpoint(
+    port: int,
+    devices: list[tuple[int, list[tuple[int, int]]]],
+    until: float,
+    latencies: list[float],
+) -> int:
     client = RawModbusClient("127.0.0.1", port)
     await client.connect()
     polls = 0
@@ -78,15 +85,31 @@ def _raw_ceiling(fleet: dict, seconds: float) -> tuple[float, float, float]:  # 
     endpoints: dict[int, list[tuple[int, list[tuple[int, int]]]]] = {}
     for station in fleet["stations"]:
         for inverter in station["inverters"]:
-            blocks = [(b.start, b.count) for b in
-                      get_map(inverter["register_map"], phases=inverter["phases"]).blocks]
+            # the same requests the collector makes on every poll (identity is read once)
+            blocks = [
+                (b.start, b.count)
+                for b in Target(
+                    0,
+                    "",
+                    0,
+                    0,
+                    0,
+                    1.0,
+                    get_map(inverter["register_map"], phases=inverter["phases"]),
+                    0.0,
+                    0.0,
+                ).poll_blocks
+            ]
             endpoints.setdefault(inverter["port"], []).append((inverter["unit_id"], blocks))
     latencies: list[float] = []
 
     async def drive() -> int:
         until = time.monotonic() + seconds
-        return sum(await asyncio.gather(*(_raw_endpoint(p, d, until, latencies)
-                                          for p, d in endpoints.items())))
+        return sum(
+            await asyncio.gather(
+                *(_raw_endpoint(p, d, until, latencies) for p, d in endpoints.items())
+            )
+        )
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     polls = asyncio.run(drive())
@@ -96,8 +119,11 @@ def _raw_ceiling(fleet: dict, seconds: float) -> tuple[float, float, float]:  # 
 
 
 def _p99(histogram) -> float:  # type: ignore[no-untyped-def]
-    samples = [(s.labels.get("le"), s.value) for s in histogram.collect()[0].samples
-               if s.name.endswith("_bucket")]
+    samples = [
+        (s.labels.get("le"), s.value)
+        for s in histogram.collect()[0].samples
+        if s.name.endswith("_bucket")
+    ]
     total = samples[-1][1]
     for bound, count in samples:
         if count >= 0.99 * total:
@@ -105,12 +131,32 @@ def _p99(histogram) -> float:  # type: ignore[no-untyped-def]
     return float("inf")
 
 
-async def _run_collector(url: str, spool: Path, seconds: float) -> Collector:
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process, by thread name (from /proc)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        key = "event loop" if task.name == str(os.getpid()) else "worker threads"
+        out[key] = out.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        del name
+    return out
+
+
+async def _run_collector(
+    url: str, spool: Path, seconds: float
+) -> tuple[Collector, dict[str, float]]:
     collector = Collector(url=url, spool_dir=spool, timeout_s=5.0, max_concurrent=1000)
+    before = _thread_cpu()
     collector.start()
     await asyncio.sleep(seconds)
     await collector.stop()
-    return collector
+    after = _thread_cpu()
+    return collector, {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
 
 
 def bench(name: str, cycles: int, raw_seconds: float) -> None:
@@ -126,9 +172,21 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
     server.start()
     fleet_file = root / "fleet.yaml"
     fleet_file.write_text(yaml.dump(fleet, Dumper=yaml.CSafeDumper, allow_unicode=True))
-    child = subprocess.Popen([sys.executable, "-m", "pvmon.cli", "simulate", "--fleet",
-                              str(fleet_file), "--latency", str(spec["latency"])],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pvmon.cli",
+            "simulate",
+            "--fleet",
+            str(fleet_file),
+            "--latency",
+            str(spec["latency"]),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         with psycopg.connect(server.url(), autocommit=True) as conn:
             upgrade(conn, timescaledb="off")
@@ -140,12 +198,16 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
         time.sleep(2.0)
         raw_rate, raw_cpu, raw_p99 = _raw_ceiling(fleet, raw_seconds)
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        collector = asyncio.run(_run_collector(server.url(), root / "spool", cycles * interval))
+        collector, split = asyncio.run(
+            _run_collector(server.url(), root / "spool", cycles * interval)
+        )
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         metrics = collector.metrics
         ok = metrics.polls.labels(result="ok")._value.get()
-        failed = sum(metrics.polls.labels(result=k)._value.get()
-                     for k in ("timeout", "exception", "connect", "connection", "decode"))
+        failed = sum(
+            metrics.polls.labels(result=k)._value.get()
+            for k in ("timeout", "exception", "connect", "connection", "decode")
+        )
         overruns = metrics.overruns._value.get()
         p99 = _p99(metrics.request_seconds)
         with psycopg.connect(server.url()) as conn:
@@ -156,14 +218,26 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
     inverters = sum(len(s["inverters"]) for s in fleet["stations"])
-    print(f"== {name}: {inverters:,} inverters, reply latency {spec['latency']} s, "
-          f"poll interval {interval} s, {cycles} cycles")
-    print(f"  raw asyncio client: {raw_rate:,.0f} polls/s, {raw_cpu:.3f} CPU s per 1,000 polls "
-          f"({1000 / raw_cpu:,.0f} polls per CPU-second), p99 request {raw_p99 * 1000:.1f} ms")
-    print(f"  collector:          {ok / wall:,.0f} polls/s ({ok:,.0f} ok, {failed:,.0f} failed, "
-          f"{stored:,} rows stored), {1000 * cpu / max(ok, 1):.3f} CPU s per 1,000 polls "
-          f"({ok / cpu:,.0f} polls per CPU-second), p99 request <= {p99 * 1000:.0f} ms "
-          f"(histogram bucket), cycle overruns {overruns:.0f}")
+    print(
+        f"== {name}: {inverters:,} inverters, reply latency {spec['latency']} s, "
+        f"poll interval {interval} s, {cycles} cycles"
+    )
+    print(
+        f"  raw asyncio client: {raw_rate:,.0f} polls/s, {raw_cpu:.3f} CPU s per 1,000 polls "
+        f"({1000 / raw_cpu:,.0f} polls per CPU-second), p99 request {raw_p99 * 1000:.1f} ms"
+    )
+    print(
+        f"  collector:          {ok / wall:,.0f} polls/s ({ok:,.0f} ok, {failed:,.0f} failed, "
+        f"{stored:,} rows stored), {1000 * cpu / max(ok, 1):.3f} CPU s per 1,000 polls "
+        f"({ok / cpu:,.0f} polls per CPU-second), p99 request <= {p99 * 1000:.0f} ms "
+        f"(histogram bucket), cycle overruns {overruns:.0f}"
+    )
+    print(
+        "  collector CPU by thread: "
+        + ", ".join(
+            f"{k} {1000 * v / max(ok, 1):.3f} s per 1,000 polls" for k, v in sorted(split.items())
+        )
+    )
     print(f"  collector / raw polls per CPU-second: {(ok / cpu) / (1000 / raw_cpu):.2f}")
 
 

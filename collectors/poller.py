@@ -1,9 +1,9 @@
 """Polling the inverters behind one data-logger endpoint over one Modbus connection.
 
-One long-lived pymodbus client per endpoint, owned by its poller, and requests sent one
-at a time on it, as real loggers require (field note 1). Each inverter is read block by
-block as its register map lays out (value and scale factor in the same request), decoded
-with the shared map, checked by :mod:`collectors.validate`, and queued on the writer.
+One long-lived connection per endpoint, owned by its poller, and requests sent one at a
+time on it, as real loggers require (field note 1). Each inverter is read block by block
+as its register map lays out (value and scale factor in the same request), decoded with
+the shared map, checked by :mod:`collectors.validate`, and queued on the writer.
 
 Failures stay per unit id (field note 15): a timeout or an exception from one inverter
 does not touch the others, and a single timeout keeps the connection (field note 3).
@@ -21,19 +21,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pymodbus import FramerType
-from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
-
 from collectors.health import HealthTracker
 from collectors.maps import Block, RegisterMap, RegisterMapError
 from collectors.metrics import CollectorMetrics
+from collectors.modbus import (
+    BadFrameError,
+    ModbusConnection,
+    ModbusExceptionResponse,
+    ModbusTimeoutError,
+    ModbusUnavailableError,
+    open_connection,
+)
 from collectors.validate import CounterState, validate
 from collectors.writer import ReadingWriter
-from pvmon.db.readings import Reading
 from pvmon.quality import Quality
 
-__all__ = ["EndpointPoller", "Target"]
+__all__ = ["EndpointOptions", "EndpointPoller", "Target"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,24 @@ _MEASURED = (
     "frequency_hz",
     "temperature_c",
 )
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    """Per-endpoint behaviour (registry ``endpoint_options``); defaults suit most loggers."""
+
+    timeout_s: float = 3.0
+    connect_delay_s: float = 0.0  # wait after connecting before the first request [s]
+    min_gap_s: float = 0.0  # least time between two requests [s]
+    accept_tid_zero: bool = False  # the logger always answers with transaction id 0
+    backoff_base_s: float = 10.0
+    backoff_max_s: float = 600.0
+
+    @classmethod
+    def from_registry(cls, options: dict[str, Any], *, timeout_s: float) -> EndpointOptions:
+        known = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
+        known.setdefault("timeout_s", timeout_s)
+        return cls(**known)
 
 
 @dataclass
@@ -72,6 +93,16 @@ class Target:
     def __post_init__(self) -> None:
         if not self.blocks:
             self.blocks = tuple(self.register_map.blocks)
+        self.expected = frozenset(k for k in _MEASURED if k in self.register_map.canonical_keys)
+        live = {*_MEASURED, "state", "event_code", "device_time"}
+        points = [p for p in self.register_map.points if p.name in live]
+        # blocks with something that changes are read every poll; the rest (marker,
+        # model headers, identity) once per connection, to check the layout and identity
+        self.poll_blocks = tuple(
+            b for b in self.blocks if any(b.covers(p.address, p.count) for p in points)
+        )
+        self.identity_blocks = tuple(b for b in self.blocks if b not in self.poll_blocks)
+        self.identity: dict[str, Any] = {}
 
     def with_device_clock(self) -> None:
         """Also read the map's simulation clock block (accelerated simulated fleets only:
@@ -79,6 +110,7 @@ class Target:
         clock = self.register_map.clock_block
         if clock is not None and clock not in self.blocks:
             self.blocks = (*self.blocks, clock)
+            self.poll_blocks = (*self.poll_blocks, clock)
 
 
 class EndpointPoller:
@@ -96,9 +128,7 @@ class EndpointPoller:
         metrics: CollectorMetrics,
         daylight: Callable[[Target, datetime], bool],
         speed: float = 1.0,
-        timeout_s: float = 3.0,
-        backoff_base_s: float = 10.0,
-        backoff_max_s: float = 600.0,
+        options: EndpointOptions | None = None,
     ) -> None:
         self.host, self.port, self.framing = host, port, framing
         self.targets = targets
@@ -108,18 +138,21 @@ class EndpointPoller:
         self.daylight = daylight
         self.speed = speed
         self.use_device_clock = speed != 1.0
-        self.timeout_s = timeout_s
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
+        self.options = options or EndpointOptions()
         self.clock_offset_s = 0.0  # device clock minus collector clock, from the last answer
         self._anchor: tuple[float, float] | None = None  # (device time, monotonic) last seen
         if self.use_device_clock:
             for target in targets:
                 target.with_device_clock()
         self.connects = 0
-        self._client: AsyncModbusTcpClient | None = None
+        self._connection: ModbusConnection | None = None
         self._backoff_s = 0.0
         self._retry_at = 0.0
+        self._last_request = 0.0
+        self._identified: set[int] = set()
+        self._ok = metrics.polls.labels(result="ok")
+        self._observe_request = metrics.request_seconds.observe
+        self._clock_gauge = metrics.clock_offset.labels(endpoint=self.name)
 
     @property
     def name(self) -> str:
@@ -135,94 +168,98 @@ class EndpointPoller:
         if self.use_device_clock and self._anchor is not None:
             device_time, seen_at = self._anchor
             return datetime.fromtimestamp(
-                device_time + (time.monotonic() - seen_at) * self.speed, UTC)
+                device_time + (time.monotonic() - seen_at) * self.speed, UTC
+            )
         return datetime.now(UTC)
 
-    async def _connect(self) -> AsyncModbusTcpClient | None:
-        if self._client is not None and self._client.connected:
-            return self._client
+    async def _connect(self) -> ModbusConnection | None:
+        connection = self._connection
+        if connection is not None and connection.connected:
+            return connection
         if time.monotonic() < self._retry_at:
             return None
-        if self._client is not None:
-            self._client.close()
-        client = AsyncModbusTcpClient(
-            self.host,
-            port=self.port,
-            framer=FramerType.RTU if self.framing == "rtu-over-tcp" else FramerType.SOCKET,
-            timeout=self.timeout_s,
-            retries=0,
-            reconnect_delay=0,
-        )
+        if connection is not None:
+            connection.close()
         self.connects += 1
         self.metrics.connects.inc()
         try:
-            ok = await client.connect()
-        except (OSError, ModbusException):
-            ok = False
-        if not ok:
-            client.close()
-            self._client = None
-            self._backoff_s = min(max(self._backoff_s * 2, self.backoff_base_s), self.backoff_max_s)
+            connection = await open_connection(
+                self.host,
+                self.port,
+                framing=self.framing,
+                timeout=self.options.timeout_s,
+                accept_tid_zero=self.options.accept_tid_zero,
+            )
+        except ModbusUnavailableError:
+            self._connection = None
+            self._backoff_s = min(
+                max(self._backoff_s * 2, self.options.backoff_base_s), self.options.backoff_max_s
+            )
             self._retry_at = time.monotonic() + self._backoff_s
             return None
-        self._client = client
+        if self.options.connect_delay_s:
+            await asyncio.sleep(self.options.connect_delay_s)
+        self._connection = connection
+        self._identified.clear()  # a new connection may be a replaced or updated device
         self._backoff_s = 0.0
-        return client
+        return connection
 
     async def poll(self) -> None:
         """Poll every inverter of the endpoint once."""
         started = time.perf_counter()
-        client = await self._connect()
-        if client is None:
+        connection = await self._connect()
+        if connection is None:
             now = self.device_now()
             for target in self.targets:
                 self._failed(
                     target, now, "connect", "endpoint unreachable (connection refused or timed out)"
                 )
-            self.metrics.cycle_seconds.observe(time.perf_counter() - started)
-            return
-        for target in self.targets:
-            await self._poll_target(client, target)
-            if not client.connected:
-                break  # the connection broke: the rest wait for the next cycle
+        else:
+            for target in self.targets:
+                await self._poll_target(connection, target)
+                if not connection.connected:
+                    break  # the connection broke: the rest wait for the next cycle
         self.metrics.cycle_seconds.observe(time.perf_counter() - started)
 
-    async def _poll_target(self, client: AsyncModbusTcpClient, target: Target) -> None:
+    async def _poll_target(self, connection: ModbusConnection, target: Target) -> None:
         decoded: dict[str, Any] = {}
-        for block in target.blocks:
+        decode_block = target.register_map.decode_block
+        timeout = self.options.timeout_s
+        min_gap = self.options.min_gap_s
+        identify = target.unit_id not in self._identified
+        blocks = target.blocks if identify else target.poll_blocks
+        for block in blocks:
+            if min_gap:
+                wait = self._last_request + min_gap - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._last_request = time.monotonic()
             began = time.perf_counter()
             try:
-                response = await client.read_holding_registers(
-                    block.start, count=block.count, device_id=target.unit_id
+                words = await connection.read_holding(
+                    target.unit_id, block.start, block.count, timeout=timeout
                 )
-            except ModbusIOException:
-                self._failed(
-                    target,
-                    self.device_now(),
-                    "timeout",
-                    f"no answer within "
-                    f"{self.timeout_s:g} s to a read of {block.start}+{block.count}",
-                )
+                decoded.update(decode_block(block, words))
+            except ModbusTimeoutError as exc:
+                self._failed(target, self.device_now(), "timeout", str(exc))
                 return
-            except (ConnectionException, ModbusException, OSError) as exc:
-                self._failed(target, self.device_now(), "connection", f"connection failed: {exc}")
-                client.close()
+            except ModbusExceptionResponse as exc:
+                self._failed(target, self.device_now(), "exception", str(exc))
                 return
-            self.metrics.request_seconds.observe(time.perf_counter() - began)
-            if response.isError():
-                code = getattr(response, "exception_code", 0)
-                self._failed(
-                    target,
-                    self.device_now(),
-                    "exception",
-                    f"Modbus exception {code} reading {block.start}+{block.count}",
-                )
+            except BadFrameError as exc:
+                self._failed(target, self.device_now(), "bad_frame", str(exc))
                 return
-            try:
-                decoded.update(target.register_map.decode_block(block, response.registers))
+            except ModbusUnavailableError as exc:
+                self._failed(target, self.device_now(), "connection", str(exc))
+                connection.close()
+                return
             except RegisterMapError as exc:
                 self._failed(target, self.device_now(), "decode", str(exc))
                 return
+            self._observe_request(time.perf_counter() - began)
+        if identify:
+            target.identity = {k: decoded.get(k) for k in ("manufacturer", "model", "serial")}
+            self._identified.add(target.unit_id)
         self._store(target, decoded)
 
     def _failed(self, target: Target, at: datetime, kind: str, error: str) -> None:
@@ -232,64 +269,68 @@ class EndpointPoller:
         )
 
     def _store(self, target: Target, decoded: dict[str, Any]) -> None:
-        collector_now = datetime.now(UTC)
-        at, quality = collector_now, 0
+        collector_now = time.time()
         device_time = decoded.get("device_time")
         offset = None
+        quality = 0
         if device_time is not None:
-            offset = float(device_time) - collector_now.timestamp()
+            offset = float(device_time) - collector_now
             self.clock_offset_s = offset
             self._anchor = (float(device_time), time.monotonic())
+            self._clock_gauge.set(offset)
             if self.use_device_clock:
-                at = datetime.fromtimestamp(float(device_time), UTC)
-                quality |= Quality.DEVICE_CLOCK
+                collector_now = float(device_time)
+                quality = Quality.DEVICE_CLOCK
+        at = datetime.fromtimestamp(collector_now, UTC)
         checked = validate(
             decoded,
             state=target.counter,
             rated_ac_w=target.rated_ac_w,
             at=at,
-            expected_points=frozenset(k for k in _MEASURED if k in decoded),
+            expected_points=target.expected,
         )
-        values = checked.values
-        self.writer.add(
-            [
-                Reading(
-                    time=at,
-                    inverter_id=target.inverter_id,
-                    ac_power_w=values.get("ac_power_w"),
-                    energy_wh=values.get("energy_wh"),
-                    dc_power_w=values.get("dc_power_w"),
-                    ac_voltage_a_v=values.get("ac_voltage_a_v"),
-                    ac_voltage_b_v=values.get("ac_voltage_b_v"),
-                    ac_voltage_c_v=values.get("ac_voltage_c_v"),
-                    ac_current_a_a=values.get("ac_current_a_a"),
-                    ac_current_b_a=values.get("ac_current_b_a"),
-                    ac_current_c_a=values.get("ac_current_c_a"),
-                    frequency_hz=values.get("frequency_hz"),
-                    temperature_c=values.get("temperature_c"),
-                    state=values.get("state"),
-                    event_code=values.get("event_code"),
-                    quality=quality | checked.quality,
-                    device_clock_offset_s=offset,
-                    raw=checked.raw,
-                )
-            ]
+        get = checked.values.get
+        energy, power, state, event = (
+            get("energy_wh"),
+            get("ac_power_w"),
+            get("state"),
+            get("event_code"),
         )
-        self.metrics.polls.labels(result="ok").inc()
-        if offset is not None:
-            self.metrics.clock_offset.labels(endpoint=self.name).set(offset)
+        self.writer.add_one(
+            (
+                at,
+                target.inverter_id,
+                power,
+                energy,
+                get("dc_power_w"),
+                get("ac_voltage_a_v"),
+                get("ac_voltage_b_v"),
+                get("ac_voltage_c_v"),
+                get("ac_current_a_a"),
+                get("ac_current_b_a"),
+                get("ac_current_c_a"),
+                get("frequency_hz"),
+                get("temperature_c"),
+                state,
+                event,
+                quality | checked.quality,
+                offset,
+                checked.raw,
+            )
+        )
+        self._ok.inc()
         self.health.success(
             target.inverter_id,
             at=at,
-            power_w=values.get("ac_power_w"),
-            energy_wh=values.get("energy_wh"),
-            state=values.get("state"),
-            event_code=values.get("event_code"),
+            power_w=power,
+            energy_wh=energy,
+            state=state,
+            event_code=event,
             clock_offset_s=offset,
         )
 
     async def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
         await asyncio.sleep(0)

@@ -29,7 +29,7 @@ from pvlib.solarposition import sun_rise_set_transit_spa
 from collectors.health import AlarmEvent, HealthTracker, InverterInfo
 from collectors.maps import get_map
 from collectors.metrics import CollectorMetrics
-from collectors.poller import EndpointPoller, Target
+from collectors.poller import EndpointOptions, EndpointPoller, Target
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
 from pvmon.db.connect import open_database
@@ -119,6 +119,16 @@ def load_targets(
     return grouped
 
 
+def endpoint_options(conn: psycopg.Connection) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per-endpoint options from the registry (merged over the endpoint's inverters)."""
+    merged: dict[tuple[str, int], dict[str, Any]] = defaultdict(dict)
+    for host, port, options in conn.execute(
+        "SELECT host, port, endpoint_options FROM inverters ORDER BY id"
+    ):
+        merged[(host, port)].update(options or {})
+    return merged
+
+
 class Collector:
     """Everything one ``pvmon collect`` process runs."""
 
@@ -132,6 +142,7 @@ class Collector:
         max_concurrent: int = 1000,
         timeout_s: float = 3.0,
         on_cycle: Callable[[], None] | None = None,
+        aligned: bool = True,
     ) -> None:
         self.url = url
         self.speed = speed
@@ -141,6 +152,7 @@ class Collector:
         )
         with open_database(url) as conn:
             grouped = load_targets(conn, shard)
+            options = endpoint_options(conn)
             flavour_row = conn.execute(
                 "SELECT value FROM pvmon_meta WHERE key = 'flavour'"
             ).fetchone()
@@ -160,11 +172,16 @@ class Collector:
                 metrics=self.metrics,
                 daylight=daylight,
                 speed=speed,
-                timeout_s=timeout_s,
+                options=EndpointOptions.from_registry(
+                    options.get((host, port), {}), timeout_s=timeout_s
+                ),
             )
             for (host, port, framing), ts in grouped.items()
         ]
         self._bound = asyncio.Semaphore(max_concurrent)
+        self._running: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self.aligned = aligned
         self._on_cycle = on_cycle or (lambda: None)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
@@ -181,8 +198,17 @@ class Collector:
         )
 
     async def _poll(self, poller: EndpointPoller) -> None:
-        async with self._bound:
-            await poller.poll()
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            async with self._bound:
+                await poller.poll()
+        finally:
+            if task is not None:
+                self._running.discard(task)
         self._on_cycle()
 
     async def _flush(self) -> None:
@@ -195,6 +221,10 @@ class Collector:
         count = max(len(self.pollers), 1)
         for index, poller in enumerate(self.pollers):
             interval = min(t.poll_interval_s for t in poller.targets) / self.speed
+            # aligned: every endpoint starts its cycle on the same tick, so the fleet's
+            # requests overlap and the event loop serves many per wake-up (and readings
+            # of one cycle share a moment); staggered: cycles spread over the interval
+            offset = 0.0 if self.aligned else interval * index / count
             self.scheduler.add_job(
                 self._poll,
                 "interval",
@@ -204,7 +234,7 @@ class Collector:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=None,
-                next_run_time=now + timedelta(seconds=interval * index / count),
+                next_run_time=now + timedelta(seconds=offset),
             )
         self.scheduler.add_job(
             self._flush, "interval", seconds=1.0, id="flush", max_instances=1, coalesce=True
@@ -237,7 +267,11 @@ class Collector:
         self.scheduler.start()
 
     async def stop(self) -> None:
+        """Stop scheduling, let running polls finish (their readings are kept), flush."""
+        self._stopping = True
         self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=30)
         for poller in self.pollers:
             await poller.close()
         await self._flush()

@@ -68,6 +68,10 @@ class ReadingWriter:
         """Queue readings (tuples in READING_COLUMNS order) for the next flush."""
         self._buffer.extend(rows)
 
+    def add_one(self, row: Sequence[object]) -> None:
+        """Queue one reading (the collector's hot path)."""
+        self._buffer.append(row)
+
     @property
     def buffered(self) -> int:
         return len(self._buffer)

@@ -43,15 +43,20 @@ def own_server() -> Iterator[EmbeddedPostgres]:
 async def test_outage_and_kill_lose_nothing_and_double_nothing(
     own_server: EmbeddedPostgres, tmp_path: Path
 ) -> None:
-    fleet = FleetFile.model_validate(generate_fleet(
-        households=4, village_stations=1, joint_villages=2, base_port=free_port() % 20000 + 40000))
+    fleet = FleetFile.model_validate(
+        generate_fleet(
+            households=4,
+            village_stations=1,
+            joint_villages=2,
+            base_port=free_port() % 20000 + 40000,
+        )
+    )
     url = own_server.url()
     with psycopg.connect(url, autocommit=True) as conn:
         upgrade(conn, timescaledb="off")
         store_fleet(conn, fleet)
     clock = SimClock(start=START, speed=SPEED)
-    simulator = FleetServer(build_endpoints(device_specs(fleet), seed=2, start=START),
-                            clock=clock)
+    simulator = FleetServer(build_endpoints(device_specs(fleet), seed=2, start=START), clock=clock)
     await simulator.start()
     spool = tmp_path / "spool"
     first = Collector(url=url, spool_dir=spool, speed=SPEED, timeout_s=1.0)
@@ -75,8 +80,9 @@ async def test_outage_and_kill_lose_nothing_and_double_nothing(
 
     assert second.writer.stats.rows_replayed == killed.rows_spooled
     assert second.writer.spool.depth_batches == 0
-    produced = (killed.rows_written + killed.rows_spooled + second.writer.stats.rows_written)
+    produced = killed.rows_written + killed.rows_spooled + second.writer.stats.rows_written
     with psycopg.connect(url) as conn:
         total, distinct = conn.execute(
-            "SELECT count(*), count(DISTINCT (inverter_id, time)) FROM readings").fetchone()  # type: ignore[misc]
+            "SELECT count(*), count(DISTINCT (inverter_id, time)) FROM readings"
+        ).fetchone()  # type: ignore[misc]
     assert total == distinct == produced
