@@ -32,15 +32,15 @@ import psycopg
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rawmodbus import RawModbusClient  # noqa: E402
+from rawmodbus import RawModbusClient
 
-from collectors.maps import get_map  # noqa: E402
-from collectors.poller import Target  # noqa: E402
-from collectors.service import Collector  # noqa: E402
-from pvmon.db.embedded import EmbeddedPostgres, free_port  # noqa: E402
-from pvmon.db.migrate import upgrade  # noqa: E402
-from pvmon.registry import generate_fleet, store_fleet  # noqa: E402
-from pvmon.registry.models import FleetFile  # noqa: E402
+from collectors.maps import get_map
+from collectors.poller import Target
+from collectors.service import Collector
+from pvmon.db.embedded import EmbeddedPostgres, free_port
+from pvmon.db.migrate import upgrade
+from pvmon.registry import generate_fleet, store_fleet
+from pvmon.registry.models import FleetFile
 
 FLEETS = {
     "loopback": {"households": 2000, "latency": 0.0, "interval": 1},

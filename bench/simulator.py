@@ -24,11 +24,11 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rawmodbus import RawModbusClient  # noqa: E402
+from rawmodbus import RawModbusClient
 
-from collectors.maps import get_map  # noqa: E402
-from pvmon.db.embedded import free_port  # noqa: E402
-from pvmon.registry import generate_fleet  # noqa: E402
+from collectors.maps import get_map
+from pvmon.db.embedded import free_port
+from pvmon.registry import generate_fleet
 
 
 def cpu_seconds(pid: int) -> float:
@@ -112,9 +112,10 @@ def main() -> None:
         f"simulator CPU {full_cpu:.2f} s -> a poll of every device every 60 s uses "
         f"{100 * full_cpu / 60:.1f} % of one core"
     )
+    polls_per_s = sustained / wall / (requests / devices)
     print(
-        f"sustained: {sustained / wall:,.0f} requests/s ({sustained / wall / (requests / devices):,.0f}"
-        f" device polls/s) for {wall:.1f} s, simulator CPU {100 * cpu / wall:.0f} % of one core"
+        f"sustained: {sustained / wall:,.0f} requests/s ({polls_per_s:,.0f} device polls/s) "
+        f"for {wall:.1f} s, simulator CPU {100 * cpu / wall:.0f} % of one core"
     )
 
 
