@@ -1,0 +1,813 @@
+"""Payout runs: compute or recompute a draft, approve (four eyes), export, paid, adjust.
+
+SQL at the edges, numpy in the middle: the scope's revenue, deductions and enrolment
+segments are read set-wise, allocated with :mod:`dividends.allocation` in a few
+vectorised passes, and written back with COPY. Nothing loops per household per day.
+
+Per allocation unit (station × village; one unit for household and village stations,
+one per share village for joint stations):
+
+1. energy basis and revenue lines for the period (:mod:`dividends.revenue`);
+2. deductions in ``seq`` order on the station's gross revenue, each capped at what is
+   left (``dividend_run_deductions``: due, covered, basis);
+3. the station's net revenue split among its units by share weights (largest remainder);
+4. obligations: per slot, scheme component and year the yearly amount is first split
+   over the year's periods by days, then over the slot's holders by days enrolled (an
+   unheld day is a "vacant" part that nobody is owed), all by largest remainder;
+5. :func:`dividends.allocation.allocate` with each scheme's policy; residual to the
+   village collective (village/joint stations) or the project owner (household stations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import psycopg
+from psycopg import errors as pg_errors
+
+from dividends.allocation import allocate, grouped_largest_remainder, largest_remainder
+from dividends.errors import (
+    DoublePaymentError,
+    FourEyesError,
+    FrozenRunError,
+    RunNotFoundError,
+    RunStateError,
+)
+from dividends.periods import Period, days_in_year, parse_period, year_periods
+from dividends.revenue import (
+    compute_energy_basis,
+    stations_needing_energy,
+    write_revenue_lines,
+)
+from pvmon.errors import DatabaseError, ValidationError
+
+__all__ = [
+    "SCOPE_KINDS",
+    "RunSummary",
+    "approve_run",
+    "compute_run",
+    "create_adjustment",
+    "ensure_expected_yields",
+    "mark_exported",
+    "mark_paid",
+    "run_summary",
+]
+
+SCOPE_KINDS = ("all", "county", "township", "village", "stations")
+Progress = Callable[[str, int, int], None]
+_STEPS = 7
+_SHARE_SCALE = 10**6
+
+_LINE_COLUMNS = (
+    "run_id", "line_kind", "reverses_line_id", "station_id", "unit_village_id", "enrolment_id",
+    "scheme_id", "component", "payee_kind", "payee_id", "period_start", "period_end",
+    "days_enrolled", "obligation_fen", "factor", "paid_fen", "arrears_added_fen",
+    "arrears_paid_fen", "amount_fen", "policy", "energy_wh", "estimated_days",
+    "revenue_benchmark_fen", "revenue_subsidy_fen", "deductions_fen",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Totals of a run [fen]; ``lines`` counts ledger lines."""
+
+    run_id: int
+    status: str
+    kind: str
+    period_label: str
+    scope_kind: str
+    scope_codes: tuple[str, ...]
+    created_by: str
+    approved_by: str | None
+    lines: int
+    units: int
+    revenue_fen: int
+    deductions_fen: int
+    obligations_fen: int
+    paid_fen: int
+    arrears_paid_fen: int
+    shortfall_fen: int
+    residual_fen: int
+    estimated_units: int
+
+
+def _noop(_step: str, _done: int, _total: int) -> None:
+    return None
+
+
+def _scope(conn: psycopg.Connection, scope_kind: str, codes: Sequence[str], period: Period) -> int:
+    if scope_kind not in SCOPE_KINDS:
+        raise ValidationError(f"scope: unknown kind {scope_kind!r}; expected one of {SCOPE_KINDS}")
+    if scope_kind != "all" and not codes:
+        raise ValidationError(f"scope {scope_kind}: give at least one code")
+    where = {
+        "all": "true",
+        "county": "c.code = ANY(%(codes)s)",
+        "township": "tw.code = ANY(%(codes)s)",
+        "village": "(v.code = ANY(%(codes)s) OR EXISTS (SELECT 1 FROM station_village_shares sh"
+        " JOIN villages sv ON sv.id = sh.village_id WHERE sh.station_id = s.id"
+        " AND sv.code = ANY(%(codes)s)))",
+        "stations": "s.code = ANY(%(codes)s)",
+    }[scope_kind]
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _div_scope (station_id bigint PRIMARY KEY)")
+    conn.execute("TRUNCATE _div_scope")
+    cur = conn.execute(
+        f"""
+        INSERT INTO _div_scope (station_id)
+        SELECT s.id FROM stations s
+          JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
+          JOIN counties c ON c.id = tw.county_id
+         WHERE {where}
+           AND NOT EXISTS (SELECT 1 FROM station_transfers t
+                            WHERE t.station_id = s.id AND t.transferred_on <= %(start)s)
+        """,
+        {"codes": list(codes), "start": period.start},
+    )
+    if scope_kind == "stations":
+        found = {
+            r[0]
+            for r in conn.execute(
+                "SELECT s.code FROM stations s WHERE s.code = ANY(%s)", (list(codes),)
+            )
+        }
+        unknown = sorted(set(codes) - found)
+        if unknown:
+            raise ValidationError(f"scope stations: unknown station code(s) {unknown}")
+    conn.execute("ANALYZE _div_scope")
+    return cur.rowcount
+
+
+def ensure_expected_yields(conn: psycopg.Connection, *, only_need: bool = True) -> int:
+    """Compute ``station_expected_yield`` with pvlib for stations that lack it.
+
+    With ``only_need``, just the stations in the temporary ``_div_need`` table.
+    """
+    from dividends.schedule import expected_specific_yield
+
+    source = "JOIN _div_need n ON n.station_id = s.id" if only_need else ""
+    rows = conn.execute(
+        f"""SELECT s.id, s.latitude, s.longitude, s.tilt_deg, s.azimuth_deg FROM stations s
+            {source} WHERE NOT EXISTS (SELECT 1 FROM station_expected_yield y
+                                       WHERE y.station_id = s.id)"""
+    ).fetchall()
+    if not rows:
+        return 0
+    values = [
+        (sid, round(expected_specific_yield(lat, lon, tilt_deg=tilt, azimuth_deg=az), 3))
+        for sid, lat, lon, tilt, az in rows
+    ]
+    with conn.cursor().copy(
+        "COPY station_expected_yield (station_id, kwh_per_kwp_year) FROM STDIN"
+    ) as copy:
+        for row in values:
+            copy.write_row(row)
+    return len(values)
+
+
+def _record_transfers(conn: psycopg.Connection, period: Period) -> None:
+    """Household stations whose transfer date falls before the period's end pass to the
+    household: recorded once in ``station_transfers``."""
+    conn.execute(
+        """
+        INSERT INTO station_transfers (station_id, household_id, transferred_on)
+        SELECT DISTINCT ON (s.id) s.id, s.owner_household_id,
+               (sl.first_dividend_on + make_interval(years => sc.transfer_after_years))::date
+          FROM stations s
+          JOIN _div_scope x ON x.station_id = s.id
+          JOIN station_slots sl ON sl.station_id = s.id
+          JOIN dividend_enrolments en ON en.slot_id = sl.id
+          JOIN dividend_schemes sc ON sc.id = en.scheme_id
+         WHERE s.kind = 'household' AND sc.transfer_after_years IS NOT NULL
+           AND (sl.first_dividend_on + make_interval(years => sc.transfer_after_years))::date
+               < %(end)s
+         ORDER BY s.id, sl.first_dividend_on
+        ON CONFLICT (station_id) DO NOTHING
+        """,
+        {"end": period.end},
+    )
+
+
+def _open_run(
+    conn: psycopg.Connection,
+    *,
+    period: Period,
+    scope_kind: str,
+    codes: Sequence[str],
+    created_by: str,
+    run_id: int | None,
+    kind: str = "regular",
+    corrects: int | None = None,
+    note: str = "",
+) -> int:
+    if run_id is not None:
+        row = conn.execute(
+            "SELECT status FROM dividend_runs WHERE id = %s FOR UPDATE", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"dividend run {run_id}: not found")
+        if row[0] != "draft":
+            raise RunStateError(f"dividend run {run_id}: status is {row[0]}, only drafts recompute")
+        for table in ("dividend_lines", "dividend_run_units", "dividend_run_deductions"):
+            conn.execute(f"DELETE FROM {table} WHERE run_id = %s", (run_id,))
+        return run_id
+    row = conn.execute(
+        """
+        INSERT INTO dividend_runs (kind, corrects_run_id, period_label, period_start, period_end,
+                                   scope_kind, scope_codes, created_by, note)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+        """,
+        (
+            kind,
+            corrects,
+            period.label,
+            period.start,
+            period.end,
+            scope_kind,
+            sorted(codes),
+            created_by,
+            note,
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
+    conn.execute(
+        """
+        WITH gross AS (
+            SELECT r.station_id, sum(r.amount_fen)::bigint AS fen
+              FROM revenue_lines r JOIN _div_scope sc ON sc.station_id = r.station_id
+             WHERE r.period_start = %(s)s AND r.period_end = %(e)s
+               AND r.source IN ('metered', 'estimated')
+             GROUP BY r.station_id
+        ), rules AS (
+            SELECT g.station_id, g.fen AS gross, d.seq, d.kind, d.method, d.yearly_fen, d.rate
+              FROM gross g
+              JOIN stations s ON s.id = g.station_id
+              JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
+              JOIN deduction_rules d
+                ON (d.station_id = s.id OR (d.county_id = tw.county_id AND NOT EXISTS (
+                        SELECT 1 FROM deduction_rules o
+                         WHERE o.station_id = s.id AND o.kind = d.kind
+                           AND o.effective_from < %(e)s
+                           AND (o.effective_to IS NULL OR o.effective_to > %(s)s))))
+             WHERE d.effective_from < %(e)s AND (d.effective_to IS NULL OR d.effective_to > %(s)s)
+        ), due AS (
+            SELECT station_id, gross, seq, kind, method,
+                   CASE WHEN method = 'fixed'
+                        THEN round(yearly_fen * %(days)s::numeric / %(ydays)s)::bigint
+                        ELSE round(gross * rate)::bigint END AS due_fen,
+                   CASE WHEN method = 'fixed'
+                        THEN yearly_fen || ' fen/year x ' || %(days)s || '/' || %(ydays)s || ' days'
+                        ELSE (rate * 100)::numeric(9, 4) || '%% of ' || gross || ' fen gross'
+                   END AS basis
+              FROM rules
+        ), capped AS (
+            SELECT *, coalesce(sum(due_fen) OVER (PARTITION BY station_id ORDER BY seq, kind
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_fen
+              FROM due
+        )
+        INSERT INTO dividend_run_deductions (run_id, station_id, seq, kind, method, basis,
+                                             due_fen, amount_fen)
+        SELECT %(run)s, station_id, seq, kind, method, basis, due_fen,
+               least(due_fen, greatest(0, gross - before_fen))
+          FROM capped
+        """,
+        {
+            "s": period.start,
+            "e": period.end,
+            "days": period.days,
+            "ydays": days_in_year(period.year),
+            "run": run_id,
+        },
+    )
+
+
+def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
+    """This period's part of each yearly amount [fen]: the year split over its periods
+    by days (largest remainder), so a year's periods always add up to the yearly amount."""
+    periods = year_periods(period)
+    index = periods.index(period)
+    days = [p.days for p in periods]
+    out = np.zeros(yearly.size, dtype=np.int64)
+    for value in np.unique(yearly):
+        out[yearly == value] = largest_remainder(int(value), days)[index]
+    return out
+
+
+def _compute(
+    conn: psycopg.Connection,
+    run_id: int,
+    period: Period,
+    progress: Progress,
+    *,
+    line_kind: str = "dividend",
+) -> None:
+    # units: station x village with the station's revenue, deductions and share weight
+    units = conn.execute(
+        """
+        WITH rev AS (
+            SELECT r.station_id,
+                   sum(r.amount_fen) FILTER (WHERE part = 'benchmark')::bigint AS bench,
+                   sum(r.amount_fen) FILTER (WHERE part = 'subsidy')::bigint AS subsidy
+              FROM revenue_lines r JOIN _div_scope sc ON sc.station_id = r.station_id
+             WHERE r.period_start = %(s)s AND r.period_end = %(e)s
+               AND r.source IN ('metered', 'estimated')
+             GROUP BY r.station_id
+        ), ded AS (
+            SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
+             WHERE run_id = %(run)s GROUP BY station_id
+        )
+        SELECT s.id, s.kind, coalesce(sh.village_id, s.village_id),
+               coalesce(sh.weight, 1), e.metered_wh + e.estimated_wh, e.estimated_wh,
+               e.estimated_days, coalesce(rev.bench, 0), coalesce(rev.subsidy, 0),
+               coalesce(ded.fen, 0)
+          FROM _div_scope sc
+          JOIN stations s ON s.id = sc.station_id
+          JOIN station_period_energy e ON e.station_id = s.id
+               AND e.period_start = %(s)s AND e.period_end = %(e)s
+          LEFT JOIN station_village_shares sh ON sh.station_id = s.id AND s.kind = 'joint'
+          LEFT JOIN rev ON rev.station_id = s.id
+          LEFT JOIN ded ON ded.station_id = s.id
+         ORDER BY s.id, coalesce(sh.village_id, s.village_id)
+        """,
+        {"s": period.start, "e": period.end, "run": run_id},
+    ).fetchall()
+    progress("allocating", 4, _STEPS)
+    m = len(units)
+    u_station = np.fromiter((r[0] for r in units), np.int64, m)
+    u_kind = [r[1] for r in units]
+    u_village = np.fromiter((r[2] for r in units), np.int64, m)
+    u_weight = np.fromiter((int(Decimal(r[3]) * _SHARE_SCALE) for r in units), np.int64, m)
+    u_energy = np.fromiter((r[4] for r in units), np.int64, m)
+    u_est_wh = np.fromiter((r[5] for r in units), np.int64, m)
+    u_est_days = np.fromiter((r[6] for r in units), np.int64, m)
+    u_bench = np.fromiter((r[7] for r in units), np.int64, m)
+    u_subsidy = np.fromiter((r[8] for r in units), np.int64, m)
+    u_ded = np.fromiter((r[9] for r in units), np.int64, m)
+    del units
+    # per station totals -> split among the station's units by weight
+    st_ids, st_group = np.unique(u_station, return_inverse=True)
+    first = np.zeros(st_ids.size, dtype=np.int64)
+    first[st_group[::-1]] = np.arange(m)[::-1]
+
+    def split(values: np.ndarray) -> np.ndarray:
+        return grouped_largest_remainder(st_group, u_weight, values[first], tiebreak=u_village)
+
+    net = np.maximum(u_bench + u_subsidy - u_ded, 0)
+    a_available = split(net)
+    a_bench, a_subsidy, a_ded = split(u_bench), split(u_subsidy), split(u_ded)
+    a_energy, a_est_wh = split(u_energy), split(u_est_wh)
+    unit_key = {
+        (int(s), int(v)): i for i, (s, v) in enumerate(zip(u_station, u_village, strict=True))
+    }
+
+    # obligation segments: holder x component with days in period, scheme window and enrolment
+    segs = conn.execute(
+        """
+        WITH seg AS (
+            SELECT en.id AS enrolment_id, sl.id AS slot_id, sl.station_id,
+                   CASE WHEN s.kind = 'joint' THEN sl.village_id ELSE s.village_id END
+                     AS unit_village,
+                   sc.id AS scheme_id, sc.policy, c.component, c.payee_role, c.basis,
+                   c.yearly_fen, c.share,
+                   CASE WHEN c.payee_role = 'village_collective' THEN 'collective'
+                        WHEN en.household_id IS NOT NULL THEN 'household' ELSE 'collective' END
+                     AS payee_kind,
+                   CASE WHEN c.payee_role = 'village_collective'
+                        THEN coalesce(h.village_id, en.village_id)
+                        ELSE coalesce(en.household_id, en.village_id) END AS payee_id,
+                   coalesce(h.members, 1) AS members,
+                   greatest(0, least(%(e)s::date, coalesce(en.ends_on, %(e)s::date),
+                                     coalesce(sc.effective_to, %(e)s::date),
+                                     (sl.first_dividend_on
+                                      + make_interval(years => sc.years))::date)
+                             - greatest(%(s)s::date, en.starts_on, sc.effective_from,
+                                        sl.first_dividend_on)) AS days
+              FROM dividend_enrolments en
+              JOIN station_slots sl ON sl.id = en.slot_id
+              JOIN _div_scope x ON x.station_id = sl.station_id
+              JOIN stations s ON s.id = sl.station_id
+              JOIN dividend_schemes sc ON sc.id = en.scheme_id
+              JOIN dividend_scheme_components c ON c.scheme_id = sc.id
+              LEFT JOIN households h ON h.id = en.household_id
+             WHERE en.starts_on < %(e)s AND (en.ends_on IS NULL OR en.ends_on > %(s)s)
+        )
+        SELECT seg.*, coalesce(ar.fen, 0) AS arrears
+          FROM seg
+          LEFT JOIN LATERAL (
+              SELECT sum(l.arrears_added_fen - l.arrears_paid_fen)::bigint AS fen
+                FROM dividend_lines l JOIN dividend_runs r ON r.id = l.run_id
+               WHERE l.enrolment_id = seg.enrolment_id AND l.component = seg.component
+                 AND r.status <> 'draft' AND l.period_start < %(s)s
+          ) ar ON seg.policy = 'pro_rata_carry_forward'
+         WHERE seg.days > 0 OR coalesce(ar.fen, 0) > 0
+         ORDER BY seg.enrolment_id, seg.component
+        """,
+        {"s": period.start, "e": period.end},
+    ).fetchall()
+    n = len(segs)
+    cols = list(zip(*segs, strict=True)) if n else [()] * 16
+    (
+        enrolment,
+        slot,
+        station,
+        unit_village,
+        scheme,
+        policy,
+        component,
+        _role,
+        basis,
+        yearly,
+        share,
+        payee_kind,
+        payee_id,
+        members,
+        days,
+        arrears,
+    ) = cols
+    row_unit = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        key = (station[i], unit_village[i])
+        if key not in unit_key:
+            raise ValidationError(
+                f"enrolment {enrolment[i]}: slot {slot[i]} of station {station[i]} belongs to "
+                f"village {unit_village[i]}, which has no share in the station"
+            )
+        row_unit[i] = unit_key[key]
+    days_a = np.asarray(days, dtype=np.int64)
+    basis_a = np.asarray(basis, dtype=object)
+    yearly_a = np.asarray(yearly, dtype=np.int64)
+    members_a = np.asarray(members, dtype=np.int64)
+    # the slot's amount for this period [fen], before the split among holders by days
+    slot_amount = np.zeros(n, dtype=np.int64)
+    fixed = basis_a == "fixed"
+    per_person = basis_a == "per_person"
+    by_share = basis_a == "share"
+    slot_amount[fixed] = _period_piece(yearly_a[fixed], period)
+    slot_amount[per_person] = _period_piece(yearly_a[per_person] * members_a[per_person], period)
+    if by_share.any():
+        micro = np.array(
+            [int(Decimal(x) * _SHARE_SCALE) for x in np.asarray(share)[by_share]], dtype=np.int64
+        )
+        slot_amount[by_share] = (
+            a_available[row_unit[by_share]] * micro + _SHARE_SCALE // 2
+        ) // _SHARE_SCALE
+    # group holders of one slot x scheme x component (per person: each holder alone)
+    group_keys: dict[tuple[object, ...], int] = {}
+    row_group = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        k = (slot[i], scheme[i], component[i], enrolment[i] if per_person[i] else 0)
+        row_group[i] = group_keys.setdefault(k, len(group_keys))
+    n_groups = len(group_keys)
+    g_total = np.zeros(n_groups, dtype=np.int64)
+    g_total[row_group] = slot_amount
+    g_days = np.zeros(n_groups, dtype=np.int64)
+    np.add.at(g_days, row_group, days_a)
+    vacant = np.maximum(period.days - g_days, 0)
+    all_groups = np.concatenate([row_group, np.arange(n_groups)])
+    all_weights = np.concatenate([days_a, vacant])
+    all_key = np.concatenate([np.arange(n), n + np.arange(n_groups)])
+    parts = grouped_largest_remainder(all_groups, all_weights, g_total, tiebreak=all_key)
+    obligation = parts[:n]
+
+    alloc = allocate(
+        units=row_unit,
+        available=a_available,
+        obligations=obligation,
+        policies=list(policy),
+        arrears=np.asarray(arrears, dtype=np.int64),
+    )
+    progress("writing lines", 5, _STEPS)
+    residual_owner = ["project_owner" if k == "household" else "village_collective" for k in u_kind]
+    with conn.cursor().copy(
+        "COPY dividend_run_units (run_id, station_id, village_id, share_weight, energy_wh,"
+        " estimated_wh, estimated_days, revenue_benchmark_fen, revenue_subsidy_fen,"
+        " deductions_fen, available_fen, obligations_fen, paid_fen, arrears_paid_fen,"
+        " shortfall_fen, residual_fen, residual_owner, factor) FROM STDIN"
+    ) as copy:
+        unit_ob = np.zeros(m, dtype=np.int64)
+        np.add.at(unit_ob, row_unit, obligation)
+        for j in range(m):
+            copy.write_row(
+                (
+                    run_id,
+                    int(u_station[j]),
+                    int(u_village[j]),
+                    Decimal(int(u_weight[j])) / _SHARE_SCALE,
+                    int(a_energy[j]),
+                    int(a_est_wh[j]),
+                    int(u_est_days[j]),
+                    int(a_bench[j]),
+                    int(a_subsidy[j]),
+                    int(a_ded[j]),
+                    int(a_available[j]),
+                    int(unit_ob[j]),
+                    int(alloc.unit_paid[j]),
+                    int(alloc.unit_arrears_paid[j]),
+                    int(alloc.unit_shortfall[j]),
+                    int(alloc.unit_residual[j]),
+                    residual_owner[j],
+                    f"{alloc.unit_factor[j]:.9f}",
+                )
+            )
+    with conn.cursor().copy(f"COPY dividend_lines ({', '.join(_LINE_COLUMNS)}) FROM STDIN") as copy:
+        for i in range(n):
+            j = int(row_unit[i])
+            paid = int(alloc.paid[i])
+            arrears_paid = int(alloc.arrears_paid[i])
+            copy.write_row(
+                (
+                    run_id,
+                    line_kind,
+                    None,
+                    station[i],
+                    unit_village[i],
+                    enrolment[i],
+                    scheme[i],
+                    component[i],
+                    payee_kind[i],
+                    payee_id[i],
+                    period.start,
+                    period.end,
+                    int(days_a[i]),
+                    int(obligation[i]),
+                    f"{alloc.factor[i]:.9f}",
+                    paid,
+                    int(alloc.arrears_added[i]),
+                    arrears_paid,
+                    paid + arrears_paid,
+                    policy[i],
+                    int(a_energy[j]),
+                    int(u_est_days[j]),
+                    int(a_bench[j]),
+                    int(a_subsidy[j]),
+                    int(a_ded[j]),
+                )
+            )
+
+
+def compute_run(
+    conn: psycopg.Connection,
+    *,
+    period: Period | str,
+    scope_kind: str = "all",
+    scope_codes: Sequence[str] = (),
+    created_by: str,
+    run_id: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Create (or, given ``run_id`` of a draft, recompute) a draft run; returns its id.
+
+    Without ``run_id``, an existing regular draft with the same period and scope is
+    recomputed in place (its lines are replaced), so re-running gives one draft.
+    """
+    period = parse_period(period) if isinstance(period, str) else period
+    report = progress or _noop
+    codes = sorted(scope_codes)
+    try:
+        with conn.transaction():
+            if run_id is None:
+                row = conn.execute(
+                    """SELECT id FROM dividend_runs WHERE kind = 'regular' AND status = 'draft'
+                       AND period_start = %s AND period_end = %s AND scope_kind = %s
+                       AND scope_codes = %s ORDER BY id LIMIT 1""",
+                    (period.start, period.end, scope_kind, codes),
+                ).fetchone()
+                run_id = int(row[0]) if row else None
+            report("scope", 0, _STEPS)
+            _scope(conn, scope_kind, codes, period)
+            _record_transfers(conn, period)
+            conn.execute(
+                """DELETE FROM _div_scope sc USING station_transfers t
+                            WHERE t.station_id = sc.station_id AND t.transferred_on <= %s""",
+                (period.start,),
+            )
+            report("energy basis", 1, _STEPS)
+            if stations_needing_energy(conn, period):
+                ensure_expected_yields(conn)
+                compute_energy_basis(conn, period)
+            report("revenue lines", 2, _STEPS)
+            write_revenue_lines(conn, period)
+            rid = _open_run(
+                conn,
+                period=period,
+                scope_kind=scope_kind,
+                codes=codes,
+                created_by=created_by,
+                run_id=run_id,
+            )
+            report("deductions", 3, _STEPS)
+            _deductions(conn, rid, period)
+            _compute(conn, rid, period, report)
+            conn.execute("UPDATE dividend_runs SET computed_at = now() WHERE id = %s", (rid,))
+            report("done", _STEPS, _STEPS)
+            return rid
+    except pg_errors.RaiseException as exc:
+        raise FrozenRunError(str(exc.diag.message_primary)) from exc
+    except psycopg.Error as exc:
+        raise DatabaseError(f"computing dividend run for {period.label} failed: {exc}") from exc
+
+
+def _status(conn: psycopg.Connection, run_id: int) -> tuple[str, str, str]:
+    row = conn.execute(
+        "SELECT status, created_by, kind FROM dividend_runs WHERE id = %s FOR UPDATE", (run_id,)
+    ).fetchone()
+    if row is None:
+        raise RunNotFoundError(f"dividend run {run_id}: not found")
+    return str(row[0]), str(row[1]), str(row[2])
+
+
+def approve_run(conn: psycopg.Connection, run_id: int, *, approved_by: str) -> None:
+    """Approve a draft: a user other than its creator; freezes it and claims its payees.
+
+    Raises :class:`FourEyesError` for the creator, :class:`DoublePaymentError` when a payee
+    of a line was already claimed for overlapping days by another approved run.
+    """
+    try:
+        with conn.transaction():
+            status, creator, kind = _status(conn, run_id)
+            if status != "draft":
+                raise RunStateError(f"dividend run {run_id}: status is {status}, not draft")
+            if approved_by.strip() == "" or approved_by == creator:
+                raise FourEyesError(
+                    f"dividend run {run_id}: approved_by {approved_by!r} must be a user other "
+                    f"than its creator {creator!r}"
+                )
+            if kind == "regular":
+                conn.execute(
+                    """
+                    INSERT INTO dividend_payout_claims (line_id, run_id, payee_kind, payee_id,
+                                                        enrolment_id, component, during)
+                    SELECT id, run_id, payee_kind, payee_id, enrolment_id, component,
+                           daterange(period_start, period_end, '[)')
+                      FROM dividend_lines WHERE run_id = %s AND line_kind = 'dividend'
+                    """,
+                    (run_id,),
+                )
+            conn.execute(
+                "UPDATE dividend_runs SET status = 'approved', approved_by = %s,"
+                " approved_at = now() WHERE id = %s",
+                (approved_by, run_id),
+            )
+    except pg_errors.ExclusionViolation as exc:
+        raise DoublePaymentError(
+            f"dividend run {run_id}: a payee is already paid for this period by another "
+            f"approved run ({exc.diag.message_detail})"
+        ) from exc
+    except pg_errors.RaiseException as exc:
+        raise FrozenRunError(str(exc.diag.message_primary)) from exc
+    except psycopg.Error as exc:
+        raise DatabaseError(f"approving dividend run {run_id} failed: {exc}") from exc
+
+
+def _transition(
+    conn: psycopg.Connection, run_id: int, *, to: str, allowed: tuple[str, ...], stamp: str
+) -> None:
+    try:
+        with conn.transaction():
+            status, _creator, _kind = _status(conn, run_id)
+            if status not in allowed:
+                raise RunStateError(
+                    f"dividend run {run_id}: status is {status}; {to} needs {' or '.join(allowed)}"
+                )
+            conn.execute(
+                f"UPDATE dividend_runs SET status = %s, {stamp} = now() WHERE id = %s",
+                (to, run_id),
+            )
+    except pg_errors.RaiseException as exc:
+        raise FrozenRunError(str(exc.diag.message_primary)) from exc
+
+
+def mark_exported(conn: psycopg.Connection, run_id: int) -> None:
+    """approved → exported (exporting again keeps it exported)."""
+    _transition(conn, run_id, to="exported", allowed=("approved", "exported"), stamp="exported_at")
+
+
+def mark_paid(conn: psycopg.Connection, run_id: int) -> None:
+    """exported → paid."""
+    _transition(conn, run_id, to="paid", allowed=("exported",), stamp="paid_at")
+
+
+def create_adjustment(
+    conn: psycopg.Connection,
+    run_id: int,
+    *,
+    created_by: str,
+    note: str = "",
+    progress: Progress | None = None,
+) -> int:
+    """A draft adjustment run for an approved run: recompute its period and scope with
+    today's data; for every line whose money changed, a reversing line (the original,
+    negated) and a correction line (the new figures). Unchanged lines are left out."""
+    report = progress or _noop
+    row = conn.execute(
+        "SELECT status, period_label, scope_kind, scope_codes FROM dividend_runs WHERE id = %s",
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        raise RunNotFoundError(f"dividend run {run_id}: not found")
+    status, label, scope_kind, codes = row
+    if status == "draft":
+        raise RunStateError(f"dividend run {run_id}: a draft is recomputed, not adjusted")
+    period = parse_period(label)
+    try:
+        with conn.transaction():
+            _scope(conn, scope_kind, codes, period)
+            if stations_needing_energy(conn, period):
+                ensure_expected_yields(conn)
+                compute_energy_basis(conn, period)
+            write_revenue_lines(conn, period)
+            adj = _open_run(
+                conn,
+                period=period,
+                scope_kind=scope_kind,
+                codes=codes,
+                created_by=created_by,
+                run_id=None,
+                kind="adjustment",
+                corrects=run_id,
+                note=note,
+            )
+            _deductions(conn, adj, period)
+            _compute(conn, adj, period, report, line_kind="correction")
+            same = """n.enrolment_id = o.enrolment_id AND n.component = o.component
+                   AND (n.obligation_fen, n.paid_fen, n.arrears_added_fen, n.arrears_paid_fen,
+                        n.amount_fen, n.payee_kind, n.payee_id)
+                     = (o.obligation_fen, o.paid_fen, o.arrears_added_fen, o.arrears_paid_fen,
+                        o.amount_fen, o.payee_kind, o.payee_id)"""
+            cols = ", ".join(_LINE_COLUMNS)
+            # reverse every original line whose money is not reproduced exactly
+            conn.execute(
+                f"""
+                INSERT INTO dividend_lines ({cols})
+                SELECT %(adj)s, 'reversal', o.id, o.station_id, o.unit_village_id,
+                       o.enrolment_id, o.scheme_id, o.component, o.payee_kind, o.payee_id,
+                       o.period_start, o.period_end, -o.days_enrolled, -o.obligation_fen,
+                       o.factor, -o.paid_fen, -o.arrears_added_fen, -o.arrears_paid_fen,
+                       -o.amount_fen, o.policy, o.energy_wh, o.estimated_days,
+                       o.revenue_benchmark_fen, o.revenue_subsidy_fen, o.deductions_fen
+                  FROM dividend_lines o
+                 WHERE o.run_id = %(orig)s AND o.line_kind = 'dividend'
+                   AND NOT EXISTS (SELECT 1 FROM dividend_lines n
+                                    WHERE n.run_id = %(adj)s AND n.line_kind = 'correction'
+                                      AND {same})
+                """,
+                {"adj": adj, "orig": run_id},
+            )
+            # and keep only the corrections that differ from the original
+            conn.execute(
+                f"""DELETE FROM dividend_lines n USING dividend_lines o
+                     WHERE n.run_id = %(adj)s AND n.line_kind = 'correction'
+                       AND o.run_id = %(orig)s AND o.line_kind = 'dividend' AND {same}""",
+                {"adj": adj, "orig": run_id},
+            )
+            conn.execute("UPDATE dividend_runs SET computed_at = now() WHERE id = %s", (adj,))
+            return adj
+    except pg_errors.RaiseException as exc:
+        raise FrozenRunError(str(exc.diag.message_primary)) from exc
+    except psycopg.Error as exc:
+        raise DatabaseError(f"adjusting dividend run {run_id} failed: {exc}") from exc
+
+
+def run_summary(conn: psycopg.Connection, run_id: int) -> RunSummary:
+    """Totals of a run, from its units and lines."""
+    row = conn.execute(
+        """
+        SELECT r.status, r.kind, r.period_label, r.scope_kind, r.scope_codes, r.created_by,
+               r.approved_by,
+               (SELECT count(*) FROM dividend_lines l WHERE l.run_id = r.id),
+               count(u.*), coalesce(sum(u.revenue_benchmark_fen + u.revenue_subsidy_fen), 0),
+               coalesce(sum(u.deductions_fen), 0), coalesce(sum(u.obligations_fen), 0),
+               coalesce(sum(u.paid_fen), 0), coalesce(sum(u.arrears_paid_fen), 0),
+               coalesce(sum(u.shortfall_fen), 0), coalesce(sum(u.residual_fen), 0),
+               count(u.*) FILTER (WHERE u.estimated_days > 0)
+          FROM dividend_runs r LEFT JOIN dividend_run_units u ON u.run_id = r.id
+         WHERE r.id = %s GROUP BY r.id
+        """,
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        raise RunNotFoundError(f"dividend run {run_id}: not found")
+    return RunSummary(
+        run_id,
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        tuple(row[4]),
+        row[5],
+        row[6],
+        *(int(x) for x in row[7:]),
+    )
+
+
+def period_of(label: str) -> tuple[date, date]:
+    """Start and exclusive end of a period label."""
+    p = parse_period(label)
+    return p.start, p.end
