@@ -1,0 +1,319 @@
+"""Runs and ledger: four eyes, frozen approved runs, no double payment, enrolment overlap,
+identical re-runs, adjustment runs, estimates flagged; the migration goes up and down."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dividends.errors import (
+    DividendError,
+    DoublePaymentError,
+    FourEyesError,
+    RunStateError,
+)
+from dividends.runs import (
+    approve_run,
+    compute_run,
+    create_adjustment,
+    mark_exported,
+    mark_paid,
+    run_summary,
+)
+from dividends.schemes import enrol
+from pvmon.db.migrate import downgrade, load_migrations, upgrade
+from pvmon.db.readings import Reading, write_readings
+from pvmon.db.rollups import refresh_rollups
+from tests.dividends.conftest import World
+
+_LINE = (
+    "station_id, unit_village_id, enrolment_id, scheme_id, component, payee_kind, payee_id,"
+    " period_start, period_end, days_enrolled, obligation_fen, factor, paid_fen,"
+    " arrears_added_fen, arrears_paid_fen, amount_fen, policy, energy_wh, estimated_days,"
+    " revenue_benchmark_fen, revenue_subsidy_fen, deductions_fen"
+)
+
+
+def _village(world: World, households: int = 3, kwh: int = 200_000) -> tuple[int, list[int]]:
+    v = world.villages[0]
+    station = world.station("V1", "village", v)
+    hhs = []
+    for i in range(households):
+        hh = world.household(v, served_by=station)
+        enrol(
+            world.conn,
+            slot_id=world.slot(station, slot_no=i + 1),
+            scheme="village_slot",
+            household_id=hh,
+            starts_on=date(2017, 1, 1),
+        )
+        hhs.append(hh)
+    world.feed("2025", {station: kwh})
+    return station, hhs
+
+
+def _lines(conn: psycopg.Connection, run: int) -> list[tuple]:
+    return conn.execute(
+        f"SELECT {_LINE} FROM dividend_lines WHERE run_id = %s ORDER BY enrolment_id, component",
+        (run,),
+    ).fetchall()
+
+
+def test_approval_needs_a_second_person(world: World) -> None:
+    _village(world)
+    run = compute_run(world.conn, period="2025", created_by="clerk")
+    with pytest.raises(FourEyesError, match="other than its creator 'clerk'"):
+        approve_run(world.conn, run, approved_by="clerk")
+    # the database refuses it too
+    with pytest.raises(psycopg.errors.CheckViolation):
+        world.conn.execute(
+            "UPDATE dividend_runs SET status = 'approved', approved_by = 'clerk' WHERE id = %s",
+            (run,),
+        )
+    approve_run(world.conn, run, approved_by="chief")
+    assert run_summary(world.conn, run).status == "approved"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE dividend_lines SET amount_fen = amount_fen + 1 WHERE run_id = %(run)s",
+        "DELETE FROM dividend_lines WHERE run_id = %(run)s",
+        "UPDATE dividend_run_units SET residual_fen = 0 WHERE run_id = %(run)s",
+        "DELETE FROM dividend_run_deductions WHERE run_id = %(run)s",
+        "INSERT INTO dividend_lines (run_id, station_id, unit_village_id, enrolment_id,"
+        " scheme_id, component, payee_kind, payee_id, period_start, period_end, days_enrolled,"
+        " obligation_fen, factor, paid_fen, amount_fen, policy, energy_wh, estimated_days,"
+        " revenue_benchmark_fen, revenue_subsidy_fen, deductions_fen)"
+        " SELECT run_id, station_id, unit_village_id, enrolment_id, scheme_id, component,"
+        " payee_kind, payee_id, period_start, period_end, 1, 1, 1, 1, 1, policy, 0, 0, 0, 0, 0"
+        " FROM dividend_lines WHERE run_id = %(run)s LIMIT 1",
+        "DELETE FROM dividend_runs WHERE id = %(run)s",
+        "UPDATE dividend_runs SET period_label = '2024' WHERE id = %(run)s",
+        "UPDATE dividend_runs SET status = 'draft', approved_by = NULL WHERE id = %(run)s",
+    ],
+)
+def test_an_approved_run_cannot_change_in_the_database(world: World, statement: str) -> None:
+    _village(world)
+    conn = world.conn
+    run = compute_run(conn, period="2025", created_by="clerk")
+    conn.execute(
+        "INSERT INTO dividend_run_deductions VALUES (%s, (SELECT station_id FROM"
+        " dividend_run_units WHERE run_id = %s LIMIT 1), 9, 'other', 'fixed', 'x', 0, 0)",
+        (run, run),
+    )
+    approve_run(conn, run, approved_by="chief")
+    before = _lines(conn, run)
+    with pytest.raises(psycopg.errors.RaiseException, match="dividend run"):
+        conn.execute(statement, {"run": run})
+    assert _lines(conn, run) == before
+    with pytest.raises(RunStateError):
+        compute_run(conn, period="2025", created_by="clerk", run_id=run)
+
+
+def test_status_moves_forward_only(world: World) -> None:
+    _village(world)
+    conn = world.conn
+    run = compute_run(conn, period="2025", created_by="clerk")
+    with pytest.raises(RunStateError, match="exported needs approved"):
+        mark_exported(conn, run)
+    approve_run(conn, run, approved_by="chief")
+    with pytest.raises(RunStateError, match="paid needs exported"):
+        mark_paid(conn, run)
+    mark_exported(conn, run)
+    mark_paid(conn, run)
+    with pytest.raises(RunStateError):
+        approve_run(conn, run, approved_by="other")
+    assert run_summary(conn, run).status == "paid"
+
+
+@pytest.mark.parametrize("second", ["2025", "2025-Q3"])
+def test_the_same_period_and_payee_cannot_be_paid_twice(world: World, second: str) -> None:
+    station, _ = _village(world)
+    conn = world.conn
+    approve_run(conn, compute_run(conn, period="2025", created_by="clerk"), approved_by="chief")
+    world.feed(second, {station: 50_000})
+    again = compute_run(
+        conn, period=second, scope_kind="stations", scope_codes=["V1"], created_by="clerk"
+    )
+    with pytest.raises(DoublePaymentError, match="already paid"):
+        approve_run(conn, again, approved_by="chief")
+    assert run_summary(conn, again).status == "draft"
+    # and directly in the database
+    with pytest.raises(psycopg.errors.ExclusionViolation):
+        conn.execute(
+            "INSERT INTO dividend_payout_claims SELECT id, run_id, payee_kind, payee_id,"
+            " enrolment_id, component, daterange(period_start, period_end) FROM dividend_lines"
+            " WHERE run_id = %s",
+            (again,),
+        )
+
+
+def test_a_household_cannot_hold_the_same_slot_twice(world: World) -> None:
+    conn = world.conn
+    v = world.villages[0]
+    station = world.station("V1", "village", v)
+    hh = world.household(v)
+    slot = world.slot(station)
+    enrol(
+        conn,
+        slot_id=slot,
+        scheme="village_slot",
+        household_id=hh,
+        starts_on=date(2017, 1, 1),
+        ends_on=date(2020, 1, 1),
+        end_reason="moved",
+    )
+    with pytest.raises(DividendError, match=f"household {hh} on slot {slot}"):
+        enrol(
+            conn, slot_id=slot, scheme="village_slot", household_id=hh, starts_on=date(2019, 6, 1)
+        )
+    with pytest.raises(psycopg.errors.ExclusionViolation, match="household_slot_no_overlap"):
+        conn.execute(
+            "INSERT INTO dividend_enrolments (slot_id, scheme_id, household_id, starts_on)"
+            " SELECT %s, scheme_id, household_id, '2018-01-01' FROM dividend_enrolments",
+            (slot,),
+        )
+    # back-to-back is fine
+    enrol(conn, slot_id=slot, scheme="village_slot", household_id=hh, starts_on=date(2020, 1, 1))
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kwh=st.integers(0, 400_000),
+    reassign=st.dates(date(2025, 1, 2), date(2025, 12, 31)),
+    period=st.sampled_from(["2025", "2025-H2", "2025-Q3", "2025-Q1"]),
+)
+def test_rerunning_a_draft_gives_identical_lines(world: World, kwh, reassign, period) -> None:
+    conn = world.conn
+    if conn.execute("SELECT count(*) FROM stations").fetchone() == (0,):
+        _village(world)
+    station = conn.execute("SELECT id FROM stations WHERE code = 'V1'").fetchone()[0]
+    world.feed(period, {station: kwh})
+    first = compute_run(conn, period=period, created_by="clerk")
+    lines = _lines(conn, first)
+    again = compute_run(conn, period=period, created_by="clerk")
+    assert again == first  # the draft is replaced, not duplicated
+    assert _lines(conn, again) == lines
+    assert sum(r[15] for r in lines) == run_summary(conn, first).paid_fen
+    assert all(r[15] >= 0 for r in lines)
+
+
+def test_adjustment_run_reverses_and_corrects_without_touching_the_original(world: World) -> None:
+    station, _ = _village(world, kwh=1_500)  # 150,000 fen against 300,000 of obligations
+    conn = world.conn
+    conn.execute("UPDATE dividend_schemes SET policy = 'pro_rata'")
+    run = compute_run(conn, period="2025", created_by="clerk")
+    approve_run(conn, run, approved_by="chief")
+    original = _lines(conn, run)
+    world.feed("2025", {station: 2_400})  # the meter was read short: 240,000 fen
+    adj = create_adjustment(conn, run, created_by="clerk", note="meter re-read")
+    assert adj != run and _lines(conn, run) == original  # the approved run is untouched
+    rows = conn.execute(
+        "SELECT line_kind, payee_kind, payee_id, amount_fen, reverses_line_id IS NOT NULL"
+        " FROM dividend_lines WHERE run_id = %s ORDER BY line_kind, enrolment_id, component",
+        (adj,),
+    ).fetchall()
+    assert {r[0] for r in rows} == {"reversal", "correction"}
+    assert all(r[4] for r in rows if r[0] == "reversal")
+    total_after = sum(r[15] for r in original) + sum(r[3] for r in rows)
+    assert total_after == 240_000
+    with pytest.raises(FourEyesError):
+        approve_run(conn, adj, approved_by="clerk")
+    approve_run(conn, adj, approved_by="chief")  # adjustments claim nothing new
+    assert run_summary(conn, adj).kind == "adjustment"
+
+
+def test_missing_days_are_estimated_and_flagged(world: World) -> None:
+    conn = world.conn
+    v = world.villages[0]
+    station = world.station("V1", "village", v)
+    hh = world.household(v, served_by=station)
+    enrol(
+        conn,
+        slot_id=world.slot(station),
+        scheme="village_slot",
+        household_id=hh,
+        starts_on=date(2017, 1, 1),
+    )
+    inv = conn.execute(
+        "INSERT INTO inverters (serial, station_id, vendor, model, rated_ac_w, phases, host,"
+        " port, unit_id, register_map) VALUES ('S1', %s, 'x', 'y', 50000, 3, 'h', 502, 1,"
+        " 'sunspec') RETURNING id",
+        (station,),
+    ).fetchone()[0]
+    # 2025-Q3 (92 days): readings on 1..10 July only, 100 kWh a day
+    day0 = datetime(2025, 6, 30, 16, 0, tzinfo=UTC)  # 1 July 00:00 CST
+    readings = []
+    for d in range(11):
+        t = day0 + timedelta(days=d, hours=12)
+        readings.append(
+            Reading(time=t, inverter_id=inv, ac_power_w=1000.0, energy_wh=1_000_000 + d * 100_000)
+        )
+        readings.append(
+            Reading(
+                time=t + timedelta(hours=1),
+                inverter_id=inv,
+                ac_power_w=10.0,
+                energy_wh=1_000_000 + d * 100_000 + 1,
+            )
+        )
+    write_readings(conn, readings)
+    refresh_rollups(conn)
+    run = compute_run(conn, period="2025-Q3", created_by="clerk")
+    energy = conn.execute(
+        "SELECT metered_wh, estimated_wh, metered_days, estimated_days, source"
+        " FROM station_period_energy WHERE station_id = %s",
+        (station,),
+    ).fetchone()
+    assert energy[2] == 11 and energy[3] == 81 and energy[4] == "readings"
+    assert energy[1] > 0
+    rev = conn.execute(
+        "SELECT source, bool_and(estimated) FROM revenue_lines WHERE station_id = %s"
+        " GROUP BY source ORDER BY source",
+        (station,),
+    ).fetchall()
+    assert rev == [("estimated", True), ("metered", False)]
+    flagged = conn.execute(
+        "SELECT DISTINCT estimated_days FROM dividend_lines WHERE run_id = %s", (run,)
+    ).fetchall()
+    assert flagged == [(81,)]
+    assert conn.execute(
+        "SELECT kwh_per_kwp_year > 800 FROM station_expected_yield WHERE station_id = %s",
+        (station,),
+    ).fetchone() == (True,)
+
+
+def test_scope_errors_are_named(world: World) -> None:
+    _village(world)
+    from pvmon.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=r"unknown station code\(s\) \['NOPE'\]"):
+        compute_run(
+            world.conn,
+            period="2025",
+            scope_kind="stations",
+            scope_codes=["NOPE"],
+            created_by="clerk",
+        )
+    with pytest.raises(ValidationError, match="scope: unknown kind 'planet'"):
+        compute_run(world.conn, period="2025", scope_kind="planet", created_by="clerk")
+    world.conn.execute("DELETE FROM station_tariffs")
+    with pytest.raises(ValidationError, match="station V1: no station_tariffs for tariff_ref 'T1'"):
+        compute_run(world.conn, period="2025", created_by="clerk")
+
+
+def test_migration_0006_goes_down_and_up(empty_db_url: str) -> None:
+    newest = load_migrations()[-1].version
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        upgrade(conn, timescaledb="off")
+        assert downgrade(conn, target=5) == list(range(newest, 5, -1))
+        assert conn.execute("SELECT to_regclass('dividend_lines')").fetchone() == (None,)
+        upgrade(conn, timescaledb="off")
+        assert conn.execute("SELECT to_regclass('dividend_lines')").fetchone() != (None,)
