@@ -20,12 +20,13 @@ one per share village for joint stations):
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import psycopg
 from psycopg import errors as pg_errors
 
@@ -300,6 +301,26 @@ def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
     return out
 
 
+def _frame(conn: psycopg.Connection, query: str, params: dict[str, object]) -> pd.DataFrame:
+    """Run ``query`` through COPY ... TO STDOUT (CSV) into a DataFrame: columnar, no
+    per-row Python objects, so a million rows cost megabytes, not a gigabyte."""
+    buf = io.BytesIO()
+    with conn.cursor().copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", params) as cp:
+        for chunk in cp:
+            buf.write(chunk)
+    buf.seek(0)
+    return pd.read_csv(buf, keep_default_na=False, na_values=[""])
+
+
+def _copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
+    """COPY a DataFrame into ``table`` (its column names) as CSV."""
+    data = frame.to_csv(index=False, header=False, float_format="%.9f")
+    with conn.cursor().copy(
+        f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)"
+    ) as cp:
+        cp.write(data.encode())
+
+
 def _compute(
     conn: psycopg.Connection,
     run_id: int,
@@ -308,8 +329,10 @@ def _compute(
     *,
     line_kind: str = "dividend",
 ) -> None:
+    params: dict[str, object] = {"s": period.start, "e": period.end, "run": run_id}
     # units: station x village with the station's revenue, deductions and share weight
-    units = conn.execute(
+    units = _frame(
+        conn,
         """
         WITH rev AS (
             SELECT r.station_id,
@@ -323,10 +346,11 @@ def _compute(
             SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
              WHERE run_id = %(run)s GROUP BY station_id
         )
-        SELECT s.id, s.kind, coalesce(sh.village_id, s.village_id),
-               coalesce(sh.weight, 1), e.metered_wh + e.estimated_wh, e.estimated_wh,
-               e.estimated_days, coalesce(rev.bench, 0), coalesce(rev.subsidy, 0),
-               coalesce(ded.fen, 0)
+        SELECT s.id AS station_id, s.kind, coalesce(sh.village_id, s.village_id) AS village_id,
+               (coalesce(sh.weight, 1) * 1000000)::bigint AS weight,
+               e.metered_wh + e.estimated_wh AS energy_wh, e.estimated_wh, e.estimated_days,
+               coalesce(rev.bench, 0) AS bench, coalesce(rev.subsidy, 0) AS subsidy,
+               coalesce(ded.fen, 0) AS ded
           FROM _div_scope sc
           JOIN stations s ON s.id = sc.station_id
           JOIN station_period_energy e ON e.station_id = s.id
@@ -336,46 +360,36 @@ def _compute(
           LEFT JOIN ded ON ded.station_id = s.id
          ORDER BY s.id, coalesce(sh.village_id, s.village_id)
         """,
-        {"s": period.start, "e": period.end, "run": run_id},
-    ).fetchall()
+        params,
+    )
     progress("allocating", 4, _STEPS)
     m = len(units)
-    u_station = np.fromiter((r[0] for r in units), np.int64, m)
-    u_kind = [r[1] for r in units]
-    u_village = np.fromiter((r[2] for r in units), np.int64, m)
-    u_weight = np.fromiter((int(Decimal(r[3]) * _SHARE_SCALE) for r in units), np.int64, m)
-    u_energy = np.fromiter((r[4] for r in units), np.int64, m)
-    u_est_wh = np.fromiter((r[5] for r in units), np.int64, m)
-    u_est_days = np.fromiter((r[6] for r in units), np.int64, m)
-    u_bench = np.fromiter((r[7] for r in units), np.int64, m)
-    u_subsidy = np.fromiter((r[8] for r in units), np.int64, m)
-    u_ded = np.fromiter((r[9] for r in units), np.int64, m)
-    del units
-    # per station totals -> split among the station's units by weight
+    u_station = units["station_id"].to_numpy(np.int64)
+    u_village = units["village_id"].to_numpy(np.int64)
+    u_weight = units["weight"].to_numpy(np.int64)
+    # per station totals -> split among the station's units by weight (village id breaks ties)
     st_ids, st_group = np.unique(u_station, return_inverse=True)
     first = np.zeros(st_ids.size, dtype=np.int64)
     first[st_group[::-1]] = np.arange(m)[::-1]
 
-    def split(values: np.ndarray) -> np.ndarray:
+    def split(column: str) -> np.ndarray:
+        values = units[column].to_numpy(np.int64)
         return grouped_largest_remainder(st_group, u_weight, values[first], tiebreak=u_village)
 
-    net = np.maximum(u_bench + u_subsidy - u_ded, 0)
-    a_available = split(net)
-    a_bench, a_subsidy, a_ded = split(u_bench), split(u_subsidy), split(u_ded)
-    a_energy, a_est_wh = split(u_energy), split(u_est_wh)
-    unit_key = {
-        (int(s), int(v)): i for i, (s, v) in enumerate(zip(u_station, u_village, strict=True))
-    }
+    units["net"] = np.maximum(units["bench"] + units["subsidy"] - units["ded"], 0)
+    a_available = split("net")
+    shares = {c: split(c) for c in ("bench", "subsidy", "ded", "energy_wh", "estimated_wh")}
 
-    # obligation segments: holder x component with days in period, scheme window and enrolment
-    segs = conn.execute(
+    # obligation segments: holder x component with days in period, scheme window, enrolment
+    segs = _frame(
+        conn,
         """
         WITH seg AS (
             SELECT en.id AS enrolment_id, sl.id AS slot_id, sl.station_id,
                    CASE WHEN s.kind = 'joint' THEN sl.village_id ELSE s.village_id END
                      AS unit_village,
-                   sc.id AS scheme_id, sc.policy, c.component, c.payee_role, c.basis,
-                   c.yearly_fen, c.share,
+                   sc.id AS scheme_id, sc.policy, c.component, c.basis, c.yearly_fen,
+                   coalesce((c.share * 1000000)::bigint, 0) AS share_micro,
                    CASE WHEN c.payee_role = 'village_collective' THEN 'collective'
                         WHEN en.household_id IS NOT NULL THEN 'household' ELSE 'collective' END
                      AS payee_kind,
@@ -397,159 +411,149 @@ def _compute(
               JOIN dividend_scheme_components c ON c.scheme_id = sc.id
               LEFT JOIN households h ON h.id = en.household_id
              WHERE en.starts_on < %(e)s AND (en.ends_on IS NULL OR en.ends_on > %(s)s)
+        ), arrears AS (
+            SELECT l.enrolment_id, l.component,
+                   sum(l.arrears_added_fen - l.arrears_paid_fen)::bigint AS fen
+              FROM dividend_lines l JOIN dividend_runs r ON r.id = l.run_id
+             WHERE r.status <> 'draft' AND l.period_start < %(s)s
+               AND (l.arrears_added_fen <> 0 OR l.arrears_paid_fen <> 0)
+             GROUP BY l.enrolment_id, l.component
         )
-        SELECT seg.*, coalesce(ar.fen, 0) AS arrears
+        SELECT seg.*, CASE WHEN seg.policy = 'pro_rata_carry_forward'
+                           THEN coalesce(ar.fen, 0) ELSE 0 END AS arrears
           FROM seg
-          LEFT JOIN LATERAL (
-              SELECT sum(l.arrears_added_fen - l.arrears_paid_fen)::bigint AS fen
-                FROM dividend_lines l JOIN dividend_runs r ON r.id = l.run_id
-               WHERE l.enrolment_id = seg.enrolment_id AND l.component = seg.component
-                 AND r.status <> 'draft' AND l.period_start < %(s)s
-          ) ar ON seg.policy = 'pro_rata_carry_forward'
-         WHERE seg.days > 0 OR coalesce(ar.fen, 0) > 0
+          LEFT JOIN arrears ar ON ar.enrolment_id = seg.enrolment_id
+                              AND ar.component = seg.component
+         WHERE seg.days > 0
+            OR (seg.policy = 'pro_rata_carry_forward' AND coalesce(ar.fen, 0) > 0)
          ORDER BY seg.enrolment_id, seg.component
         """,
-        {"s": period.start, "e": period.end},
-    ).fetchall()
+        params,
+    )
     n = len(segs)
-    cols = list(zip(*segs, strict=True)) if n else [()] * 16
-    (
-        enrolment,
-        slot,
-        station,
-        unit_village,
-        scheme,
-        policy,
-        component,
-        _role,
-        basis,
-        yearly,
-        share,
-        payee_kind,
-        payee_id,
-        members,
-        days,
-        arrears,
-    ) = cols
-    row_unit = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        key = (station[i], unit_village[i])
-        if key not in unit_key:
-            raise ValidationError(
-                f"enrolment {enrolment[i]}: slot {slot[i]} of station {station[i]} belongs to "
-                f"village {unit_village[i]}, which has no share in the station"
-            )
-        row_unit[i] = unit_key[key]
-    days_a = np.asarray(days, dtype=np.int64)
-    basis_a = np.asarray(basis, dtype=object)
-    yearly_a = np.asarray(yearly, dtype=np.int64)
-    members_a = np.asarray(members, dtype=np.int64)
+    # each segment's allocation unit (station, village)
+    unit_index = pd.DataFrame(
+        {"station_id": u_station, "unit_village": u_village, "unit": np.arange(m, dtype=np.int64)}
+    )
+    segs = segs.merge(unit_index, how="left", on=["station_id", "unit_village"], sort=False)
+    if segs["unit"].isna().any():
+        bad = segs[segs["unit"].isna()].iloc[0]
+        raise ValidationError(
+            f"enrolment {bad.enrolment_id}: slot {bad.slot_id} of station {bad.station_id} "
+            f"belongs to village {bad.unit_village}, which has no share in the station"
+        )
+    row_unit = segs["unit"].to_numpy(np.int64) if n else np.zeros(0, dtype=np.int64)
+    days_a = segs["days"].to_numpy(np.int64)
+    basis = segs["basis"].to_numpy(object)
+    yearly = segs["yearly_fen"].to_numpy(np.int64)
     # the slot's amount for this period [fen], before the split among holders by days
     slot_amount = np.zeros(n, dtype=np.int64)
-    fixed = basis_a == "fixed"
-    per_person = basis_a == "per_person"
-    by_share = basis_a == "share"
-    slot_amount[fixed] = _period_piece(yearly_a[fixed], period)
-    slot_amount[per_person] = _period_piece(yearly_a[per_person] * members_a[per_person], period)
-    if by_share.any():
-        micro = np.array(
-            [int(Decimal(x) * _SHARE_SCALE) for x in np.asarray(share)[by_share]], dtype=np.int64
-        )
-        slot_amount[by_share] = (
-            a_available[row_unit[by_share]] * micro + _SHARE_SCALE // 2
-        ) // _SHARE_SCALE
-    # group holders of one slot x scheme x component (per person: each holder alone)
-    group_keys: dict[tuple[object, ...], int] = {}
-    row_group = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        k = (slot[i], scheme[i], component[i], enrolment[i] if per_person[i] else 0)
-        row_group[i] = group_keys.setdefault(k, len(group_keys))
-    n_groups = len(group_keys)
+    fixed, per_person, by_share = basis == "fixed", basis == "per_person", basis == "share"
+    slot_amount[fixed] = _period_piece(yearly[fixed], period)
+    slot_amount[per_person] = _period_piece(
+        yearly[per_person] * segs["members"].to_numpy(np.int64)[per_person], period
+    )
+    micro = segs["share_micro"].to_numpy(np.int64)
+    slot_amount[by_share] = (
+        a_available[row_unit[by_share]] * micro[by_share] + _SHARE_SCALE // 2
+    ) // _SHARE_SCALE
+    # holders of one slot x scheme x component share its amount by days (per person: alone)
+    segs["holder_key"] = np.where(per_person, segs["enrolment_id"].to_numpy(np.int64), 0)
+    row_group = (
+        segs.groupby(["slot_id", "scheme_id", "component", "holder_key"], sort=True)
+        .ngroup()
+        .to_numpy(np.int64)
+        if n
+        else np.zeros(0, dtype=np.int64)
+    )
+    n_groups = int(row_group.max()) + 1 if n else 0
     g_total = np.zeros(n_groups, dtype=np.int64)
     g_total[row_group] = slot_amount
     g_days = np.zeros(n_groups, dtype=np.int64)
     np.add.at(g_days, row_group, days_a)
-    vacant = np.maximum(period.days - g_days, 0)
-    all_groups = np.concatenate([row_group, np.arange(n_groups)])
-    all_weights = np.concatenate([days_a, vacant])
-    all_key = np.concatenate([np.arange(n), n + np.arange(n_groups)])
-    parts = grouped_largest_remainder(all_groups, all_weights, g_total, tiebreak=all_key)
+    vacant = np.maximum(period.days - g_days, 0)  # days nobody holds the slot: owed to nobody
+    parts = grouped_largest_remainder(
+        np.concatenate([row_group, np.arange(n_groups)]),
+        np.concatenate([days_a, vacant]),
+        g_total,
+        tiebreak=np.concatenate([np.arange(n), n + np.arange(n_groups)]),
+    )
     obligation = parts[:n]
 
     alloc = allocate(
         units=row_unit,
         available=a_available,
         obligations=obligation,
-        policies=list(policy),
-        arrears=np.asarray(arrears, dtype=np.int64),
+        policies=segs["policy"].to_numpy(object),
+        arrears=segs["arrears"].to_numpy(np.int64),
     )
     progress("writing lines", 5, _STEPS)
-    residual_owner = ["project_owner" if k == "household" else "village_collective" for k in u_kind]
-    with conn.cursor().copy(
-        "COPY dividend_run_units (run_id, station_id, village_id, share_weight, energy_wh,"
-        " estimated_wh, estimated_days, revenue_benchmark_fen, revenue_subsidy_fen,"
-        " deductions_fen, available_fen, obligations_fen, paid_fen, arrears_paid_fen,"
-        " shortfall_fen, residual_fen, residual_owner, factor) FROM STDIN"
-    ) as copy:
-        unit_ob = np.zeros(m, dtype=np.int64)
-        np.add.at(unit_ob, row_unit, obligation)
-        for j in range(m):
-            copy.write_row(
-                (
-                    run_id,
-                    int(u_station[j]),
-                    int(u_village[j]),
-                    Decimal(int(u_weight[j])) / _SHARE_SCALE,
-                    int(a_energy[j]),
-                    int(a_est_wh[j]),
-                    int(u_est_days[j]),
-                    int(a_bench[j]),
-                    int(a_subsidy[j]),
-                    int(a_ded[j]),
-                    int(a_available[j]),
-                    int(unit_ob[j]),
-                    int(alloc.unit_paid[j]),
-                    int(alloc.unit_arrears_paid[j]),
-                    int(alloc.unit_shortfall[j]),
-                    int(alloc.unit_residual[j]),
-                    residual_owner[j],
-                    f"{alloc.unit_factor[j]:.9f}",
-                )
-            )
-    with conn.cursor().copy(f"COPY dividend_lines ({', '.join(_LINE_COLUMNS)}) FROM STDIN") as copy:
-        for i in range(n):
-            j = int(row_unit[i])
-            paid = int(alloc.paid[i])
-            arrears_paid = int(alloc.arrears_paid[i])
-            copy.write_row(
-                (
-                    run_id,
-                    line_kind,
-                    None,
-                    station[i],
-                    unit_village[i],
-                    enrolment[i],
-                    scheme[i],
-                    component[i],
-                    payee_kind[i],
-                    payee_id[i],
-                    period.start,
-                    period.end,
-                    int(days_a[i]),
-                    int(obligation[i]),
-                    f"{alloc.factor[i]:.9f}",
-                    paid,
-                    int(alloc.arrears_added[i]),
-                    arrears_paid,
-                    paid + arrears_paid,
-                    policy[i],
-                    int(a_energy[j]),
-                    int(u_est_days[j]),
-                    int(a_bench[j]),
-                    int(a_subsidy[j]),
-                    int(a_ded[j]),
-                )
-            )
+    unit_ob = np.zeros(m, dtype=np.int64)
+    np.add.at(unit_ob, row_unit, obligation)
+    _copy_frame(
+        conn,
+        "dividend_run_units",
+        pd.DataFrame(
+            {
+                "run_id": run_id,
+                "station_id": u_station,
+                "village_id": u_village,
+                "share_weight": u_weight / _SHARE_SCALE,
+                "energy_wh": shares["energy_wh"],
+                "estimated_wh": shares["estimated_wh"],
+                "estimated_days": units["estimated_days"].to_numpy(np.int64),
+                "revenue_benchmark_fen": shares["bench"],
+                "revenue_subsidy_fen": shares["subsidy"],
+                "deductions_fen": shares["ded"],
+                "available_fen": a_available,
+                "obligations_fen": unit_ob,
+                "paid_fen": alloc.unit_paid,
+                "arrears_paid_fen": alloc.unit_arrears_paid,
+                "shortfall_fen": alloc.unit_shortfall,
+                "residual_fen": alloc.unit_residual,
+                "residual_owner": np.where(
+                    units["kind"].to_numpy(object) == "household",
+                    "project_owner",
+                    "village_collective",
+                ),
+                "factor": alloc.unit_factor,
+            }
+        ),
+    )
+    if not n:
+        return
+    _copy_frame(
+        conn,
+        "dividend_lines",
+        pd.DataFrame(
+            {
+                "run_id": run_id,
+                "line_kind": line_kind,
+                "station_id": segs["station_id"].to_numpy(np.int64),
+                "unit_village_id": segs["unit_village"].to_numpy(np.int64),
+                "enrolment_id": segs["enrolment_id"].to_numpy(np.int64),
+                "scheme_id": segs["scheme_id"].to_numpy(np.int64),
+                "component": segs["component"].to_numpy(object),
+                "payee_kind": segs["payee_kind"].to_numpy(object),
+                "payee_id": segs["payee_id"].to_numpy(np.int64),
+                "period_start": period.start.isoformat(),
+                "period_end": period.end.isoformat(),
+                "days_enrolled": days_a,
+                "obligation_fen": obligation,
+                "factor": alloc.factor,
+                "paid_fen": alloc.paid,
+                "arrears_added_fen": alloc.arrears_added,
+                "arrears_paid_fen": alloc.arrears_paid,
+                "amount_fen": alloc.paid + alloc.arrears_paid,
+                "policy": segs["policy"].to_numpy(object),
+                "energy_wh": shares["energy_wh"][row_unit],
+                "estimated_days": units["estimated_days"].to_numpy(np.int64)[row_unit],
+                "revenue_benchmark_fen": shares["bench"][row_unit],
+                "revenue_subsidy_fen": shares["subsidy"][row_unit],
+                "deductions_fen": shares["ded"][row_unit],
+            }
+        ),
+    )
 
 
 def compute_run(
