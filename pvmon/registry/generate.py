@@ -45,10 +45,15 @@ def _name(rng: random.Random) -> str:
     return rng.choice(_SURNAMES) + given
 
 
-def _id_number(rng: random.Random, region: str, seq: int) -> str:
-    birth = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 60 * 365))
-    first17 = f"{region}{birth:%Y%m%d}{seq % 1000:03d}"
-    return first17 + id_number_check_char(first17)
+def _id_number(rng: random.Random, region: str, seq: int, issued: set[str]) -> str:
+    """A made-up ID number with a valid check digit, unique within ``issued``."""
+    while True:
+        birth = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 60 * 365))
+        first17 = f"{region}{birth:%Y%m%d}{seq % 1000:03d}"
+        number = first17 + id_number_check_char(first17)
+        if number not in issued:
+            issued.add(number)
+            return number
 
 
 def _account(rng: random.Random) -> str:
@@ -104,6 +109,7 @@ def generate_fleet(
     stations: list[dict[str, Any]] = []
     port = base_port
     seq = 0
+    issued: set[str] = set()
 
     def new_household(village: str, served_by: str | None) -> dict[str, Any]:
         nonlocal seq
@@ -120,7 +126,7 @@ def generate_fleet(
             "file_no": f"{county_code}{seq:07d}",
             "name": _name(rng),
             "village": village,
-            "id_number": _id_number(rng, region, seq),
+            "id_number": _id_number(rng, region, seq, issued),
             "bank_name": "农村信用合作社",
             "bank_account": _account(rng),
             "members": rng.randint(1, 6),

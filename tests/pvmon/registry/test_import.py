@@ -230,4 +230,6 @@ def test_generator_scales_to_a_county() -> None:
         (i["host"], i["port"], i["unit_id"]) for s in fleet["stations"] for i in s["inverters"]
     }
     assert len(endpoints) == sum(len(s["inverters"]) for s in fleet["stations"])
+    ids = [h["id_number"] for h in fleet["households"]]
+    assert len(set(ids)) == len(ids)  # the database refuses a duplicate ID number
     assert generate_fleet(households=50, seed=1) == generate_fleet(households=50, seed=1)
