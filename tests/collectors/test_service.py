@@ -33,7 +33,7 @@ def test_parse_shard_rejects(text: str) -> None:
 
 
 def test_shards_cover_every_endpoint_once_and_stay_stable() -> None:
-    endpoints = [("10.0.0.%d" % (i % 250), 502 + i // 250) for i in range(3000)]
+    endpoints = [(f"10.0.0.{i % 250}", 502 + i // 250) for i in range(3000)]
     shards = [Shard(k, 4) for k in range(4)]
     owners = [[s for s in shards if s.owns(h, p)] for h, p in endpoints]
     assert all(len(o) == 1 for o in owners)
