@@ -237,6 +237,12 @@ class ModbusConnection(asyncio.Protocol):
             raise BadFrameError(f"unit {unit}: malformed reply to read {address}+{count}")
         return list(struct.unpack_from(f">{count}H", pdu, 2))
 
+    def flush(self) -> None:
+        """Drop whatever arrived unasked (a late RTU reply), so the next frame parses clean."""
+        if self._buffer:
+            self.stats.stale_frames += 1
+        self._buffer.clear()
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()

@@ -65,6 +65,10 @@ class EndpointOptions:
     accept_tid_zero: bool = False  # the logger always answers with transaction id 0
     backoff_base_s: float = 10.0
     backoff_max_s: float = 600.0
+    max_timeout_s: float = 15.0  # adaptive timeouts never exceed this [s]
+    rtu_guard_s: float = 1.0  # RTU: after a timeout, wait this long and flush [s]
+    reprobe_s: float = 6 * 3600.0  # unsupported blocks are tried again after this [s]
+    night_interval_s: float = 900.0  # poll a sleeping endpoint at most this often [s]
 
     @classmethod
     def from_registry(cls, options: dict[str, Any], *, timeout_s: float) -> EndpointOptions:
@@ -89,6 +93,7 @@ class Target:
     poll_interval_s: int = 60
     blocks: tuple[Block, ...] = ()
     counter: CounterState = field(default_factory=CounterState)
+    unsupported: dict[Block, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.blocks:
@@ -150,6 +155,12 @@ class EndpointPoller:
         self._retry_at = 0.0
         self._last_request = 0.0
         self._identified: set[int] = set()
+        self._latency_ewma = 0.0
+        self._connect_delay = self.options.connect_delay_s
+        self._fresh = False  # no request has succeeded yet on the current connection
+        self._last_cycle = 0.0
+        self._asleep = False
+        self._unreachable_logged = False
         self._ok = metrics.polls.labels(result="ok")
         self._observe_request = metrics.request_seconds.observe
         self._clock_gauge = metrics.clock_offset.labels(endpoint=self.name)
@@ -197,24 +208,64 @@ class EndpointPoller:
             )
             self._retry_at = time.monotonic() + self._backoff_s
             return None
-        if self.options.connect_delay_s:
-            await asyncio.sleep(self.options.connect_delay_s)
+        if self._connect_delay:
+            await asyncio.sleep(self._connect_delay)
+        self._fresh = True
         self._connection = connection
         self._identified.clear()  # a new connection may be a replaced or updated device
         self._backoff_s = 0.0
         return connection
 
+    @property
+    def timeout_s(self) -> float:
+        """The request timeout now: the configured one, raised to 4x the observed latency."""
+        return min(
+            max(self.options.timeout_s, 4.0 * self._latency_ewma), self.options.max_timeout_s
+        )
+
+    def _sleeping(self) -> bool:
+        """Night, and nothing behind the endpoint answered since dusk: poll rarely."""
+        now = self.device_now()
+        if any(self.daylight(t, now) for t in self.targets[:1]):
+            return False
+        return all(
+            self.health.states[t.inverter_id].state in ("sleeping", "unknown") for t in self.targets
+        )
+
     async def poll(self) -> None:
-        """Poll every inverter of the endpoint once."""
+        """Poll every inverter of the endpoint once (at night, a sleeping one seldom)."""
         started = time.perf_counter()
+        asleep = self._sleeping()
+        if asleep != self._asleep:
+            self._asleep = asleep
+            if asleep:
+                log.info(
+                    "%s asleep for the night: polling every %g s",
+                    self.name,
+                    self.options.night_interval_s,
+                )
+            else:
+                log.info("%s awake", self.name)
+        if (
+            asleep
+            and time.monotonic() - self._last_cycle < self.options.night_interval_s / self.speed
+        ):
+            return
+        self._last_cycle = time.monotonic()
         connection = await self._connect()
         if connection is None:
             now = self.device_now()
+            if not self._unreachable_logged and not asleep:
+                log.warning("%s unreachable; retrying with back-off (logged once)", self.name)
+                self._unreachable_logged = True
             for target in self.targets:
                 self._failed(
                     target, now, "connect", "endpoint unreachable (connection refused or timed out)"
                 )
         else:
+            if self._unreachable_logged:
+                log.info("%s reachable again", self.name)
+                self._unreachable_logged = False
             for target in self.targets:
                 await self._poll_target(connection, target)
                 if not connection.connected:
@@ -224,11 +275,16 @@ class EndpointPoller:
     async def _poll_target(self, connection: ModbusConnection, target: Target) -> None:
         decoded: dict[str, Any] = {}
         decode_block = target.register_map.decode_block
-        timeout = self.options.timeout_s
+        timeout = self.timeout_s
         min_gap = self.options.min_gap_s
         identify = target.unit_id not in self._identified
         blocks = target.blocks if identify else target.poll_blocks
+        unsupported = target.unsupported
         for block in blocks:
+            if unsupported and block in unsupported:
+                if time.monotonic() - unsupported[block] < self.options.reprobe_s / self.speed:
+                    continue
+                del unsupported[block]  # probe it again (firmware may have changed)
             if min_gap:
                 wait = self._last_request + min_gap - time.monotonic()
                 if wait > 0:
@@ -241,9 +297,21 @@ class EndpointPoller:
                 )
                 decoded.update(decode_block(block, words))
             except ModbusTimeoutError as exc:
+                if self._fresh and self._connect_delay < 5.0:
+                    # the first request after connecting got no answer: a logger that is
+                    # deaf right after a connect (field note 2); wait longer next time
+                    self._connect_delay = min(max(self._connect_delay * 2, 0.5), 5.0)
+                if connection.rtu:
+                    await asyncio.sleep(self.options.rtu_guard_s / max(self.speed, 1.0))
+                    connection.flush()
                 self._failed(target, self.device_now(), "timeout", str(exc))
                 return
             except ModbusExceptionResponse as exc:
+                if exc.code == 2:
+                    # this model has no such block (field note 14): read the rest, cache it
+                    unsupported[block] = time.monotonic()
+                    self.metrics.polls.labels(result="unsupported_block").inc()
+                    continue
                 self._failed(target, self.device_now(), "exception", str(exc))
                 return
             except BadFrameError as exc:
@@ -256,7 +324,18 @@ class EndpointPoller:
             except RegisterMapError as exc:
                 self._failed(target, self.device_now(), "decode", str(exc))
                 return
-            self._observe_request(time.perf_counter() - began)
+            elapsed = time.perf_counter() - began
+            self._observe_request(elapsed)
+            self._latency_ewma = 0.9 * self._latency_ewma + 0.1 * elapsed
+            self._fresh = False
+        if not decoded:
+            self._failed(
+                target,
+                self.device_now(),
+                "exception",
+                "every block answered exception 2 (unsupported)",
+            )
+            return
         if identify:
             target.identity = {k: decoded.get(k) for k in ("manufacturer", "model", "serial")}
             self._identified.add(target.unit_id)

@@ -14,8 +14,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from collectors.maps import RegisterMap, get_map
+from simulators.behaviour import DeviceBehaviour
 from simulators.faults import Fault
-from simulators.physics import Site, energy_between_wh, power_at_w
+from simulators.physics import Site, day_power_w, energy_between_wh, power_at_w
 
 __all__ = ["DeviceSpec", "SimulatedInverter", "plausible_counter_wh"]
 
@@ -53,10 +54,14 @@ class SimulatedInverter:
         start: datetime,
         faults: Sequence[Fault] = (),
         initial_energy_wh: float | None = None,
+        behaviour: DeviceBehaviour | None = None,
     ) -> None:
         self.spec = spec
         self.seed = seed
         self.faults = list(faults)
+        self.behaviour = behaviour or DeviceBehaviour()
+        self._start = start
+        self._windows: dict[date, tuple[datetime, datetime] | None] = {}
         self.register_map: RegisterMap = get_map(spec.register_map, phases=spec.phases)
         if initial_energy_wh is None:
             initial_energy_wh = plausible_counter_wh(spec.site, start)
@@ -143,8 +148,14 @@ class SimulatedInverter:
             "model": self.spec.model,
             "serial": self.spec.serial,
             "rated_ac_w": rated,
-            "device_time": at.timestamp(),
+            "device_time": self.behaviour.device_clock(at, since=self._start).timestamp(),
         }
+        if self.behaviour.dawn_zero_minutes:
+            window = self.production_window(at.astimezone(_LOCAL).date())
+            if window is not None and window[0] <= at < window[0] + timedelta(
+                minutes=self.behaviour.dawn_zero_minutes
+            ):
+                values["energy_wh"] = 0  # the logger's start-up zero (field note 8)
         if phases == 3:
             values.update(
                 ac_voltage_b_v=voltage + 0.4,
@@ -180,6 +191,29 @@ class SimulatedInverter:
             self._image = self.register_map.encode(self.values_at(at))
             self._image_t = second
         return self._image
+
+    def production_window(self, day: date) -> tuple[datetime, datetime] | None:
+        """First and last minute of production on a local day (None: no production)."""
+        if day not in self._windows:
+            profile = day_power_w(self.spec.site, day, seed=self.seed, device_key=self.spec.serial)
+            producing = [i for i, p in enumerate(profile) if p > 0]
+            midnight = datetime(day.year, day.month, day.day, tzinfo=_LOCAL)
+            self._windows[day] = (
+                (
+                    midnight + timedelta(minutes=producing[0]),
+                    midnight + timedelta(minutes=producing[-1]),
+                )
+                if producing
+                else None
+            )
+        return self._windows[day]
+
+    def is_night(self, at: datetime, *, margin: timedelta = timedelta(minutes=30)) -> bool:
+        """True from ``margin`` after the day's last production to ``margin`` before the first."""
+        window = self.production_window(at.astimezone(_LOCAL).date())
+        if window is None:
+            return True
+        return at < window[0] - margin or at > window[1] + margin
 
     def active_fault(self, kind: str, at: datetime) -> Fault | None:
         """The first fault of ``kind`` active at ``at``, if any."""

@@ -82,6 +82,8 @@ PROFILES: dict[str, dict[str, tuple[float, timedelta]]] = {
         "replaced": (0.0002, timedelta(days=36500)),
     },
 }
+# the field profile: the demo's faults, plus every field behaviour (simulators.behaviour)
+PROFILES["field"] = dict(PROFILES["demo"])
 
 
 def draw_faults(

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from pvmon.registry.models import FleetFile, StationRecord
+from simulators.behaviour import DeviceBehaviour, LoggerBehaviour, draw_field_behaviours
 from simulators.device import DeviceSpec, SimulatedInverter
 from simulators.faults import Fault, draw_faults
 from simulators.physics import Site
@@ -63,14 +64,31 @@ def build_endpoints(
     fault_profile: str = "none",
     faults: Mapping[str, Sequence[Fault]] | None = None,
     port_offset: int = 0,
+    loggers: Mapping[str, LoggerBehaviour] | None = None,
+    behaviours: Mapping[str, DeviceBehaviour] | None = None,
 ) -> list[Endpoint]:
-    """Endpoints with their devices; ``faults`` by serial override the profile's draw."""
+    """Endpoints with their devices; ``faults`` by serial override the profile's draw.
+
+    Under the ``field`` profile every logger and inverter also gets field behaviours
+    (drawn, unless ``loggers`` by ``host:port`` and ``behaviours`` by serial are given).
+    """
+    if fault_profile == "field" and loggers is None and behaviours is None:
+        keys = sorted({f"{s.host}:{s.port + port_offset}" for s in specs})
+        loggers, behaviours = draw_field_behaviours(
+            keys, [s.serial for s in specs], seed=seed, start=start
+        )
     endpoints: dict[tuple[str, int], Endpoint] = {}
     by_endpoint: dict[tuple[str, int], set[str]] = defaultdict(set)
     for spec in specs:
         key = (spec.host, spec.port + port_offset)
         endpoint = endpoints.setdefault(
-            key, Endpoint(spec.host, spec.port + port_offset, spec.framing)
+            key,
+            Endpoint(
+                spec.host,
+                spec.port + port_offset,
+                spec.framing,
+                behaviour=(loggers or {}).get(f"{key[0]}:{key[1]}", LoggerBehaviour()),
+            ),
         )
         by_endpoint[key].add(spec.framing)
         if len(by_endpoint[key]) > 1:
@@ -81,6 +99,10 @@ def build_endpoints(
         if chosen is None:
             chosen = draw_faults(spec.serial, profile=fault_profile, seed=seed, start=start)
         endpoint.devices[spec.unit_id] = SimulatedInverter(
-            spec, seed=seed, start=start, faults=chosen
+            spec,
+            seed=seed,
+            start=start,
+            faults=chosen,
+            behaviour=(behaviours or {}).get(spec.serial),
         )
     return list(endpoints.values())

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import struct
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pymodbus.framer.rtu import FramerRTU
 
+from simulators.behaviour import LoggerBehaviour
 from simulators.clock import SimClock
 from simulators.device import SimulatedInverter
 
@@ -47,6 +50,7 @@ class Endpoint:
     port: int
     framing: str = "tcp"
     devices: dict[int, SimulatedInverter] = field(default_factory=dict)
+    behaviour: LoggerBehaviour = field(default_factory=LoggerBehaviour)
 
 
 @dataclass
@@ -55,6 +59,8 @@ class _Stats:
     responses: int = 0
     exceptions: int = 0
     connections: int = 0
+    ignored: int = 0  # requests a behaviour made the logger ignore
+    dropped: int = 0  # connections the logger dropped (second client, idle)
 
 
 class _ModbusProtocol(asyncio.Protocol):
@@ -62,11 +68,18 @@ class _ModbusProtocol(asyncio.Protocol):
         self.server = server
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.connected_at = time.monotonic()
+        self.last_activity = self.connected_at
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.server.stats.connections += 1
+        if self.server.endpoint.behaviour.single_client:
+            for other in list(self.server.connections):  # a second client drops the first
+                if other.transport is not None:
+                    other.transport.abort()
+                    self.server.stats.dropped += 1
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -112,10 +125,19 @@ class _ModbusProtocol(asyncio.Protocol):
     def send(self, unit: int, pdu: bytes, tid: int | None) -> None:
         if self.transport is None or self.transport.is_closing():
             return
+        behaviour = self.server.endpoint.behaviour
         if tid is None:
             frame = bytes([unit]) + pdu
-            self.transport.write(frame + _crc(frame))
+            frame += _crc(frame)
+            if behaviour.garble_rate and self.server.rng.random() < behaviour.garble_rate:
+                if self.server.rng.random() < 0.5:
+                    frame = bytes(self.server.rng.randrange(256) for _ in range(2)) + frame
+                else:
+                    frame = frame[:-1] + bytes([frame[-1] ^ 0x5A])
+            self.transport.write(frame)
         else:
+            if behaviour.tid_zero:
+                tid = 0
             self.transport.write(struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu)
 
 
@@ -129,6 +151,9 @@ class EndpointServer:
         self.stats = _Stats()
         self.connections: set[_ModbusProtocol] = set()
         self._server: asyncio.base_events.Server | None = None
+        self.rng = random.Random(endpoint.behaviour.seed)
+        self._last_request = 0.0
+        self._locked_until = 0.0
 
     @property
     def listening(self) -> bool:
@@ -158,8 +183,43 @@ class EndpointServer:
                 connection.transport.abort()
         await server.wait_closed()
 
+    def _ignores(self, conn: _ModbusProtocol) -> bool:
+        """Whether the logger's behaviour makes it drop this request on the floor."""
+        behaviour = self.endpoint.behaviour
+        wall = time.monotonic()
+        conn.last_activity = wall
+        if wall - conn.connected_at < behaviour.deaf_after_connect_s:
+            return True
+        if wall < self._locked_until:
+            return True
+        if behaviour.min_gap_s and wall - self._last_request < behaviour.min_gap_s:
+            self._locked_until = wall + behaviour.lockout_s  # overloaded: locks up a while
+            return True
+        self._last_request = wall
+        return False
+
+    def drop_idle(self) -> None:
+        """Close connections idle longer than the logger's NAT allows."""
+        limit = self.endpoint.behaviour.idle_drop_s
+        if limit is None:
+            return
+        wall = time.monotonic()
+        for conn in list(self.connections):
+            if wall - conn.last_activity > limit and conn.transport is not None:
+                conn.transport.abort()
+                self.stats.dropped += 1
+
+    def _latency(self) -> float:
+        if not self.endpoint.behaviour.cellular_latency:
+            return self.latency_s
+        # cellular round trips: 0.3-2.5 s mostly, with a tail (field notes, numbers)
+        return min(0.3 + self.rng.lognormvariate(-0.7, 0.7), 8.0)
+
     def handle(self, conn: _ModbusProtocol, unit: int, pdu: bytes, tid: int | None) -> None:
         self.stats.requests += 1
+        if self._ignores(conn):
+            self.stats.ignored += 1
+            return
         now = self.clock.now()
         device = self.endpoint.devices.get(unit)
         if device is None:
@@ -168,7 +228,7 @@ class EndpointServer:
         if device.active_fault("silent", now):
             return
         slow = device.active_fault("slow", now)
-        delay = float(slow.params.get("delay_s", 1.0)) if slow else self.latency_s
+        delay = float(slow.params.get("delay_s", 1.0)) if slow else self._latency()
         raised = device.active_fault("exception", now)
         if raised is not None:
             self._reply(
@@ -200,6 +260,9 @@ def _read(device: SimulatedInverter, pdu: bytes, now: datetime) -> bytes:
     address, count = struct.unpack_from(">HH", pdu, 1)
     if not 1 <= count <= 125:
         return _exception(function, _ILLEGAL_VALUE)
+    for start, size in device.behaviour.missing(now):
+        if address < start + size and start < address + count:
+            return _exception(function, _ILLEGAL_ADDRESS)  # this model has no such block
     image = device.image_at(now)
     try:
         words = [image[a] for a in range(address, address + count)]
@@ -238,12 +301,16 @@ class FleetServer:
 
     def _unreachable(self, server: EndpointServer) -> bool:
         now = self.clock.now()
-        return any(d.active_fault("unreachable", now) for d in server.endpoint.devices.values())
+        devices = list(server.endpoint.devices.values())
+        if any(d.active_fault("unreachable", now) for d in devices):
+            return True
+        return server.endpoint.behaviour.night_offline and all(d.is_night(now) for d in devices)
 
     async def _watch_unreachable(self) -> None:
         """Open and close listeners as ``unreachable`` faults begin and end."""
         while True:
             for server in self.servers:
+                server.drop_idle()
                 down = self._unreachable(server)
                 if down and server.listening:
                     await server.stop()
