@@ -12,6 +12,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from dividends.cli import dividends_app
 from pvmon.db.connect import database_url, embedded_server, open_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
 from pvmon.errors import PvmonError, ValidationError
@@ -32,6 +33,7 @@ simulate_app = typer.Typer(help="Simulated inverters: serve a fleet over Modbus,
 app.add_typer(db_app, name="db")
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(dividends_app, name="dividends")
 
 console = Console()
 err_console = Console(stderr=True)
