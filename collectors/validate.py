@@ -113,6 +113,9 @@ def _check_counter(
 ) -> Quality:
     last, last_at = state.last_good_wh, state.last_good_at
     if last is None or last_at is None:
+        if energy == 0:  # a logger's start-up zero is no counter to start from
+            _reject(values, raw, "energy_wh", "counter reads 0 with nothing to compare")
+            return Quality.COUNTER_DIP
         state.last_good_wh, state.last_good_at = energy, at
         return Quality.GOOD
     if energy < last:

@@ -154,6 +154,7 @@ class EndpointServer:
         self.rng = random.Random(endpoint.behaviour.seed)
         self._last_request = 0.0
         self._locked_until = 0.0
+        self._idle_task: asyncio.Task[None] | None = None
 
     @property
     def listening(self) -> bool:
@@ -171,9 +172,20 @@ class EndpointServer:
         )
         if self.endpoint.port == 0:
             self.endpoint.port = self._server.sockets[0].getsockname()[1]
+        if self.endpoint.behaviour.idle_drop_s is not None and self._idle_task is None:
+            self._idle_task = asyncio.create_task(self._watch_idle())
+
+    async def _watch_idle(self) -> None:
+        limit = self.endpoint.behaviour.idle_drop_s or 1.0
+        while True:
+            await asyncio.sleep(min(limit / 4, 1.0))
+            self.drop_idle()
 
     async def stop(self) -> None:
         """Close the listener and drop every connection (clients see refused/reset)."""
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            self._idle_task = None
         server, self._server = self._server, None
         if server is None:
             return
@@ -310,7 +322,6 @@ class FleetServer:
         """Open and close listeners as ``unreachable`` faults begin and end."""
         while True:
             for server in self.servers:
-                server.drop_idle()
                 down = self._unreachable(server)
                 if down and server.listening:
                     await server.stop()

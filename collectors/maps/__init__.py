@@ -17,6 +17,7 @@ sockets, no I/O except reading pysunspec2's bundled model definitions once.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 from collectors.maps.base import (
@@ -49,7 +50,7 @@ __all__ = [
     "get_map",
 ]
 
-MAP_NAMES: tuple[str, ...] = ("sunspec", "huawei_sun2000")
+MAP_NAMES: tuple[str, ...] = ("sunspec", "huawei_sun2000", "huawei_sun2000_lw")
 """Names accepted by :func:`get_map` (the inverters' ``register_map`` in the registry)."""
 
 
@@ -67,4 +68,12 @@ def get_map(name: str, *, phases: int) -> RegisterMap:
 def _build(name: str, phases: int) -> RegisterMap:
     if name == "sunspec":
         return build_sunspec_map(phases=phases)
-    return build_huawei_sun2000_map(phases=phases)
+    huawei = build_huawei_sun2000_map(phases=phases)
+    if name == "huawei_sun2000_lw":
+        # the SUN2000 layout with the lifetime counter's low word first, as some
+        # re-branded loggers and other vendors put counters (field note 13)
+        points = [
+            replace(p, word_order="little") if p.name == "energy_wh" else p for p in huawei.points
+        ]
+        return huawei.with_points(name=name, points=points)
+    return huawei

@@ -54,6 +54,12 @@ def _run(counters: list[int | None], *, step_min: int = 1) -> list[tuple[int | N
             [0, Quality.OUT_OF_RANGE, 0],
         ),
         ("sentinel passes as None", [1000, None, 1010], [1000, None, 1010], [0, 0, 0]),
+        (
+            "collector starts during the dawn zero",
+            [0, 0, 5000, 5003],
+            [None, None, 5000, 5003],
+            [Quality.COUNTER_DIP, Quality.COUNTER_DIP, 0, 0],
+        ),
     ],
 )
 def test_counter_rules(name: str, counters, stored, flags) -> None:  # type: ignore[no-untyped-def]
