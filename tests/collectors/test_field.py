@@ -280,7 +280,7 @@ async def test_garbled_rtu_frames_are_rejected_and_the_parser_resynchronises() -
         await rig.close()
 
 
-# -- 7: night: the logger is off from dusk to dawn --------------------------------------------------
+# -- 7: night: the logger is off from dusk to dawn ---------------------------------------------
 
 
 async def test_night_offline_logger_is_sleeping_quiet_and_polled_seldom(
@@ -336,7 +336,7 @@ async def test_night_offline_logger_is_sleeping_quiet_and_polled_seldom(
         await fleet.stop()
 
 
-# -- 8: the lifetime counter reads 0 at dawn ----------------------------------------------------------
+# -- 8: the lifetime counter reads 0 at dawn ---------------------------------------------------
 
 
 @pytest.mark.parametrize("map_name", ["sunspec", "huawei_sun2000"])
@@ -362,7 +362,7 @@ async def test_dawn_zero_counter_is_rejected_not_a_reset(map_name: str) -> None:
         await rig.close()
 
 
-# -- 9: a scale factor that changes with power ----------------------------------------------------------
+# -- 9: a scale factor that changes with power -------------------------------------------------
 
 
 async def test_changing_scale_factor_is_read_with_its_value() -> None:
@@ -380,7 +380,7 @@ async def test_changing_scale_factor_is_read_with_its_value() -> None:
         await rig.close()
 
 
-# -- 10: a vendor map with the counter's low word first --------------------------------------------------
+# -- 10: a vendor map with the counter's low word first ----------------------------------------
 
 
 async def test_low_word_first_counter_decodes_right() -> None:
@@ -394,7 +394,7 @@ async def test_low_word_first_counter_decodes_right() -> None:
         await rig.close()
 
 
-# -- 11: unsupported blocks and a firmware update --------------------------------------------------------
+# -- 11: unsupported blocks and a firmware update ----------------------------------------------
 
 
 async def test_unsupported_block_is_cached_and_reprobed_after_firmware_change() -> None:
@@ -428,7 +428,7 @@ async def test_unsupported_block_is_cached_and_reprobed_after_firmware_change() 
         await rig.close()
 
 
-# -- 12: one dead unit behind a logger that serves several ---------------------------------------------
+# -- 12: one dead unit behind a logger that serves several -------------------------------------
 
 
 async def test_a_dead_unit_does_not_cost_the_others_their_readings() -> None:
@@ -445,7 +445,7 @@ async def test_a_dead_unit_does_not_cost_the_others_their_readings() -> None:
         await rig.close()
 
 
-# -- 13: a logger that locks up when polled too fast ---------------------------------------------------
+# -- 13: a logger that locks up when polled too fast -------------------------------------------
 
 
 @pytest.mark.parametrize(("gap", "answered"), [(0.0, False), (0.06, True)])
@@ -463,7 +463,7 @@ async def test_min_gap_keeps_a_touchy_logger_answering(gap: float, answered: boo
         await rig.close()
 
 
-# -- 14: device clocks that drift or jump -----------------------------------------------------------------
+# -- 14: device clocks that drift or jump ------------------------------------------------------
 
 
 async def test_device_clock_offset_is_measured_and_readings_keep_the_collector_clock() -> None:
