@@ -12,6 +12,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from dashboards.cli import app as dashboards_app
 from dividends.cli import dividends_app
 from pvmon.db.connect import database_url, embedded_server, open_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
@@ -33,6 +34,7 @@ simulate_app = typer.Typer(help="Simulated inverters: serve a fleet over Modbus,
 app.add_typer(db_app, name="db")
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(dividends_app, name="dividends")
 
 console = Console()
