@@ -138,12 +138,14 @@ class ModbusConnection(asyncio.Protocol):
             end = 6 + length
             if len(buffer) < end:
                 return
+            unit = buffer[6]
             pdu = bytes(buffer[7:end])
             del buffer[:end]
             waiting = self._waiting
             if (
                 waiting is None
                 or waiting.done()
+                or unit != self._expect_unit
                 or not (tid == self._tid or (tid == 0 and self.accept_tid_zero))
             ):
                 self.stats.stale_frames += 1  # a late answer to an earlier request
@@ -202,9 +204,9 @@ class ModbusConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             raise ModbusUnavailableError("not connected")
         frame = self._frame(unit, address, count)
+        self._expect_unit = unit
         if self.rtu:
             self._buffer.clear()
-            self._expect_unit = unit
         else:
             self._tid = self._tid + 1 if self._tid < 0xFFFF else 1
             frame = self._tid.to_bytes(2, "big") + frame[2:]

@@ -206,7 +206,7 @@ class EndpointPoller:
             self._backoff_s = min(
                 max(self._backoff_s * 2, self.options.backoff_base_s), self.options.backoff_max_s
             )
-            self._retry_at = time.monotonic() + self._backoff_s
+            self._retry_at = time.monotonic() + self._backoff_s / self.speed
             return None
         if self._connect_delay:
             await asyncio.sleep(self._connect_delay)

@@ -24,6 +24,7 @@ class LoggerBehaviour:
     deaf_after_connect_s: float = 0.0  # requests right after connect are ignored (note 2)
     idle_drop_s: float | None = None  # NAT drops an idle connection (numbers)
     cellular_latency: bool = False  # 0.3-2.5 s per reply with a tail (notes 4, 17)
+    latency_scale: float = 1.0  # accelerated runs shrink the cellular latency
     tid_zero: bool = False  # always answers with transaction id 0 (note 4)
     garble_rate: float = 0.0  # RTU: share of replies with stray bytes or a bad CRC (note 6)
     night_offline: bool = False  # the logger itself is off from dusk to dawn (note 7)
@@ -67,34 +68,45 @@ def draw_field_behaviours(
     *,
     seed: int,
     start: datetime,
+    wall_scale: float = 1.0,
+    clocks: bool = True,
 ) -> tuple[dict[str, LoggerBehaviour], dict[str, DeviceBehaviour]]:
-    """The ``field`` profile: behaviours per logger and per inverter, at field-like rates."""
+    """The ``field`` profile: behaviours per logger and per inverter, at field-like rates.
+
+    ``wall_scale`` shrinks the wall-clock parts (latency, deaf period, NAT timeout, gaps)
+    for accelerated runs; ``clocks`` False leaves device clocks exact (an accelerated run
+    timestamps readings with the device's simulated clock, so drift would move them).
+    """
     loggers: dict[str, LoggerBehaviour] = {}
     for key in endpoint_keys:
         rng = random.Random(f"{seed}:{key}:logger")
+        idle = rng.choice((None, 120.0, 300.0))
         loggers[key] = LoggerBehaviour(
             single_client=True,  # most dongles and DTUs
-            deaf_after_connect_s=rng.choice((0.0, 0.0, 1.0, 2.0)),
-            idle_drop_s=rng.choice((None, 120.0, 300.0)),
+            deaf_after_connect_s=rng.choice((0.0, 0.0, 1.0, 2.0)) * wall_scale,
+            idle_drop_s=None if idle is None else idle * wall_scale,
             cellular_latency=rng.random() < 0.7,
+            latency_scale=wall_scale,
             tid_zero=rng.random() < 0.05,
             garble_rate=0.01 if rng.random() < 0.3 else 0.0,
             night_offline=rng.random() < 0.6,
-            min_gap_s=rng.choice((0.0, 0.0, 0.05)),
-            lockout_s=60.0,
+            min_gap_s=rng.choice((0.0, 0.0, 0.05)) * wall_scale,
+            lockout_s=60.0 * wall_scale,
             seed=rng.randrange(1 << 30),
         )
     devices: dict[str, DeviceBehaviour] = {}
     for key in device_keys:
         rng = random.Random(f"{seed}:{key}:device")
         update = start + timedelta(days=rng.uniform(1, 10)) if rng.random() < 0.05 else None
+        jump = start + timedelta(days=rng.uniform(1, 10)) if rng.random() < 0.05 else None
+        drift = rng.uniform(-9, 9)
         devices[key] = DeviceBehaviour(
             dawn_zero_minutes=rng.choice((0.0, 0.0, 10.0, 20.0)),
             firmware_update_at=update,
-            clock_drift_s_per_day=rng.uniform(-9, 9),
-            clock_jump_at=start + timedelta(days=rng.uniform(1, 10))
-            if rng.random() < 0.05
-            else None,
+            # the update drops a block (SimulatedInverter resolves which: the identity one)
+            extra={"firmware_drops_identity": True} if update else {},
+            clock_drift_s_per_day=drift if clocks else 0.0,
+            clock_jump_at=jump if clocks else None,
             clock_jump_s=3600.0,
         )
     return loggers, devices

@@ -9,7 +9,7 @@ collector stored against it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -59,10 +59,14 @@ class SimulatedInverter:
         self.spec = spec
         self.seed = seed
         self.faults = list(faults)
-        self.behaviour = behaviour or DeviceBehaviour()
+        behaviour = behaviour or DeviceBehaviour()
+        self.register_map: RegisterMap = get_map(spec.register_map, phases=spec.phases)
+        if behaviour.extra.get("firmware_drops_identity"):
+            identity = self.register_map.blocks[0]
+            behaviour = replace(behaviour, missing_after_update=((identity.start, identity.count),))
+        self.behaviour = behaviour
         self._start = start
         self._windows: dict[date, tuple[datetime, datetime] | None] = {}
-        self.register_map: RegisterMap = get_map(spec.register_map, phases=spec.phases)
         if initial_energy_wh is None:
             initial_energy_wh = plausible_counter_wh(spec.site, start)
         self._counter_wh = float(initial_energy_wh)

@@ -225,7 +225,8 @@ class EndpointServer:
         if not self.endpoint.behaviour.cellular_latency:
             return self.latency_s
         # cellular round trips: 0.3-2.5 s mostly, with a tail (field notes, numbers)
-        return min(0.3 + self.rng.lognormvariate(-0.7, 0.7), 8.0)
+        scale = self.endpoint.behaviour.latency_scale
+        return min(0.3 + self.rng.lognormvariate(-0.7, 0.7), 8.0) * scale
 
     def handle(self, conn: _ModbusProtocol, unit: int, pdu: bytes, tid: int | None) -> None:
         self.stats.requests += 1
