@@ -176,21 +176,22 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
     server.start()
     fleet_file = root / "fleet.yaml"
     fleet_file.write_text(yaml.dump(fleet, Dumper=yaml.CSafeDumper, allow_unicode=True))
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pvmon.cli",
-            "simulate",
-            "--fleet",
-            str(fleet_file),
-            "--latency",
-            str(spec["latency"]),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    field = spec["faults"] == "field"
+    daytime = ["--start", "2025-06-01T03:00:00+00:00"] if field else []  # 11:00 in China
+    command = [
+        sys.executable,
+        "-m",
+        "pvmon.cli",
+        "simulate",
+        "--fleet",
+        str(fleet_file),
+        "--latency",
+        str(spec["latency"]),
+        "--faults",
+        str(spec["faults"]),
+        *daytime,
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         with psycopg.connect(server.url(), autocommit=True) as conn:
             upgrade(conn, timescaledb="off")
