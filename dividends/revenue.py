@@ -195,19 +195,22 @@ def write_revenue_lines(conn: psycopg.Connection, period: Period) -> int:
     )
     cur = conn.execute(
         """
-        WITH p AS (
+        WITH bench AS (
+            SELECT DISTINCT ON (province) province, yuan_per_kwh FROM benchmark_prices
+             WHERE effective_from <= %(s)s ORDER BY province, effective_from DESC
+        ), tariff AS (
+            SELECT DISTINCT ON (tariff_ref) tariff_ref, yuan_per_kwh FROM station_tariffs
+             WHERE effective_from <= %(s)s ORDER BY tariff_ref, effective_from DESC
+        ), p AS (
             SELECT s.id AS station_id, e.metered_wh, e.estimated_wh,
-                   (SELECT b.yuan_per_kwh FROM benchmark_prices b
-                     WHERE b.province = c.province AND b.effective_from <= %(s)s
-                     ORDER BY b.effective_from DESC LIMIT 1) AS bench,
-                   (SELECT t.yuan_per_kwh FROM station_tariffs t
-                     WHERE t.tariff_ref = s.tariff_ref AND t.effective_from <= %(s)s
-                     ORDER BY t.effective_from DESC LIMIT 1) AS tariff
+                   b.yuan_per_kwh AS bench, t.yuan_per_kwh AS tariff
               FROM station_period_energy e
               JOIN _div_scope sc ON sc.station_id = e.station_id
               JOIN stations s ON s.id = e.station_id
               JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
               JOIN counties c ON c.id = tw.county_id
+              JOIN bench b ON b.province = c.province
+              JOIN tariff t ON t.tariff_ref = s.tariff_ref
              WHERE e.period_start = %(s)s AND e.period_end = %(e)s
         ), parts AS (
             SELECT station_id, 'benchmark' AS part, bench AS price, metered_wh, estimated_wh

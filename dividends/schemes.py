@@ -202,6 +202,7 @@ def enrol_registry(
               FROM station_slots sl JOIN stations s ON s.id = sl.station_id
              WHERE s.kind = 'household'
                AND NOT EXISTS (SELECT 1 FROM dividend_enrolments e WHERE e.slot_id = sl.id)
+             ORDER BY hashint8(sl.id)  -- the GiST exclusion index fills faster unordered
             """,
             (h_id, starts),
         ).rowcount
@@ -217,6 +218,7 @@ def enrol_registry(
               FROM served JOIN station_slots sl
                 ON sl.station_id = served.station_id AND sl.slot_no = served.n
              WHERE NOT EXISTS (SELECT 1 FROM dividend_enrolments e WHERE e.slot_id = sl.id)
+             ORDER BY hashint8(sl.id)
             """,
             (v_id, starts),
         ).rowcount
@@ -242,8 +244,8 @@ def enrol(
 ) -> int:
     """Enrol a household (or a village collective) on a slot; returns the enrolment id.
 
-    The database refuses a household holding the same slot twice over overlapping dates
-    and a slot with two holders at once (:class:`DividendError` naming slot and dates).
+    The database refuses a slot with two holders at once, and so a household holding the
+    same slot twice over overlapping dates (:class:`DividendError` naming slot and dates).
     """
     if (household_id is None) == (village_id is None):
         raise ValidationError(f"enrolment on slot {slot_id}: give household_id or village_id")

@@ -176,7 +176,7 @@ def test_a_household_cannot_hold_the_same_slot_twice(world: World) -> None:
         enrol(
             conn, slot_id=slot, scheme="village_slot", household_id=hh, starts_on=date(2019, 6, 1)
         )
-    with pytest.raises(psycopg.errors.ExclusionViolation, match="household_slot_no_overlap"):
+    with pytest.raises(psycopg.errors.ExclusionViolation, match="enrolments_no_overlap"):
         conn.execute(
             "INSERT INTO dividend_enrolments (slot_id, scheme_id, household_id, starts_on)"
             " SELECT %s, scheme_id, household_id, '2018-01-01' FROM dividend_enrolments",
