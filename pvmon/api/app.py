@@ -1,29 +1,255 @@
-"""FastAPI application factory."""
+"""FastAPI application factory: pool, routers, one error shape, the OpenAPI document.
+
+Every failure is ``application/problem+json`` (RFC 9457, :class:`pvmon.api.models.Problem`):
+401 without a valid key, 403 for the wrong role or county, 404 for an unknown record,
+409 for a state conflict (run not a draft, double payment), 422 for rejected input with
+one entry per field, 503 when the database cannot be reached.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pvmon.api.auth import AuthError, ForbiddenError
+from pvmon.api.models import Problem, ProblemField
 from pvmon.db.connect import open_database
 from pvmon.db.migrate import current_version, database_flavour
-from pvmon.errors import DatabaseError
+from pvmon.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    NotFoundError,
+    PvmonError,
+    ValidationError,
+)
 
-__all__ = ["create_app"]
+__all__ = ["PROBLEM_JSON", "create_app", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger(__name__)
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_DESCRIPTION = """Monitoring and dividends of PV poverty-alleviation stations.
+
+**Access.** Every endpoint except `/health` needs an API key (`X-API-Key: pvk_...` or
+`Authorization: Bearer pvk_...`), created with `pvmon keys create NAME --role ROLE
+[--county CODE]`. Roles: `viewer` (read operators' data), `operator` (+ acknowledge
+alarms), `finance` (+ finance endpoints, personal data unmasked), `admin` (everything,
+registry import and edits). A key limited to a county sees only that county: 403 for
+anything outside it.
+
+**Conventions.** Lists take `limit`/`offset` and return `{items, total, limit, offset}`.
+Errors are `application/problem+json`. Times are ISO 8601 UTC; days are China Standard
+Time calendar days. Units are in field names: `_w` W, `_wh` Wh, `_kwh` kWh; money is
+integer `_fen` with a `_yuan` display string beside it.
+"""
 
 
-def create_app(*, database_url: str) -> FastAPI:
-    """The pvmon API bound to the database at ``database_url``."""
+def problem_response(
+    status: int,
+    detail: str | None,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    body = Problem(
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=[ProblemField(**e) for e in errors] if errors is not None else None,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _field_errors(problems: list[str]) -> list[dict[str, str]]:
+    out = []
+    for p in problems:
+        field, sep, message = p.partition(": ")
+        out.append({"field": field if sep else "", "message": message if sep else p})
+    return out
+
+
+def _status_of(exc: PvmonError) -> int:
+    from dividends.errors import DoublePaymentError, FourEyesError, RunStateError
+
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, ForbiddenError | FourEyesError):
+        return 403
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, RunStateError | DoublePaymentError):
+        return 409
+    if isinstance(exc, ValidationError):
+        return 422
+    if isinstance(exc, DatabaseUnavailableError):
+        return 503
+    return 500
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PvmonError)
+    def _pvmon(request: Request, exc: PvmonError) -> JSONResponse:
+        status = _status_of(exc)
+        if status == 500:
+            _log.exception("request %s failed", request.url.path, exc_info=exc)
+        errors = _field_errors(exc.problems) if isinstance(exc, ValidationError) else None
+        headers = {"WWW-Authenticate": 'Bearer realm="pvmon"'} if status == 401 else None
+        return problem_response(
+            status, str(exc), instance=request.url.path, errors=errors, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(422, detail, instance=request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            exc.status_code,
+            str(exc.detail),
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(psycopg.Error)
+    def _db(request: Request, exc: psycopg.Error) -> JSONResponse:
+        if isinstance(exc, psycopg.OperationalError):
+            return problem_response(503, "the database is unavailable", instance=request.url.path)
+        if isinstance(exc, psycopg.errors.IntegrityError | psycopg.errors.DataError):
+            return problem_response(
+                422,
+                f"rejected by the database: {exc.diag.message_primary}",
+                instance=request.url.path,
+            )
+        _log.exception("database error on %s", request.url.path, exc_info=exc)
+        return problem_response(500, "database error", instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    def _any(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return problem_response(500, "internal error", instance=request.url.path)
+
+
+def _problem_ref(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in problem.pop("$defs", {}).items():
+        components[name] = sub
+    components["Problem"] = problem
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for path, ops in schema.get("paths", {}).items():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            if path == "/health":
+                responses["503"] = {
+                    "description": "database unavailable",
+                    "content": {"application/json": {"schema": {}}},
+                }
+                continue
+            responses["401"] = _problem_ref("no API key, or an unknown or revoked one")
+            responses["403"] = _problem_ref("the key's role or county does not allow this")
+            responses["422"] = _problem_ref("rejected input; `errors` names each field")
+            responses["503"] = _problem_ref("the database is unavailable")
+            if "{" in path:
+                responses["404"] = _problem_ref("no such record")
+            if method in ("post", "patch"):
+                responses["409"] = _problem_ref("the record's state does not allow this")
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(*, database_url: str, pool_size: int = 8) -> FastAPI:
+    """The pvmon API bound to the database at ``database_url``.
+
+    A connection pool of up to ``pool_size`` connections is opened on startup (and on
+    first use when the app is served without its lifespan) and closed on shutdown.
+    """
+    pool = ConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=pool_size,
+        open=False,
+        kwargs={"autocommit": True, "options": "-c timezone=UTC -c statement_timeout=120000"},
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool.open(wait=False)
+        try:
+            yield
+        finally:
+            pool.close()
+
     app = FastAPI(
         title="pvmon",
         version="0.1.0",
-        description="Monitoring and dividends of PV poverty-alleviation stations",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "status", "description": "Liveness"},
+            {"name": "operators", "description": "Fleet, stations, inverters, series, alarms"},
+            {"name": "registry", "description": "Places, import and edits"},
+            {"name": "finance", "description": "Schemes, households, enrolments, runs"},
+            {"name": "access", "description": "API keys"},
+        ],
     )
+    app.state.pool = pool
+    _install_handlers(app)
 
     @app.get("/health", tags=["status"], summary="Liveness and database status")
     def health() -> JSONResponse:
+        """Schema version, flavour, registry counts and the latest reading; no key needed."""
         try:
             with open_database(database_url) as conn:
                 body: dict[str, Any] = {
@@ -43,4 +269,9 @@ def create_app(*, database_url: str) -> FastAPI:
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
         return JSONResponse(body)
 
+    from pvmon.api import finance, operators
+
+    app.include_router(operators.router)
+    app.include_router(finance.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,0 +1,85 @@
+"""Request dependencies: a pooled connection and the caller's principal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from pvmon.api.auth import Access, ForbiddenError, Principal, authenticate
+from pvmon.errors import DatabaseUnavailableError
+
+__all__ = ["Conn", "Paging", "access", "county_filter", "get_conn", "paging"]
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="pvk_... API key")
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer pvk_...")
+
+
+def get_conn(request: Request) -> Iterator[psycopg.Connection]:
+    """A connection from the app's pool (autocommit, UTC session), returned after the request."""
+    pool = request.app.state.pool
+    try:
+        if pool.closed:  # served without the lifespan (e.g. a bare TestClient)
+            pool.open(wait=False)
+        conn = pool.getconn(timeout=10)
+    except Exception as exc:  # psycopg_pool.PoolTimeout, OperationalError
+        raise DatabaseUnavailableError(f"no database connection: {exc}") from exc
+    try:
+        yield conn
+    finally:
+        pool.putconn(conn)
+
+
+Conn = Annotated[psycopg.Connection, Depends(get_conn)]
+
+
+def access(needed: Access) -> Callable[..., Principal]:
+    """Dependency: authenticate the key and require ``needed`` access (401, then 403)."""
+
+    def _principal(
+        request: Request,
+        conn: Conn,
+        key: Annotated[str | None, Security(_api_key)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+    ) -> Principal:
+        principal = authenticate(conn, key or (bearer.credentials if bearer else None))
+        principal.require(needed)
+        request.state.principal = principal
+        return principal
+
+    _principal.__name__ = f"access_{needed}"
+    return _principal
+
+
+def county_filter(principal: Principal, county: str | None) -> str | None:
+    """The effective county filter: the key's county, or the requested one if allowed."""
+    if principal.county_code is None:
+        return county
+    if county is not None and county != principal.county_code:
+        raise ForbiddenError(
+            f"county {county!r} is outside county {principal.county_code!r} of this key"
+        )
+    return principal.county_code
+
+
+class Paging:
+    """``limit`` and ``offset`` of a list."""
+
+    def __init__(self, limit: int, offset: int) -> None:
+        self.limit = limit
+        self.offset = offset
+
+    def page(self, items: list[Any], total: int) -> dict[str, Any]:
+        """The response envelope of a page."""
+        return {"items": items, "total": total, "limit": self.limit, "offset": self.offset}
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")] = 0,
+) -> Paging:
+    """Pagination parameters of every list."""
+    return Paging(limit, offset)
