@@ -152,9 +152,12 @@ def _thread_cpu() -> dict[str, float]:
 
 
 async def _run_collector(
-    url: str, spool: Path, seconds: float
+    url: str, spool: Path, seconds: float, *, daytime: bool = False
 ) -> tuple[Collector, dict[str, float]]:
     collector = Collector(url=url, spool_dir=spool, timeout_s=5.0, max_concurrent=1000)
+    if daytime:  # the simulated fleet lives in daylight whatever the hour here
+        for poller in collector.pollers:
+            poller.daylight = lambda target, at: True
     before = _thread_cpu()
     collector.start()
     await asyncio.sleep(seconds)
