@@ -17,6 +17,7 @@ from rich.progress import Progress
 
 from collectors.service import Collector
 from pvmon.api import create_app
+from pvmon.api.auth import ensure_demo_key
 from pvmon.backfill import backfill_readings
 from pvmon.db.connect import open_database
 from pvmon.db.rollups import refresh_rollups
@@ -69,8 +70,11 @@ async def run_demo(*, settings: Settings, url: str, fleet: FleetFile, history_da
     api = uvicorn.Server(uvicorn.Config(create_app(database_url=url), host=settings.api_host,
                                         port=settings.api_port,
                                         log_level=settings.log_level.lower()))
+    with open_database(url, autocommit=True) as conn:
+        demo_key = ensure_demo_key(conn)  # rotated on every start: only this run's works
     console.print(f"API: http://{settings.api_host}:{settings.api_port}/health  "
                   "(OpenAPI at /docs); Ctrl-C stops everything")
+    console.print(f"demo admin key (send as 'X-API-Key'): {demo_key}")
     try:
         await api.serve()
     finally:
