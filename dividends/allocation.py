@@ -161,11 +161,12 @@ def allocate(
     ob = _as_int(obligations, "obligations")
     n = u.size
     arr = np.zeros(n, dtype=np.int64) if arrears is None else _as_int(arrears, "arrears")
-    pol_list = list(np.asarray(policies).tolist())
-    unknown = sorted({str(p) for p in pol_list} - set(POLICIES))
+    names, inverse = np.unique(np.asarray(policies, dtype=object).astype(str), return_inverse=True)
+    unknown = sorted(set(names.tolist()) - set(POLICIES))
     if unknown:
         raise ValidationError(f"policy: unknown {unknown}; expected one of {list(POLICIES)}")
-    pol = np.array([_POLICY_CODE[str(p)] for p in pol_list], dtype=np.int64)
+    codes = np.array([_POLICY_CODE[str(p)] for p in names], dtype=np.int64)
+    pol = codes[inverse.reshape(-1)] if inverse.size else np.zeros(0, dtype=np.int64)
     if ob.size != n or arr.size != n or pol.size != n:
         raise ValidationError("obligations, arrears and policies need one value per row")
     m = avail.size

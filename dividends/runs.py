@@ -62,6 +62,8 @@ SCOPE_KINDS = ("all", "county", "township", "village", "stations")
 Progress = Callable[[str, int, int], None]
 _STEPS = 7
 _SHARE_SCALE = 10**6
+# low-cardinality text columns: categoricals, not a Python string per row
+_CATEGORIES = {c: "category" for c in ("kind", "policy", "component", "basis", "payee_kind")}
 
 _LINE_COLUMNS = (
     "run_id", "line_kind", "reverses_line_id", "station_id", "unit_village_id", "enrolment_id",
@@ -309,7 +311,9 @@ def _frame(conn: psycopg.Connection, query: str, params: dict[str, object]) -> p
         for chunk in cp:
             buf.write(chunk)
     buf.seek(0)
-    return pd.read_csv(buf, keep_default_na=False, na_values=[""])
+    frame = pd.read_csv(buf, keep_default_na=False, na_values=[""], dtype=_CATEGORIES)
+    buf.close()
+    return frame
 
 
 def _copy_frame(
@@ -464,7 +468,7 @@ def _compute(
     # holders of one slot x scheme x component share its amount by days (per person: alone)
     segs["holder_key"] = np.where(per_person, segs["enrolment_id"].to_numpy(np.int64), 0)
     row_group = (
-        segs.groupby(["slot_id", "scheme_id", "component", "holder_key"], sort=True)
+        segs.groupby(["slot_id", "scheme_id", "component", "holder_key"], sort=True, observed=True)
         .ngroup()
         .to_numpy(np.int64)
         if n

@@ -321,3 +321,36 @@ def test_migration_0006_goes_down_and_up(empty_db_url: str) -> None:
         assert conn.execute("SELECT to_regclass('dividend_lines')").fetchone() == (None,)
         upgrade(conn, timescaledb="off")
         assert conn.execute("SELECT to_regclass('dividend_lines')").fetchone() != (None,)
+
+
+_MONEY_COLUMNS = (
+    "obligation_fen", "paid_fen", "amount_fen", "arrears_added_fen", "arrears_paid_fen",
+    "days_enrolled", "payee_id", "energy_wh", "deductions_fen",
+)  # fmt: skip
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    column=st.sampled_from(_MONEY_COLUMNS),
+    delta=st.integers(-(10**6), 10**6).filter(lambda d: d != 0),
+    table=st.sampled_from(["dividend_lines", "dividend_run_units"]),
+)
+def test_property_an_approved_run_cannot_change(world: World, column, delta, table) -> None:
+    conn = world.conn
+    row = conn.execute("SELECT id FROM dividend_runs WHERE status = 'approved'").fetchone()
+    if row is None:
+        _village(world)
+        run = compute_run(conn, period="2025", created_by="clerk")
+        approve_run(conn, run, approved_by="chief")
+    else:
+        run = row[0]
+    before = _lines(conn, run)
+    target = column if table == "dividend_lines" else "paid_fen"
+    with pytest.raises(psycopg.errors.RaiseException, match=f"dividend run {run} is approved"):
+        conn.execute(
+            f"UPDATE {table} SET {target} = greatest(0, {target} + %s) WHERE run_id = %s",
+            (delta, run),
+        )
+    assert _lines(conn, run) == before
