@@ -340,3 +340,86 @@ def demo(
 
 if __name__ == "__main__":
     app()
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Unique key name (shown as creator/approver).")],
+    role: Annotated[str, typer.Option(help="viewer, operator, finance or admin.")] = "viewer",
+    county: Annotated[str | None, typer.Option(help="Limit the key to this county code.")] = None,
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from pvmon.api.auth import create_key
+
+    try:
+        with open_database(_migrated_url(_settings()), autocommit=True) as conn:
+            info, plain = create_key(conn, name=name, role=role, county=county)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    console.print(f"key {info.name} ({info.role}{', county ' + county if county else ''}):")
+    console.print(plain, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (name, role, county, prefix, created, revoked)."""
+    from rich.table import Table
+
+    from pvmon.api.auth import list_keys
+
+    try:
+        with open_database(_migrated_url(_settings()), autocommit=True) as conn:
+            keys = list_keys(conn)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    table = Table("name", "role", "county", "prefix", "created", "revoked")
+    for k in keys:
+        table.add_row(
+            k.name,
+            k.role,
+            k.county_code or "*",
+            k.key_prefix,
+            k.created_at.isoformat(timespec="seconds"),
+            k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="Key name.")]) -> None:
+    """Revoke a key: it is kept for the record and no longer accepted."""
+    from pvmon.api.auth import revoke_key
+
+    try:
+        with open_database(_migrated_url(_settings()), autocommit=True) as conn:
+            revoke_key(conn, name)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    console.print(f"revoked {name}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (PVMON_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (PVMON_API_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the configured database."""
+    import uvicorn
+
+    from pvmon.api import create_app
+
+    settings = _settings()
+    try:
+        url = _migrated_url(settings)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    host = host or settings.api_host
+    port = port or settings.api_port
+    console.print(f"API: http://{host}:{port}/docs")
+    uvicorn.run(
+        create_app(database_url=url), host=host, port=port, log_level=settings.log_level.lower()
+    )

@@ -1,0 +1,251 @@
+"""Behaviour of the endpoints: error shape, filters, pagination, series, alarms, masking,
+four-eyes approval, exports, statements, schedules, keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from pvmon.api.auth import authenticate, ensure_demo_key, hash_key
+from tests.pvmon.api.conftest import ApiWorld
+
+PROBLEM = "application/problem+json"
+
+
+def _h(world: ApiWorld, key: str) -> dict[str, str]:
+    return {"X-API-Key": world.keys[key]}
+
+
+def test_401_is_a_problem_with_a_challenge(client: TestClient, world: ApiWorld) -> None:
+    for headers in ({}, {"X-API-Key": "pvk_nope"}, {"X-API-Key": world.keys["revoked"]}):
+        r = client.get("/v1/stations", headers=headers)
+        assert r.status_code == 401
+        assert r.headers["content-type"] == PROBLEM
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert r.json()["status"] == 401
+
+
+def test_validation_errors_name_the_field(client: TestClient, world: ApiWorld) -> None:
+    r = client.get(
+        f"/v1/stations/{world.station}/series", params={"bucket": "2h"}, headers=_h(world, "admin")
+    )
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+    assert [e["field"] for e in r.json()["errors"]] == ["query.bucket"]
+    r = client.get("/v1/stations", params={"limit": 0}, headers=_h(world, "admin"))
+    assert r.json()["errors"][0]["field"] == "query.limit"
+    r = client.get("/v1/nowhere", headers=_h(world, "admin"))
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+
+
+def test_fleet_summary_and_county_limit(client: TestClient, world: ApiWorld) -> None:
+    full = client.get("/v1/fleet/summary", headers=_h(world, "viewer")).json()
+    xx = client.get("/v1/fleet/summary", headers=_h(world, "viewer_xx")).json()
+    assert xx["county"] == "XX" and xx["stations"] == 1 and xx["inverters"] == 1
+    assert full["stations"] > xx["stations"]
+    assert sum(full["inverters_by_state"].values()) == full["inverters"]
+    assert sum(full["stations_by_state"].values()) == full["stations"]
+    e = full["energy"]
+    assert e["year_wh"] >= e["month_wh"] >= e["today_wh"] >= 0
+    assert 0 < full["online_ratio"] < 1  # XX's inverter has no health row
+    assert full["as_of"].endswith("Z") or full["as_of"].endswith("+00:00")
+
+
+def test_station_list_filters_and_pages(client: TestClient, world: ApiWorld) -> None:
+    h = _h(world, "viewer")
+    page = client.get("/v1/stations", params={"limit": 5, "offset": 2}, headers=h).json()
+    assert page["limit"] == 5 and page["offset"] == 2 and len(page["items"]) == 5
+    everything = client.get("/v1/stations", params={"limit": 1000}, headers=h).json()
+    assert page["total"] == everything["total"] == len(everything["items"])
+    assert page["items"] == everything["items"][2:7]
+    villages = client.get("/v1/stations", params={"kind": "village"}, headers=h).json()
+    assert villages["items"] and all(s["kind"] == "village" for s in villages["items"])
+    xx = client.get("/v1/stations", headers=_h(world, "viewer_xx")).json()
+    assert [s["code"] for s in xx["items"]] == [world.other_station]
+
+
+def test_station_detail(client: TestClient, world: ApiWorld) -> None:
+    s = client.get(f"/v1/stations/{world.station}", headers=_h(world, "viewer")).json()
+    assert s["code"] == world.station and len(s["inverter_list"]) == 1
+    assert s["inverter_list"][0]["latest"]["energy_wh"] > 0
+    assert s["expected_vs_actual"]["expected_kwh"] > 0
+    assert s["energy_today_kwh"] * 1000 == s["energy_today_wh"]
+    r = client.get(f"/v1/stations/{world.other_station}", headers=_h(world, "viewer_ly"))
+    assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+
+
+def test_series_buckets_agree(client: TestClient, world: ApiWorld) -> None:
+    """Counter differences telescope: 5-min, 15-min and hourly sums over the same
+    hour-aligned range are the same energy."""
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(hours=30)
+    sums = {}
+    for bucket in ("5min", "15min", "1h"):
+        r = client.get(
+            f"/v1/stations/{world.station}/series",
+            params={"bucket": bucket, "start": start.isoformat(), "end": end.isoformat()},
+            headers=_h(world, "viewer"),
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["source"] == ("energy_hourly" if bucket == "1h" else "readings")
+        sums[bucket] = sum(p["energy_wh"] for p in body["points"])
+    assert sums["5min"] == sums["15min"] == sums["1h"] > 0
+    daily = client.get(
+        f"/v1/inverters/{world.inverter}/series",
+        params={"bucket": "1d"},
+        headers=_h(world, "viewer"),
+    ).json()
+    assert daily["source"] == "energy_daily" and sum(p["energy_wh"] for p in daily["points"]) > 0
+    too_many = client.get(
+        f"/v1/stations/{world.station}/series",
+        params={"bucket": "5min", "start": "2001-01-01T00:00:00Z"},
+        headers=_h(world, "viewer"),
+    )
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["field"] == "query.bucket"
+
+
+def test_alarms_filter_and_acknowledge(client: TestClient, world: ApiWorld) -> None:
+    h = _h(world, "operator")
+    opened = client.get("/v1/alarms", params={"status": "open"}, headers=h).json()
+    assert {a["id"] for a in opened["items"]} >= {world.alarm_ly, world.alarm_xx}
+    xx = client.get("/v1/alarms", headers=_h(world, "viewer_xx")).json()
+    assert [a["id"] for a in xx["items"]] == [world.alarm_xx]
+    r = client.post(
+        f"/v1/alarms/{world.alarm_xx}/acknowledge",
+        json={"comment": "x"},
+        headers=_h(world, "viewer"),
+    )
+    assert r.status_code == 403
+    r = client.post(
+        f"/v1/alarms/{world.alarm_xx}/acknowledge",
+        json={"comment": "crew sent"},
+        headers=_h(world, "operator_xx"),
+    )
+    assert r.status_code == 200
+    assert r.json()["acknowledged_by"] == "operator_xx"
+    assert r.json()["ack_comment"] == "crew sent"
+    acked = client.get("/v1/alarms", params={"acknowledged": True}, headers=h).json()
+    assert world.alarm_xx in {a["id"] for a in acked["items"]}
+    r = client.post(f"/v1/alarms/{world.alarm_xx}/acknowledge", json={}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.comment"
+
+
+def test_personal_data_masked_unless_role_permits(client: TestClient, world: ApiWorld) -> None:
+    url = f"/v1/households/{world.other_household}"
+    masked = client.get(url, headers=_h(world, "viewer")).json()
+    clear = client.get(url, headers=_h(world, "finance")).json()
+    assert masked["masked"] and not clear["masked"]
+    assert clear["id_number"] == "21138219900307123X"
+    assert masked["id_number"] == "2113**********123X"
+    assert masked["bank_account"].endswith("7890") and "*" in masked["bank_account"]
+    assert masked["name"] == "李*" and clear["name"] == "李四"
+
+
+def test_runs_four_eyes_exports_statement(client: TestClient, world: ApiWorld) -> None:
+    run = client.get(f"/v1/runs/{world.run_id}", headers=_h(world, "finance")).json()
+    assert run["status"] == "draft" and run["created_by"] == "clerk"
+    assert run["paid_yuan"] == f"{run['paid_fen'] // 100}.{run['paid_fen'] % 100:02d}"
+    r = client.post(f"/v1/runs/{world.run_id}/bank-file", headers=_h(world, "finance"))
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
+    r = client.post(f"/v1/runs/{world.run_id}/approve", headers=_h(world, "clerk"))
+    assert r.status_code == 403 and "creator" in r.json()["detail"]
+    r = client.post(f"/v1/runs/{world.run_id}/approve", headers=_h(world, "finance"))
+    assert r.status_code == 200, r.text
+    assert r.json()["approved_by"] == "finance" and r.json()["status"] == "approved"
+    assert (
+        client.post(f"/v1/runs/{world.run_id}/approve", headers=_h(world, "admin")).status_code
+        == 409
+    )
+    csv = client.get(f"/v1/runs/{world.run_id}/export", headers=_h(world, "finance"))
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    xlsx = client.get(
+        f"/v1/runs/{world.run_id}/export", params={"format": "xlsx"}, headers=_h(world, "finance")
+    )
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    bank = client.post(f"/v1/runs/{world.run_id}/bank-file", headers=_h(world, "finance"))
+    assert bank.status_code == 200 and "合计" in bank.content.decode("utf-8-sig")
+    after = client.get(f"/v1/runs/{world.run_id}", headers=_h(world, "finance")).json()
+    assert after["status"] == "exported"
+    stmt = client.get(
+        f"/v1/households/{world.household}/statement", headers=_h(world, "finance")
+    ).json()
+    year = next(y for y in stmt["years"] if y["year"] == 2024)
+    assert year["expected_fen"] == 110_000 and year["paid_fen"] == 110_000
+    assert year["lines"][0]["run_id"] == world.run_id and year["lines"][0]["amount_yuan"]
+    lines = client.get(
+        f"/v1/runs/{world.run_id}/lines", params={"limit": 3}, headers=_h(world, "finance")
+    ).json()
+    assert len(lines["items"]) == 3 and lines["total"] == run["lines"]
+    runs_xx = client.get("/v1/runs", headers=_h(world, "finance_xx")).json()
+    assert runs_xx["total"] == 0
+
+
+def test_create_run_records_creator(client: TestClient, world: ApiWorld) -> None:
+    r = client.post(
+        "/v1/runs",
+        json={"period": "2024", "scope_kind": "county", "scope_codes": ["XX"]},
+        headers=_h(world, "finance_xx"),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["created_by"] == "finance_xx"
+    r = client.post(
+        "/v1/runs", json={"period": "2024", "scope_kind": "all"}, headers=_h(world, "finance_xx")
+    )
+    assert r.status_code == 403
+
+
+def test_schedule_and_enrolments(client: TestClient, world: ApiWorld) -> None:
+    s = client.get(f"/v1/stations/{world.station}/schedule", headers=_h(world, "finance")).json()
+    assert len(s["years"]) == 25 and s["years"][0]["obligations_fen"] == 110_000
+    e = client.get(
+        "/v1/enrolments", params={"household": world.household}, headers=_h(world, "finance")
+    ).json()
+    assert e["total"] == 1 and e["items"][0]["scheme"] == "household_own"
+
+
+def test_openapi_is_complete(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert client.get("/docs").status_code == 200
+    assert "Problem" in spec["components"]["schemas"]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert op.get("summary"), f"{method} {path}: no summary"
+            if path != "/health":
+                assert op.get("security"), f"{method} {path}: no security"
+                assert PROBLEM in op["responses"]["401"]["content"]
+
+
+def test_keys_are_hashed_and_demo_key_rotates(world: ApiWorld) -> None:
+    with psycopg.connect(world.url, autocommit=True) as conn:
+        first = ensure_demo_key(conn)
+        assert authenticate(conn, first).role == "admin"
+        second = ensure_demo_key(conn)
+        assert authenticate(conn, second).name == "demo"
+        stored = [r[0] for r in conn.execute("SELECT key_hash FROM api_keys")]
+        assert hash_key(second) in stored and second not in stored
+        try:
+            authenticate(conn, first)
+            raise AssertionError("rotated key still accepted")
+        except Exception as exc:
+            assert type(exc).__name__ == "AuthError"
+
+
+def test_cli_keys(world: ApiWorld, monkeypatch: object) -> None:
+    from pvmon.cli import app
+
+    monkeypatch.setenv("PVMON_DATABASE_URL", world.url)  # type: ignore[attr-defined]
+    runner = CliRunner()
+    r = runner.invoke(app, ["keys", "create", "cli-key", "--role", "operator", "--county", "XX"])
+    assert r.exit_code == 0, r.output
+    plain = r.output.split()[-1]
+    assert plain.startswith("pvk_")
+    r = runner.invoke(app, ["keys", "list"])
+    assert "cli-key" in r.output and "operator" in r.output
+    assert runner.invoke(app, ["keys", "revoke", "cli-key"]).exit_code == 0
+    assert runner.invoke(app, ["keys", "revoke", "cli-key"]).exit_code == 1
+    r = runner.invoke(app, ["keys", "create", "bad", "--role", "root"])
+    assert r.exit_code == 1
