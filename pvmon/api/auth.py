@@ -12,7 +12,7 @@ viewer     read the operators' data (fleet, stations, series, alarms, registry)
 operator   viewer + acknowledge alarms
 finance    viewer + the finance endpoints (personal data unmasked), create and
            approve runs (never their own)
-admin      everything, including key-free registry import and edits
+admin      everything, including registry import (all-county keys only) and edits
 =========  =====================================================================
 """
 
