@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-import niquests
+import requests
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
@@ -108,7 +108,7 @@ def _translate(what: str, exc: Exception) -> GrafanaPushError:
 def _call(what: str, action: Callable[[], _T]) -> _T:
     try:
         return action()
-    except (GrafanaException, niquests.exceptions.RequestException) as exc:
+    except (GrafanaException, requests.exceptions.RequestException) as exc:
         raise _translate(what, exc) from exc
 
 
@@ -120,7 +120,7 @@ def _get(what: str, action: Callable[[], Any]) -> Any | None:
         if exc.status_code == 404:
             return None
         raise _translate(what, exc) from exc
-    except (GrafanaException, niquests.exceptions.RequestException) as exc:
+    except (GrafanaException, requests.exceptions.RequestException) as exc:
         raise _translate(what, exc) from exc
 
 
