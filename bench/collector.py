@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -41,6 +42,9 @@ from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import upgrade
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
+from simulators.behaviour import draw_field_behaviours
+
+FIELD_START = datetime(2025, 6, 1, 3, 0, tzinfo=UTC)  # 11:00 in China
 
 FLEETS = {
     "loopback": {"households": 2000, "latency": 0.0, "interval": 1, "faults": "none"},
@@ -170,9 +174,20 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
     spec = FLEETS[name]
     fleet = _household_fleet(int(spec["households"]))
     interval = int(spec["interval"])
+    quirks = {}
+    if spec["faults"] == "field":
+        # what an integrator writes into the fleet file once each logger's quirks are
+        # known (the same draw the simulator makes from the same seed and start)
+        keys = sorted({f"{i['host']}:{i['port']}" for s in fleet["stations"]
+                       for i in s["inverters"]})
+        quirks, _ = draw_field_behaviours(keys, [], seed=2016, start=FIELD_START)
     for station in fleet["stations"]:
         for inverter in station["inverters"]:
             inverter["poll_interval_s"] = interval
+            known = quirks.get(f"{inverter['host']}:{inverter['port']}")
+            if known is not None:
+                inverter["endpoint_options"] = {"accept_tid_zero": known.tid_zero,
+                                                "min_gap_s": known.min_gap_s * 1.5}
     root = Path(tempfile.mkdtemp(prefix="pvmon-bench-collector-"))
     root.chmod(0o755)
     server = EmbeddedPostgres(root_dir=root / "pg", port=free_port(), preload_timescaledb=False)
@@ -180,7 +195,7 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
     fleet_file = root / "fleet.yaml"
     fleet_file.write_text(yaml.dump(fleet, Dumper=yaml.CSafeDumper, allow_unicode=True))
     field = spec["faults"] == "field"
-    daytime = ["--start", "2025-06-01T03:00:00+00:00"] if field else []  # 11:00 in China
+    daytime = ["--start", FIELD_START.isoformat()] if field else []
     command = [
         sys.executable,
         "-m",
