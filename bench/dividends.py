@@ -172,11 +172,13 @@ def _bench(server: EmbeddedPostgres, households: int) -> None:
         setup_s = time.perf_counter() - began
         rss_setup = _rss_mib()
         steps: dict[str, float] = {}
+        peaks: dict[str, float] = {}
         last = [time.perf_counter(), "start"]
 
         def progress(step: str, _done: int, _total: int) -> None:
             now = time.perf_counter()
             steps[str(last[1])] = steps.get(str(last[1]), 0.0) + now - float(last[0])
+            peaks[str(last[1])] = _rss_mib()
             last[:] = [now, step]
 
         began = time.perf_counter()
@@ -191,7 +193,7 @@ def _bench(server: EmbeddedPostgres, households: int) -> None:
         summary = run_summary(conn, run)
         backend = _backend_hwm_mib(conn)
     assert again == run
-    detail = ", ".join(f"{k} {v:.1f}s" for k, v in steps.items() if k != "start")
+    detail = ", ".join(f"{k} {v:.1f}s/{peaks[k]:.0f}MiB" for k, v in steps.items() if k != "start")
     print(
         f"households={households:,}: setup {setup_s:.1f} s | annual run {run_s:.1f} s "
         f"({detail}) | recompute draft {rerun_s:.1f} s | approve {approve_s:.1f} s\n"

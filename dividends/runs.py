@@ -317,15 +317,23 @@ def _frame(conn: psycopg.Connection, query: str, params: dict[str, object]) -> p
 
 
 def _copy_frame(
-    conn: psycopg.Connection, table: str, frame: pd.DataFrame, *, chunk: int = 100_000
+    conn: psycopg.Connection, table: str, columns: dict[str, object], *, chunk: int = 100_000
 ) -> None:
-    """COPY a DataFrame into ``table`` (its column names) as CSV, a chunk of rows at a time
-    (so the text never exists for all rows at once)."""
+    """COPY columns (arrays of equal length, or scalars) into ``table`` as CSV, building a
+    DataFrame and its text one chunk of rows at a time (never for all rows at once)."""
+    arrays = {k: v for k, v in columns.items() if isinstance(v, np.ndarray | pd.Series)}
+    n = len(next(iter(arrays.values()))) if arrays else 0
     with conn.cursor().copy(
-        f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)"
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
     ) as cp:
-        for start in range(0, len(frame), chunk):
-            part = frame.iloc[start : start + chunk]
+        for start in range(0, n, chunk):
+            part = pd.DataFrame(
+                {
+                    k: (v[start : start + chunk] if k in arrays else v)  # type: ignore[index]
+                    for k, v in columns.items()
+                },
+                index=pd.RangeIndex(min(chunk, n - start)),
+            )
             cp.write(part.to_csv(index=False, header=False, float_format="%.9f").encode())
 
 
@@ -501,7 +509,7 @@ def _compute(
     _copy_frame(
         conn,
         "dividend_run_units",
-        pd.DataFrame(
+        (
             {
                 "run_id": run_id,
                 "station_id": u_station,
@@ -533,7 +541,7 @@ def _compute(
     _copy_frame(
         conn,
         "dividend_lines",
-        pd.DataFrame(
+        (
             {
                 "run_id": run_id,
                 "line_kind": line_kind,
