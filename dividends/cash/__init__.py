@@ -1,0 +1,22 @@
+"""County cash: grid settlements, late subsidies, advances, village plans, disclosure.
+
+Built on the dividend engine (:mod:`dividends`), narrowly:
+
+- :mod:`dividends.cash.settlements` — grid statements (CSV/XLSX) into ``grid_settlements``
+  (and revenue lines part ``benchmark``, source ``settled``); settled energy becomes the
+  engine's energy basis through :func:`dividends.revenue.feed_energy`; reconciliation
+  against inverter-metered energy with a tolerance.
+- :mod:`dividends.cash.ledger` — subsidy receipts allocated by outstanding accrued subsidy
+  (largest remainder), the allocation basis (``accrued``/``received``), the advance ledger
+  (repaid oldest first), and :func:`dividends.cash.ledger.rebase_on_cash` for ``received``.
+- :mod:`dividends.cash.pure` — the pure rules (property-tested).
+
+Tables (migration 0008): ``grid_settlements``, ``subsidy_receipts``,
+``subsidy_receipt_lines``, ``cash_allocation_basis``, ``cash_advances``,
+``cash_advance_repayments`` (view ``cash_advance_balances``), ``village_plans``,
+``village_plan_lines``, ``village_plan_events``, ``plan_payout_runs``, ``plan_payout_lines``.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

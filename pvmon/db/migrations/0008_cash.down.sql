@@ -1,0 +1,12 @@
+DROP TABLE IF EXISTS plan_payout_lines;
+DROP TABLE IF EXISTS plan_payout_runs;
+DROP TABLE IF EXISTS village_plan_events;
+DROP TABLE IF EXISTS village_plan_lines;
+DROP TABLE IF EXISTS village_plans;
+DROP VIEW IF EXISTS cash_advance_balances;
+DROP TABLE IF EXISTS cash_advance_repayments;
+DROP TABLE IF EXISTS cash_advances;
+DROP TABLE IF EXISTS cash_allocation_basis;
+DROP TABLE IF EXISTS subsidy_receipt_lines;
+DROP TABLE IF EXISTS subsidy_receipts;
+DROP TABLE IF EXISTS grid_settlements;
