@@ -423,3 +423,10 @@ def serve(
     uvicorn.run(
         create_app(database_url=url), host=host, port=port, log_level=settings.log_level.lower()
     )
+
+# County cash (issue 11): `pvmon dividends cash ...` and `pvmon dividends disclose`, attached
+# to the existing dividends sub-app without changing its commands.
+from dividends.cash.cli import cash_app, disclose_cmd  # noqa: E402
+
+dividends_app.add_typer(cash_app, name="cash")
+dividends_app.command("disclose")(disclose_cmd)
