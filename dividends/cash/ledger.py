@@ -246,22 +246,28 @@ def _run(conn: psycopg.Connection, run_id: int) -> tuple[str, Period]:
 
 
 _UNITS = """
-WITH unit_basis AS (
-    SELECT u.station_id, u.village_id,
-           coalesce((SELECT max(b.basis) FROM dividend_lines l
-                       JOIN dividend_schemes sc ON sc.id = l.scheme_id
-                       JOIN cash_allocation_basis b ON b.scheme_code = sc.code
-                      WHERE l.run_id = u.run_id AND l.station_id = u.station_id
-                        AND l.unit_village_id = u.village_id),
-                    cb.basis, 'accrued') AS basis
+WITH scheme_basis AS (
+    SELECT l.station_id, l.unit_village_id AS village_id, max(b.basis) AS basis
+      FROM dividend_lines l
+      JOIN dividend_schemes sc ON sc.id = l.scheme_id
+      JOIN cash_allocation_basis b ON b.scheme_code = sc.code
+     WHERE l.run_id = %(run)s
+     GROUP BY 1, 2
+), unit_basis AS (
+    SELECT u.station_id, u.village_id, coalesce(sb.basis, cb.basis, 'accrued') AS basis
       FROM dividend_run_units u
       JOIN stations s ON s.id = u.station_id
       JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
       LEFT JOIN cash_allocation_basis cb ON cb.county_id = tw.county_id
+      LEFT JOIN scheme_basis sb ON sb.station_id = u.station_id AND sb.village_id = u.village_id
      WHERE u.run_id = %(run)s
 ), settled AS (
     SELECT station_id, sum(amount_fen)::bigint AS fen FROM grid_settlements
      WHERE period_start >= %(s)s AND period_end <= %(e)s GROUP BY station_id
+), received AS (
+    SELECT l.station_id, sum(l.amount_fen) AS fen FROM subsidy_receipt_lines l
+      JOIN subsidy_receipts r ON r.id = l.receipt_id
+     WHERE {subsidy} GROUP BY l.station_id
 )
 SELECT u.station_id, u.village_id, tw.county_id, (u.share_weight * 1000000)::bigint,
        u.deductions_fen, u.paid_fen + u.arrears_paid_fen, ub.basis,
@@ -271,11 +277,7 @@ SELECT u.station_id, u.village_id, tw.county_id, (u.share_weight * 1000000)::big
   JOIN stations s ON s.id = u.station_id
   JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
   LEFT JOIN settled st ON st.station_id = u.station_id
-  LEFT JOIN LATERAL (
-      SELECT sum(l.amount_fen) AS fen FROM subsidy_receipt_lines l
-        JOIN subsidy_receipts r ON r.id = l.receipt_id
-       WHERE l.station_id = u.station_id AND {subsidy}
-  ) rc ON true
+  LEFT JOIN received rc ON rc.station_id = u.station_id
  WHERE u.run_id = %(run)s
  ORDER BY u.station_id, u.village_id
 """
