@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,6 +219,8 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
         while "serving" not in child.stdout.readline():
             if child.poll() is not None:
                 raise SystemExit("simulator did not start")
+        # keep reading the child's output, or it blocks once the pipe is full
+        threading.Thread(target=child.stdout.read, daemon=True).start()
         time.sleep(2.0)
         raw_rate, raw_cpu, raw_p99 = (
             (0.0, float("nan"), float("nan")) if field else _raw_ceiling(fleet, raw_seconds)

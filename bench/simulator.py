@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -95,6 +96,8 @@ def main() -> None:
         while "serving" not in child.stdout.readline():
             if child.poll() is not None:
                 raise SystemExit("simulator did not start")
+        # keep reading the child's output, or it blocks once the pipe is full
+        threading.Thread(target=child.stdout.read, daemon=True).start()
         time.sleep(1.0)
         try:
             cpu0, t0 = cpu_seconds(child.pid), time.perf_counter()
