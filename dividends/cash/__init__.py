@@ -19,4 +19,6 @@ Tables (migration 0008): ``grid_settlements``, ``subsidy_receipts``,
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from dividends.cash.position import CashPosition, cash_position
+
+__all__: list[str] = ["CashPosition", "cash_position"]

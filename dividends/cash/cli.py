@@ -5,6 +5,7 @@
     pvmon dividends cash receipt --county LY --ref SUB-1 --received-on 2026-04-15 \
         --covers 2025 --amount 84444.49 --coverage partial
     pvmon dividends cash advances --county LY
+    pvmon dividends cash position --county LY [--level village] [--period 2025]
     pvmon dividends disclose --village V --period 2025 [--out DIR]
 """
 
@@ -136,6 +137,32 @@ def advances_cmd(county: Annotated[str, typer.Option(help="County code.")]) -> N
             )  # fmt: skip
         _console.print(table)
         _console.print(f"outstanding: {yuan(outstanding_advances(conn, county))} yuan")
+
+
+@cash_app.command("position")
+def position_cmd(
+    county: Annotated[str, typer.Option(help="County code.")],
+    level: Annotated[str, typer.Option(help="village, township or county.")] = "village",
+    period: Annotated[str | None, typer.Option(help="2025, 2025-H1; all if absent.")] = None,
+) -> None:
+    """Cash position per place: accrued, received, outstanding subsidy, advances
+    outstanding, paid and owed (arrears), in yuan, with a totals row."""
+    from dividends.cash.position import FIGURES, cash_position
+
+    try:
+        with _db() as conn:
+            rows = cash_position(conn, county=county, level=level, period=period)  # type: ignore[arg-type]
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    table = Table(
+        level, "name", "accrued", "received", "outstanding subsidy", "advances outstanding",
+        "paid", "owed", title=f"cash position {county} {period or 'all periods'} (yuan)",
+    )  # fmt: skip
+    for r in rows:
+        table.add_row(r.code, r.name, *(r.yuan(f) for f in FIGURES))
+    totals = [sum(int(getattr(r, f)) for r in rows) for f in FIGURES]
+    table.add_row("total", "", *(yuan(t) for t in totals), style="bold")
+    _console.print(table)
 
 
 def disclose_cmd(
