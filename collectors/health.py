@@ -80,6 +80,7 @@ class HealthTracker:
         self.offline_after = offline_after
         self.sustained = sustained
         self.events: list[AlarmEvent] = []
+        self.dirty: set[int] = set()  # inverters polled since their health was last stored
 
     def _set_state(self, health: HealthState, state: str, at: datetime) -> None:
         if health.state != state:
@@ -129,6 +130,7 @@ class HealthTracker:
         clock_offset_s: float | None = None,
     ) -> None:
         """A poll answered."""
+        self.dirty.add(inverter_id)
         health = self.states[inverter_id]
         health.last_poll_at = health.last_good_at = at
         health.consecutive_failures = 0
@@ -154,6 +156,7 @@ class HealthTracker:
 
     def failure(self, inverter_id: int, *, at: datetime, error: str, daylight: bool) -> None:
         """A poll failed (refused, timeout, exception, bad frame)."""
+        self.dirty.add(inverter_id)
         health = self.states[inverter_id]
         health.last_poll_at = at
         health.consecutive_failures += 1

@@ -294,7 +294,9 @@ class Collector:
             log.warning("rollup refresh skipped: %s", exc)
 
     async def _store_health(self) -> None:
+        """Store the health of the inverters polled since the last time, and alarm events."""
         events = self.health.drain_events()
+        dirty, self.health.dirty = self.health.dirty, set()
         rows = [
             (
                 i,
@@ -307,7 +309,7 @@ class Collector:
                 h.last_error,
                 h.device_clock_offset_s,
             )
-            for i, h in self.health.states.items()
+            for i, h in ((i, self.health.states[i]) for i in dirty)
             if h.since is not None
         ]
         try:
@@ -315,6 +317,7 @@ class Collector:
         except PvmonError as exc:
             log.warning("health not stored (kept for the next try): %s", exc)
             self.health.events[:0] = events
+            self.health.dirty |= dirty
 
 
 def _store_health_sync(url: str, rows: list[tuple[Any, ...]], events: list[AlarmEvent]) -> None:
