@@ -171,7 +171,7 @@ def test_every_block_of_an_encoded_image_can_be_read(name: str, phases: int) -> 
 def test_maps_are_built_once() -> None:
     assert get_map("sunspec", phases=3) is get_map("sunspec", phases=3)
     assert get_map("sunspec", phases=1) is not get_map("sunspec", phases=3)
-    assert set(MAP_NAMES) == {"sunspec", "huawei_sun2000"}
+    assert set(MAP_NAMES) == {"sunspec", "huawei_sun2000", "huawei_sun2000_lw"}
 
 
 @pytest.mark.parametrize(
