@@ -59,7 +59,7 @@ FLEETS = {
 
 def _household_fleet(households: int) -> dict:  # type: ignore[type-arg]
     fleet = generate_fleet(
-        households=households, village_stations=0, base_port=20000 + free_port() % 8000  # below the ephemeral range
+        households=households, village_stations=0, base_port=20000 + free_port() % 8000
     )
     fleet["stations"] = [s for s in fleet["stations"] if s["kind"] == "household"]
     fleet["households"] = [h for h in fleet["households"] if "served_by_station" not in h]
@@ -179,16 +179,19 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
     if spec["faults"] == "field":
         # what an integrator writes into the fleet file once each logger's quirks are
         # known (the same draw the simulator makes from the same seed and start)
-        keys = sorted({f"{i['host']}:{i['port']}" for s in fleet["stations"]
-                       for i in s["inverters"]})
+        keys = sorted(
+            {f"{i['host']}:{i['port']}" for s in fleet["stations"] for i in s["inverters"]}
+        )
         quirks, _ = draw_field_behaviours(keys, [], seed=2016, start=FIELD_START)
     for station in fleet["stations"]:
         for inverter in station["inverters"]:
             inverter["poll_interval_s"] = interval
             known = quirks.get(f"{inverter['host']}:{inverter['port']}")
             if known is not None:
-                inverter["endpoint_options"] = {"accept_tid_zero": known.tid_zero,
-                                                "min_gap_s": known.min_gap_s * 1.5}
+                inverter["endpoint_options"] = {
+                    "accept_tid_zero": known.tid_zero,
+                    "min_gap_s": known.min_gap_s * 1.5,
+                }
     root = Path(tempfile.mkdtemp(prefix="pvmon-bench-collector-"))
     root.chmod(0o755)
     server = EmbeddedPostgres(root_dir=root / "pg", port=free_port(), preload_timescaledb=False)

@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
     fleet = generate_fleet(
-        households=args.households, village_stations=0, base_port=20000 + free_port() % 8000  # below the ephemeral range
+        households=args.households, village_stations=0, base_port=20000 + free_port() % 8000
     )
     fleet["stations"] = [s for s in fleet["stations"] if s["kind"] == "household"]
     fleet["households"] = [h for h in fleet["households"] if "served_by_station" not in h]
