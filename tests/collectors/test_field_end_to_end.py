@@ -147,8 +147,8 @@ async def test_two_field_weeks_collected_within_half_a_percent(
         ).fetchone()
         assert dupes == (0,)
     # loggers that switch off at night (60 %) are rarely caught between dusk and their
-    # switch-off, so their days do not qualify; the rest must (about half of all days)
-    assert compared > 0.4 * 500 * (DAYS - 2), (compared, skipped)
+    # switch-off, so their days do not qualify; the rest must (over a third of all days)
+    assert compared > 0.3 * 500 * (DAYS - 2), (compared, skipped)
     # connects per endpoint, the stated bound: two a day for any logger (the first, one
     # after a rare drop); a logger that is off at night adds its back-off retries through
     # the night (at most one an hour after the first few: 12); a logger behind a NAT that
@@ -162,8 +162,13 @@ async def test_two_field_weeks_collected_within_half_a_percent(
 
 
 def _bracketed(device, day: date, times: list[datetime]) -> bool:  # type: ignore[no-untyped-def]
-    """Answered between the previous day's last production and this day's first, and
-    between this day's last production and the next day's first."""
+    """Answered after the previous day's last production and before this day's local
+    start, and after this day's last production and before this day's local end.
+
+    Narrower than the issue's criterion (which accepts a reading before the next day's
+    first production, i.e. after midnight): the rollup counts the energy since the last
+    reading in the day of the next reading, so a day whose evening production was seen
+    only at the next dawn loses it to the next day. Left open in the closing note."""
 
     def answered_between(lo: datetime, hi: datetime) -> bool:
         return any(lo <= t <= hi for t in times)
@@ -175,4 +180,6 @@ def _bracketed(device, day: date, times: list[datetime]) -> bool:  # type: ignor
     )
     if not (before and this and after):
         return False
-    return answered_between(before[1], this[0]) and answered_between(this[1], after[0])
+    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
+    end = start + timedelta(days=1)
+    return answered_between(before[1], start) and answered_between(this[1], end)
