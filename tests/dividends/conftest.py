@@ -12,7 +12,13 @@ import pytest
 
 from dividends.periods import parse_period
 from dividends.revenue import feed_energy
-from dividends.schemes import STANDARD_SCHEMES, define_scheme, set_benchmark_price, set_tariff
+from dividends.schemes import (
+    STANDARD_SCHEMES,
+    define_scheme,
+    enrol,
+    set_benchmark_price,
+    set_tariff,
+)
 from pvmon.privacy import id_number_check_char
 
 PROVINCE = "辽宁省"
@@ -89,6 +95,20 @@ class World:
         ).fetchone()
         assert row
         return int(row[0])
+
+    def enrolled_village_household(self, village: int, *, code: str = "V1") -> tuple[int, int]:
+        """A village station with one slot held since 2017 by one household under
+        ``village_slot``: returns (station id, household id)."""
+        station = self.station(code, "village", village)
+        household = self.household(village, served_by=station)
+        enrol(
+            self.conn,
+            slot_id=self.slot(station),
+            scheme="village_slot",
+            household_id=household,
+            starts_on=date(2017, 1, 1),
+        )
+        return station, household
 
     def feed(
         self,

@@ -119,15 +119,7 @@ def test_slot_reassigned_on_1_july_is_split_by_days_to_the_fen(world: World) -> 
 def test_half_years_add_up_to_the_yearly_amount(world: World) -> None:
     conn = world.conn
     v = world.villages[0]
-    station = world.station("V1", "village", v)
-    hh = world.household(v, served_by=station)
-    enrol(
-        conn,
-        slot_id=world.slot(station),
-        scheme="village_slot",
-        household_id=hh,
-        starts_on=date(2017, 1, 1),
-    )
+    station, _hh = world.enrolled_village_household(v)
     total = 0
     for half in ("2025-H1", "2025-H2"):
         world.feed(half, {station: 100_000})
@@ -250,15 +242,7 @@ def test_carry_forward_arrears_are_paid_first_from_later_surplus(world: World) -
 def test_deductions_come_off_before_dividends(world: World) -> None:
     conn = world.conn
     v = world.villages[0]
-    station = world.station("V1", "village", v)
-    hh = world.household(v, served_by=station)
-    enrol(
-        conn,
-        slot_id=world.slot(station),
-        scheme="village_slot",
-        household_id=hh,
-        starts_on=date(2017, 1, 1),
-    )
+    station, _hh = world.enrolled_village_household(v)
     add_deduction(conn, county_id=world.county, seq=1, kind="land_rent", yearly_fen=50_000)
     add_deduction(conn, county_id=world.county, seq=2, kind="om_fee", rate=Decimal("0.029"))
     add_deduction(conn, county_id=world.county, seq=3, kind="reserve", rate=Decimal("0.02"))

@@ -237,15 +237,7 @@ def test_adjustment_run_reverses_and_corrects_without_touching_the_original(worl
 def test_missing_days_are_estimated_and_flagged(world: World) -> None:
     conn = world.conn
     v = world.villages[0]
-    station = world.station("V1", "village", v)
-    hh = world.household(v, served_by=station)
-    enrol(
-        conn,
-        slot_id=world.slot(station),
-        scheme="village_slot",
-        household_id=hh,
-        starts_on=date(2017, 1, 1),
-    )
+    station, _hh = world.enrolled_village_household(v)
     inv = conn.execute(
         "INSERT INTO inverters (serial, station_id, vendor, model, rated_ac_w, phases, host,"
         " port, unit_id, register_map) VALUES ('S1', %s, 'x', 'y', 50000, 3, 'h', 502, 1,"
