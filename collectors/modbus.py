@@ -19,7 +19,9 @@ collector exact control of what real devices need (field notes 4-6):
 from __future__ import annotations
 
 import asyncio
+import math
 import struct
+import weakref
 from dataclasses import dataclass
 
 from pymodbus.framer import FramerRTU, FramerSocket
@@ -76,13 +78,48 @@ class ConnectionStats:
     bad_frames: int = 0
 
 
-class _Expired(Exception):
-    """Internal: the request's timer fired before its answer came."""
+_TICK_S = 0.05  # request deadlines are checked on this grid [s]
+_Pending = tuple["ModbusConnection", "asyncio.Future[bytes]", int, int, int, float]
 
 
-def _expire(waiting: asyncio.Future[bytes]) -> None:
-    if not waiting.done():
-        waiting.set_exception(_Expired())
+class _Deadlines:
+    """Request timeouts of one event loop, on a coarse grid.
+
+    One loop timer per tick of the grid with requests due in it, instead of a timer
+    handle created, pushed on the loop's heap and cancelled for every request (the
+    collector sends thousands a second, nearly all answered in time). A request expires
+    at most one tick after its timeout.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._slots: dict[int, list[_Pending]] = {}
+
+    def add(self, pending: _Pending) -> None:
+        """Watch ``pending`` (connection, reply future, unit, address, count, timeout)."""
+        slot = math.ceil((self._loop.time() + pending[5]) / _TICK_S)
+        due = self._slots.get(slot)
+        if due is None:
+            due = self._slots[slot] = []
+            self._loop.call_at(slot * _TICK_S, self._fire, slot)
+        due.append(pending)
+
+    def _fire(self, slot: int) -> None:
+        for pending in self._slots.pop(slot, ()):
+            if not pending[1].done():
+                pending[0]._expire(pending)
+
+
+_DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
+    deadlines = _DEADLINES.get(loop)
+    if deadlines is None:
+        deadlines = _DEADLINES[loop] = _Deadlines(loop)
+    return deadlines
 
 
 class ModbusConnection(asyncio.Protocol):
@@ -100,6 +137,7 @@ class ModbusConnection(asyncio.Protocol):
         self._waiting: asyncio.Future[bytes] | None = None
         self._expect_unit = 0
         self._frames: dict[tuple[int, int, int], bytes] = {}
+        self._deadlines: _Deadlines | None = None
         self.lost = asyncio.Event()
 
     # -- asyncio.Protocol ---------------------------------------------------------
@@ -107,6 +145,7 @@ class ModbusConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._deadlines = _deadlines(asyncio.get_running_loop())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -196,12 +235,18 @@ class ModbusConnection(asyncio.Protocol):
     def connected(self) -> bool:
         return self._transport is not None and not self._transport.is_closing()
 
-    async def read_holding(
+    def request(
         self, unit: int, address: int, count: int, *, timeout: float
-    ) -> list[int]:
-        """Read ``count`` holding registers at ``address`` from ``unit`` (function 3)."""
+    ) -> asyncio.Future[bytes]:
+        """Send a read of ``count`` holding registers at ``address`` from ``unit``.
+
+        Returns the future of the reply's PDU: it fails with :class:`ModbusTimeoutError`
+        after ``timeout`` [s], or :class:`ModbusUnavailableError` if the connection drops.
+        Pass the PDU to :meth:`registers`. (The poller's hot path; :meth:`read_holding`
+        does both steps.)
+        """
         transport = self._transport
-        if transport is None or transport.is_closing():
+        if transport is None or transport.is_closing() or self._deadlines is None:
             raise ModbusUnavailableError("not connected")
         frame = self._frame(unit, address, count)
         self._expect_unit = unit
@@ -210,34 +255,44 @@ class ModbusConnection(asyncio.Protocol):
         else:
             self._tid = self._tid + 1 if self._tid < 0xFFFF else 1
             frame = self._tid.to_bytes(2, "big") + frame[2:]
-        loop = asyncio.get_running_loop()
-        waiting = loop.create_future()
+        waiting: asyncio.Future[bytes] = self._deadlines._loop.create_future()
         self._waiting = waiting
         self.stats.requests += 1
         transport.write(frame)
-        timer = loop.call_later(timeout, _expire, waiting)
-        try:
-            pdu = await waiting
-        except _Expired as exc:
-            self.stats.timeouts += 1
-            if self.rtu:
-                self._buffer.clear()
-            raise ModbusTimeoutError(
+        self._deadlines.add((self, waiting, unit, address, count, timeout))
+        return waiting
+
+    def _expire(self, pending: _Pending) -> None:
+        """The deadline of the outstanding request passed without its answer."""
+        _, waiting, unit, address, count, timeout = pending
+        self.stats.timeouts += 1
+        if self.rtu:
+            self._buffer.clear()
+        waiting.set_exception(
+            ModbusTimeoutError(
                 f"no answer from unit {unit} within {timeout:g} s (read {address}+{count})"
-            ) from exc
-        finally:
-            timer.cancel()
-            self._waiting = None
+            )
+        )
+
+    def registers(self, pdu: bytes, unit: int, address: int, count: int) -> list[int]:
+        """The register words of a reply ``pdu`` to a read of ``count`` at ``address``."""
         function = pdu[0]
         if function & 0x80:
             code = pdu[1] if len(pdu) > 1 else 0
             raise ModbusExceptionResponse(
                 code, f"unit {unit} answered exception {code} to read {address}+{count}"
             )
-        if function != 3 or len(pdu) < 2 or pdu[1] != 2 * count or len(pdu) != 2 + 2 * count:
+        if function != 3 or len(pdu) != 2 + 2 * count or pdu[1] != 2 * count:
             self.stats.bad_frames += 1
             raise BadFrameError(f"unit {unit}: malformed reply to read {address}+{count}")
         return list(struct.unpack_from(f">{count}H", pdu, 2))
+
+    async def read_holding(
+        self, unit: int, address: int, count: int, *, timeout: float
+    ) -> list[int]:
+        """Read ``count`` holding registers at ``address`` from ``unit`` (function 3)."""
+        pdu = await self.request(unit, address, count, timeout=timeout)
+        return self.registers(pdu, unit, address, count)
 
     def flush(self) -> None:
         """Drop whatever arrived unasked (a late RTU reply), so the next frame parses clean."""

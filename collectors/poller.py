@@ -39,6 +39,7 @@ from pvmon.quality import Quality
 __all__ = ["EndpointOptions", "EndpointPoller", "Target"]
 
 log = logging.getLogger(__name__)
+_DEVICE_CLOCK = int(Quality.DEVICE_CLOCK)
 
 _MEASURED = (
     "ac_power_w",
@@ -162,6 +163,7 @@ class EndpointPoller:
         self._asleep = False
         self._unreachable_logged = False
         self._ok = metrics.polls.labels(result="ok")
+        self._ok_count = 0  # polls answered this cycle, added to ``_ok`` when it ends
         self._observe_request = metrics.request_seconds.observe
         self._clock_gauge = metrics.clock_offset.labels(endpoint=self.name)
 
@@ -266,10 +268,14 @@ class EndpointPoller:
             if self._unreachable_logged:
                 log.info("%s reachable again", self.name)
                 self._unreachable_logged = False
-            for target in self.targets:
-                await self._poll_target(connection, target)
-                if not connection.connected:
-                    break  # the connection broke: the rest wait for the next cycle
+            try:
+                for target in self.targets:
+                    await self._poll_target(connection, target)
+                    if not connection.connected:
+                        break  # the connection broke: the rest wait for the next cycle
+            finally:
+                self._ok.inc(self._ok_count)
+                self._ok_count = 0
         self.metrics.cycle_seconds.observe(time.perf_counter() - started)
 
     async def _poll_target(self, connection: ModbusConnection, target: Target) -> None:
@@ -280,6 +286,7 @@ class EndpointPoller:
         identify = target.unit_id not in self._identified
         blocks = target.blocks if identify else target.poll_blocks
         unsupported = target.unsupported
+        unit = target.unit_id
         for block in blocks:
             if unsupported and block in unsupported:
                 if time.monotonic() - unsupported[block] < self.options.reprobe_s / self.speed:
@@ -292,10 +299,10 @@ class EndpointPoller:
                 self._last_request = time.monotonic()
             began = time.perf_counter()
             try:
-                words = await connection.read_holding(
-                    target.unit_id, block.start, block.count, timeout=timeout
+                pdu = await connection.request(unit, block.start, block.count, timeout=timeout)
+                decoded.update(
+                    decode_block(block, connection.registers(pdu, unit, block.start, block.count))
                 )
-                decoded.update(decode_block(block, words))
             except ModbusTimeoutError as exc:
                 if self._fresh and self._connect_delay < 5.0:
                     # the first request after connecting got no answer: a logger that is
@@ -359,7 +366,7 @@ class EndpointPoller:
             self._clock_gauge.set(offset)
             if self.use_device_clock:
                 collector_now = float(device_time)
-                quality = Quality.DEVICE_CLOCK
+                quality = _DEVICE_CLOCK
         at = datetime.fromtimestamp(collector_now, UTC)
         checked = validate(
             decoded,
@@ -397,7 +404,7 @@ class EndpointPoller:
                 checked.raw,
             )
         )
-        self._ok.inc()
+        self._ok_count += 1
         self.health.success(
             target.inverter_id,
             at=at,

@@ -23,6 +23,11 @@ from pvmon.quality import Quality
 
 __all__ = ["CounterState", "Validated", "validate"]
 
+_SENTINEL = int(Quality.SENTINEL)
+_OUT_OF_RANGE = int(Quality.OUT_OF_RANGE)
+_COUNTER_DIP = int(Quality.COUNTER_DIP)
+_COUNTER_RESET = int(Quality.COUNTER_RESET)
+
 _RANGES: dict[str, tuple[float, float]] = {
     "ac_voltage_a_v": (0.0, 500.0),
     "ac_voltage_b_v": (0.0, 500.0),
@@ -69,23 +74,23 @@ def validate(
     """
     values = dict(decoded)
     raw: dict[str, Any] = {}
-    quality = Quality.GOOD
-    if any(values.get(key) is None for key in expected_points):
-        quality |= Quality.SENTINEL
+    quality = 0  # plain int flags: this runs for every reading the collector takes
+    if None in map(values.get, expected_points):
+        quality = _SENTINEL
 
     power = values.get("ac_power_w")
     if power is not None and not -0.05 * rated_ac_w <= power <= 1.2 * rated_ac_w + 50:
         _reject(values, raw, "ac_power_w", f"outside -5%..120% of the {rated_ac_w:.0f} W rating")
-        quality |= Quality.OUT_OF_RANGE
+        quality |= _OUT_OF_RANGE
     dc = values.get("dc_power_w")
     if dc is not None and not -0.05 * rated_ac_w <= dc <= 1.5 * rated_ac_w + 50:
         _reject(values, raw, "dc_power_w", f"outside -5%..150% of the {rated_ac_w:.0f} W rating")
-        quality |= Quality.OUT_OF_RANGE
+        quality |= _OUT_OF_RANGE
     for key, (low, high) in _RANGES.items():
         value = values.get(key)
         if value is not None and not low <= value <= high:
             _reject(values, raw, key, f"outside {low:g}..{high:g}")
-            quality |= Quality.OUT_OF_RANGE
+            quality |= _OUT_OF_RANGE
 
     energy = values.get("energy_wh")
     if energy is not None:
@@ -98,7 +103,7 @@ def validate(
             at=at,
             confirm_polls=confirm_polls,
         )
-    return Validated(values, int(quality), raw or None)
+    return Validated(values, quality, raw or None)
 
 
 def _check_counter(
@@ -110,14 +115,14 @@ def _check_counter(
     rated_ac_w: float,
     at: datetime,
     confirm_polls: int,
-) -> Quality:
+) -> int:
     last, last_at = state.last_good_wh, state.last_good_at
     if last is None or last_at is None:
         if energy == 0:  # a logger's start-up zero is no counter to start from
             _reject(values, raw, "energy_wh", "counter reads 0 with nothing to compare")
-            return Quality.COUNTER_DIP
+            return _COUNTER_DIP
         state.last_good_wh, state.last_good_at = energy, at
-        return Quality.GOOD
+        return 0
     if energy < last:
         candidates = state.candidates
         rising = not candidates or (energy > candidates[-1][0] and at > candidates[-1][1])
@@ -130,9 +135,9 @@ def _check_counter(
         if len(candidates) >= confirm_polls:
             state.candidates = []
             state.last_good_wh, state.last_good_at = energy, at
-            return Quality.COUNTER_RESET
+            return _COUNTER_RESET
         _reject(values, raw, "energy_wh", f"counter dip below the last good value {last}")
-        return Quality.COUNTER_DIP
+        return _COUNTER_DIP
     state.candidates = []
     elapsed_h = max((at - last_at).total_seconds(), 60.0) / 3600.0
     limit = rated_ac_w * elapsed_h * 2 + 10
@@ -144,6 +149,6 @@ def _check_counter(
             f"counter rose {energy - last} Wh in {elapsed_h * 60:.0f} min, above "
             f"rating x time x 2 = {limit:.0f} Wh",
         )
-        return Quality.OUT_OF_RANGE
+        return _OUT_OF_RANGE
     state.last_good_wh, state.last_good_at = energy, at
-    return Quality.GOOD
+    return 0

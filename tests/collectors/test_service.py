@@ -67,3 +67,34 @@ def test_metrics_endpoint_serves_the_collector_metrics() -> None:
         "pvmon_rows_written_total",
     ):
         assert expected in body
+
+
+@pytest.mark.parametrize(
+    ("observed", "buckets"),
+    [
+        ([], {"0.01": 0, "0.1": 0, "+Inf": 0}),
+        ([0.01], {"0.01": 1, "0.1": 1, "+Inf": 1}),  # a bound is "less or equal"
+        ([0.0101, 0.05], {"0.01": 0, "0.1": 2, "+Inf": 2}),
+        ([0.001, 0.2, 7.0], {"0.01": 1, "0.1": 1, "+Inf": 3}),
+    ],
+)
+def test_loop_histogram_counts_like_prometheus(
+    observed: list[float], buckets: dict[str, int]
+) -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from collectors.metrics import LoopHistogram
+
+    ours = LoopHistogram("ours", "d", buckets=(0.01, 0.1), registry=CollectorRegistry())
+    theirs = Histogram("theirs", "d", buckets=(0.01, 0.1), registry=CollectorRegistry())
+    for value in observed:
+        ours.observe(value)
+        theirs.observe(value)
+    [family] = ours.collect()
+    got = {s.labels["le"]: s.value for s in family.samples if s.name.endswith("_bucket")}
+    assert got == buckets
+    [reference] = theirs.collect()
+    kept = ("_bucket", "_count", "_sum")  # prometheus_client adds a _created sample
+    assert [s.value for s in family.samples] == [
+        s.value for s in reference.samples if s.name.endswith(kept)
+    ]
