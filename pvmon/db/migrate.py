@@ -7,7 +7,10 @@ TimescaleDB has flavoured files instead (``NNNN_name.up.postgres.sql`` and
 chosen once, when its first migration runs, and kept in ``pvmon_meta``.
 
 Each migration runs in its own transaction under an advisory lock, so two
-processes migrating at once apply each step once.
+processes migrating at once apply each step once. A line
+``-- pvmon:after-commit <statement>`` in a migration names a statement that cannot run
+in a transaction (TimescaleDB's ``refresh_continuous_aggregate``); it runs right after
+the migration commits, in order.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ _FILE = re.compile(
     r"(?:\.(?P<flavour>postgres|timescaledb))?\.sql$"
 )
 _LOCK_KEY = 0x70766D6F6E  # "pvmon"
+_AFTER_COMMIT = re.compile(r"^-- pvmon:after-commit (?P<statement>.+?);?\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class Migration:
     name: str
     up: dict[str, str]
     down: dict[str, str]
+
+    def after_commit(self, side: Literal["up", "down"], flavour: Flavour) -> list[str]:
+        """Statements to run once ``side`` has committed (outside its transaction)."""
+        return [m["statement"] for m in _AFTER_COMMIT.finditer(self.sql(side, flavour))]
 
     def sql(self, side: Literal["up", "down"], flavour: Flavour) -> str:
         scripts = self.up if side == "up" else self.down
@@ -144,6 +152,16 @@ def current_version(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def _after_commit(
+    conn: psycopg.Connection,
+    migration: Migration,
+    side: Literal["up", "down"],
+    flavour: Flavour,
+) -> None:
+    for statement in migration.after_commit(side, flavour):
+        conn.execute(statement.encode())
+
+
 def upgrade(
     conn: psycopg.Connection, *, target: int | None = None, timescaledb: str = "auto"
 ) -> list[int]:
@@ -173,6 +191,7 @@ def upgrade(
                     "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                     (migration.version, migration.name),
                 )
+            _after_commit(conn, migration, "up", flavour)
         except psycopg.Error as exc:
             raise MigrationError(
                 f"migration {migration.version:04d}_{migration.name} ({flavour}) failed: {exc}"
@@ -199,6 +218,7 @@ def downgrade(conn: psycopg.Connection, *, target: int) -> list[int]:
                 conn.execute(
                     "DELETE FROM schema_migrations WHERE version = %s", (migration.version,)
                 )
+            _after_commit(conn, migration, "down", flavour)
         except psycopg.Error as exc:
             raise MigrationError(
                 f"reverting {migration.version:04d}_{migration.name} ({flavour}) failed: {exc}"

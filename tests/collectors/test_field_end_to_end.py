@@ -162,13 +162,10 @@ async def test_two_field_weeks_collected_within_half_a_percent(
 
 
 def _bracketed(device, day: date, times: list[datetime]) -> bool:  # type: ignore[no-untyped-def]
-    """Answered after the previous day's last production and before this day's local
-    start, and after this day's last production and before this day's local end.
-
-    Narrower than the issue's criterion (which accepts a reading before the next day's
-    first production, i.e. after midnight): the rollup counts the energy since the last
-    reading in the day of the next reading, so a day whose evening production was seen
-    only at the next dawn loses it to the next day. Left open in the closing note."""
+    """The issue's criterion: answered after the previous day's last production and
+    before this day's first, and after this day's last production and before the next
+    day's first. (A reading after midnight that still shows no production counts: the
+    rollup gives the counter's overnight rise to the day before, migration 0010.)"""
 
     def answered_between(lo: datetime, hi: datetime) -> bool:
         return any(lo <= t <= hi for t in times)
@@ -180,6 +177,4 @@ def _bracketed(device, day: date, times: list[datetime]) -> bool:  # type: ignor
     )
     if not (before and this and after):
         return False
-    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
-    end = start + timedelta(days=1)
-    return answered_between(before[1], start) and answered_between(this[1], end)
+    return answered_between(before[1], this[0]) and answered_between(this[1], after[0])

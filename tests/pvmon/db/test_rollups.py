@@ -74,7 +74,9 @@ def test_daily_energy_is_the_counter_difference(conn: psycopg.Connection, invert
         "WHERE inverter_id = %s",
         (inverter_id,),
     ).fetchone()
-    assert hourly == (19200, 18)
+    # 08:00-16:00 local: the rise between 15:55 and 16:00 was produced in the 15:00 hour
+    # (16:00's reading shows no power), so eight hours a day carry energy
+    assert hourly == (19200, 16)
     station = conn.execute(
         "SELECT s.day, s.energy_wh FROM station_energy_daily s JOIN inverters i "
         "ON i.station_id = s.station_id WHERE i.id = %s ORDER BY day",
@@ -172,3 +174,94 @@ def test_rejected_counter_values_are_ignored(conn: psycopg.Connection, inverter_
     assert _daily(conn, inverter_id) == {date(2025, 6, 1): (9600, False)}
     raw = conn.execute("SELECT raw FROM readings WHERE energy_wh IS NULL").fetchone()
     assert raw == ({"energy_wh": {"raw": 0, "reason": "counter dip"}},)
+
+
+def _evening_then_morning(
+    *, dusk_hour: float, dawn_hour: float, dawn_power_w: float
+) -> tuple[list[Reading], int, int]:
+    """Day 1 produces 1.2 kW from 08:00 to 19:00 local, but its logger sleeps from
+    ``dusk_hour``; day 2's first reading is at ``dawn_hour`` with ``dawn_power_w``.
+
+    Returns the readings and the true energy of day 1 and of day 2 up to its first
+    reading [Wh].
+    """
+    readings: list[Reading] = []
+    energy, start = 2_000_000, 2_000_000
+    t = DAY0 + timedelta(hours=5)
+    while t < DAY0 + timedelta(hours=24):
+        hour = (t - DAY0).total_seconds() / 3600
+        power = 1200.0 if 8 <= hour < 19 else 0.0
+        if hour < dusk_hour:
+            readings.append(Reading(time=t, inverter_id=0, ac_power_w=power, energy_wh=energy))
+        energy += int(power * 5 / 60)
+        t += timedelta(minutes=5)
+    day1 = energy - start
+    early = int(dawn_power_w * 0.5)  # production since dawn on day 2, if any (half an hour)
+    dawn = DAY0 + timedelta(days=1, hours=dawn_hour)
+    readings.append(
+        Reading(time=dawn, inverter_id=0, ac_power_w=dawn_power_w, energy_wh=energy + early)
+    )
+    readings.append(
+        Reading(
+            time=dawn + timedelta(hours=1),
+            inverter_id=0,
+            ac_power_w=1200.0,
+            energy_wh=energy + early + 1200,
+        )
+    )
+    return readings, day1, early
+
+
+@pytest.mark.parametrize(
+    ("dawn_hour", "dawn_power_w", "day1_gets_the_evening"),
+    [
+        (6.0, 0.0, True),  # the logger wakes before production: the evening is day 1's
+        (7.5, 30.0, True),  # first light (under 1 % of the rating) is still "not yet"
+        (9.0, 1200.0, False),  # it woke after production began: cannot be told apart
+    ],
+)
+def test_evening_energy_of_a_sleeping_logger_stays_in_its_day(
+    conn: psycopg.Connection,
+    inverter_id: int,
+    dawn_hour: float,
+    dawn_power_w: float,
+    day1_gets_the_evening: bool,
+) -> None:
+    readings, day1_truth, early = _evening_then_morning(
+        dusk_hour=17.0, dawn_hour=dawn_hour, dawn_power_w=dawn_power_w
+    )
+    write_readings(conn, _with_inverter(readings, inverter_id))
+    daily = _daily(conn, inverter_id)
+    seen = int(readings[-3].energy_wh or 0) - int(readings[0].energy_wh or 0)
+    evening = day1_truth - seen  # produced after the logger went to sleep
+    assert evening == 2500  # 16:55-19:00
+    if day1_gets_the_evening:
+        assert daily[date(2025, 6, 1)][0] == day1_truth + early
+        assert daily[date(2025, 6, 2)][0] == 1200
+    else:
+        assert daily[date(2025, 6, 1)][0] == day1_truth - evening
+        assert daily[date(2025, 6, 2)][0] == evening + early + 1200
+    hourly = conn.execute(
+        "SELECT sum(energy_wh)::bigint FROM energy_hourly WHERE inverter_id = %s",
+        (inverter_id,),
+    ).fetchone()
+    assert hourly is not None
+    assert hourly[0] == sum(e for e, _ in daily.values())  # hours add up to the days
+
+
+def test_upgrading_to_overnight_attribution_recomputes_stored_rollups(
+    conn: psycopg.Connection, inverter_id: int, flavour: str
+) -> None:
+    from pvmon.db.migrate import downgrade, upgrade
+
+    downgrade(conn, target=9)
+    readings, day1_truth, _ = _evening_then_morning(dusk_hour=17.0, dawn_hour=6.0, dawn_power_w=0.0)
+    write_readings(conn, _with_inverter(readings, inverter_id))
+    before = _daily(conn, inverter_id)
+    assert before[date(2025, 6, 1)][0] == day1_truth - 2500  # 0009: the old attribution
+    upgrade(conn, timescaledb="on" if flavour == "timescaledb" else "off")
+    after = conn.execute(
+        "SELECT day, energy_wh FROM energy_daily WHERE inverter_id = %s ORDER BY day",
+        (inverter_id,),
+    ).fetchall()  # no refresh here: the migration itself recomputed what was stored
+    assert after == [(date(2025, 6, 1), day1_truth), (date(2025, 6, 2), 1200)]

@@ -1,0 +1,206 @@
+-- Overnight energy in the right day: the hourly/daily counter statistics also keep the
+-- power of each bucket's first reading, and the energy views count the counter's rise
+-- across a gap in the earlier bucket when the later one starts before production
+-- (a logger asleep from dusk to dawn; field note 9).
+DROP VIEW station_energy_daily;
+DROP VIEW station_energy_hourly;
+DROP VIEW energy_daily;
+DROP VIEW energy_hourly;
+ALTER TABLE readings_hourly ADD COLUMN first_power_w real;
+ALTER TABLE readings_daily ADD COLUMN first_power_w real;
+
+-- Recompute every invalidated bucket; returns the number of invalidation ranges taken.
+CREATE OR REPLACE FUNCTION pvmon_refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    taken bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7070707);
+    CREATE TEMP TABLE IF NOT EXISTS pvmon_refresh_ranges (
+        inverter_id bigint, from_time timestamptz, to_time timestamptz
+    ) ON COMMIT DELETE ROWS;
+    TRUNCATE pvmon_refresh_ranges;
+    WITH t AS (DELETE FROM rollup_invalidations RETURNING inverter_id, from_time, to_time)
+    INSERT INTO pvmon_refresh_ranges
+    SELECT inverter_id, min(from_time), max(to_time) FROM t GROUP BY inverter_id;
+    GET DIAGNOSTICS taken = ROW_COUNT;
+    IF taken = 0 THEN
+        RETURN 0;
+    END IF;
+
+    DELETE FROM readings_hourly h USING pvmon_refresh_ranges r
+     WHERE h.inverter_id = r.inverter_id
+       AND h.bucket >= date_trunc('hour', r.from_time)
+       AND h.bucket < date_trunc('hour', r.to_time) + INTERVAL '1 hour';
+    INSERT INTO readings_hourly
+    SELECT x.inverter_id, date_trunc('hour', x.time),
+           count(*), count(x.energy_wh),
+           min(x.time) FILTER (WHERE x.energy_wh IS NOT NULL),
+           (min(ARRAY[(extract(epoch FROM x.time) * 1000000)::bigint, x.energy_wh])
+               FILTER (WHERE x.energy_wh IS NOT NULL))[2],
+           max(x.time) FILTER (WHERE x.energy_wh IS NOT NULL),
+           (max(ARRAY[(extract(epoch FROM x.time) * 1000000)::bigint, x.energy_wh])
+               FILTER (WHERE x.energy_wh IS NOT NULL))[2],
+           min(x.energy_wh), max(x.energy_wh),
+           count(*) FILTER (WHERE x.quality & 4 <> 0),
+           avg(x.ac_power_w), max(x.ac_power_w), max(x.temperature_c),
+           (min(ARRAY[extract(epoch FROM x.time), x.ac_power_w::numeric])
+               FILTER (WHERE x.energy_wh IS NOT NULL))[2]::real
+      FROM readings x JOIN pvmon_refresh_ranges r ON x.inverter_id = r.inverter_id
+     WHERE x.time >= date_trunc('hour', r.from_time)
+       AND x.time < date_trunc('hour', r.to_time) + INTERVAL '1 hour'
+     GROUP BY x.inverter_id, date_trunc('hour', x.time);
+
+    DELETE FROM readings_daily d USING pvmon_refresh_ranges r
+     WHERE d.inverter_id = r.inverter_id
+       AND d.bucket >= date_trunc('day', r.from_time, 'Asia/Shanghai')
+       AND d.bucket < date_trunc('day', r.to_time, 'Asia/Shanghai') + INTERVAL '1 day';
+    INSERT INTO readings_daily
+    SELECT x.inverter_id, date_trunc('day', x.time, 'Asia/Shanghai'),
+           count(*), count(x.energy_wh),
+           min(x.time) FILTER (WHERE x.energy_wh IS NOT NULL),
+           (min(ARRAY[(extract(epoch FROM x.time) * 1000000)::bigint, x.energy_wh])
+               FILTER (WHERE x.energy_wh IS NOT NULL))[2],
+           max(x.time) FILTER (WHERE x.energy_wh IS NOT NULL),
+           (max(ARRAY[(extract(epoch FROM x.time) * 1000000)::bigint, x.energy_wh])
+               FILTER (WHERE x.energy_wh IS NOT NULL))[2],
+           min(x.energy_wh), max(x.energy_wh),
+           count(*) FILTER (WHERE x.quality & 4 <> 0),
+           avg(x.ac_power_w), max(x.ac_power_w), max(x.temperature_c),
+           (min(ARRAY[extract(epoch FROM x.time), x.ac_power_w::numeric])
+               FILTER (WHERE x.energy_wh IS NOT NULL))[2]::real
+      FROM readings x JOIN pvmon_refresh_ranges r ON x.inverter_id = r.inverter_id
+     WHERE x.time >= date_trunc('day', r.from_time, 'Asia/Shanghai')
+       AND x.time < date_trunc('day', r.to_time, 'Asia/Shanghai') + INTERVAL '1 day'
+     GROUP BY x.inverter_id, date_trunc('day', x.time, 'Asia/Shanghai');
+    RETURN taken;
+END $$;
+
+-- recompute every bucket, so the new column is filled for the readings already stored
+INSERT INTO rollup_invalidations (inverter_id, from_time, to_time)
+SELECT inverter_id, min(time), max(time) FROM readings GROUP BY inverter_id;
+SELECT pvmon_refresh_rollups();
+
+-- Energy per inverter and station from lifetime-counter differences (never from
+-- integrating power), as in 0004, with one change: the counter's rise across a gap
+-- between two buckets (overnight, or a logger asleep from dusk) is counted in the
+-- earlier bucket when the later bucket's first reading shows no production yet
+-- (power at most 1 % of the rating): it was produced after the earlier bucket's last
+-- reading. Otherwise (no power recorded, or production already under way when the
+-- device answered again) it stays with the later bucket.
+CREATE VIEW energy_hourly AS
+SELECT i.id AS inverter_id,
+       i.station_id,
+       o.bucket AS bucket_start,
+       -- within the bucket: a monotonic counter gives last - first; otherwise the counter
+       -- restarted inside the bucket and only the part after the restart is counted.
+       (CASE WHEN o.min_wh = o.first_wh AND o.max_wh = o.last_wh THEN o.last_wh - o.first_wh
+             ELSE o.last_wh - o.min_wh END)
+       -- across the gap before it, unless that gap's rise belongs to the bucket before
+     + (CASE WHEN o.gap_to_previous THEN 0 ELSE o.gap_before_wh END)
+       -- and across the gap after it, when that rise was produced before the next bucket
+     + (CASE WHEN coalesce(o.next_gap_to_previous, false) THEN o.next_gap_before_wh
+             ELSE 0 END) AS energy_wh,
+       o.samples,
+       o.energy_samples,
+       o.first_time,
+       o.last_time,
+       extract(epoch FROM o.first_time - o.prev_last_time)::double precision AS gap_before_s,
+       (o.resets > 0 OR o.min_wh <> o.first_wh OR o.max_wh <> o.last_wh
+        OR coalesce(o.first_wh < o.prev_last_wh, false)) AS counter_reset,
+       o.power_avg_w,
+       o.power_max_w,
+       o.temperature_max_c
+  FROM inverters i
+ CROSS JOIN LATERAL (
+    SELECT g.*,
+           lead(g.gap_to_previous) OVER w AS next_gap_to_previous,
+           lead(g.gap_before_wh) OVER w AS next_gap_before_wh
+      FROM (
+        SELECT p.*,
+               -- the rise across the gap: none after a restart (the counter went down)
+               -- or a rise above the rating (garbage)
+               (CASE WHEN p.prev_last_wh IS NULL OR p.first_wh < p.prev_last_wh THEN 0
+                     WHEN (p.first_wh - p.prev_last_wh) > 1 + 1.2 * i.rated_ac_w
+                          * extract(epoch FROM p.first_time - p.prev_last_time) / 3600.0
+                     THEN 0
+                     ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh,
+               (p.prev_last_wh IS NOT NULL AND p.first_power_w IS NOT NULL
+                AND p.first_power_w <= 0.01 * i.rated_ac_w) AS gap_to_previous
+          FROM (
+            -- per inverter, so a filter on inverter or station narrows the scan first
+            SELECT s.*,
+                   lag(s.last_wh) OVER w AS prev_last_wh,
+                   lag(s.last_time) OVER w AS prev_last_time
+              FROM readings_hourly s
+             WHERE s.inverter_id = i.id AND s.first_wh IS NOT NULL
+            WINDOW w AS (ORDER BY s.bucket)
+          ) p
+      ) g
+    WINDOW w AS (ORDER BY g.bucket)
+ ) o;
+
+CREATE VIEW energy_daily AS
+SELECT i.id AS inverter_id,
+       i.station_id,
+       (o.bucket AT TIME ZONE 'Asia/Shanghai')::date AS day,
+       -- within the bucket: a monotonic counter gives last - first; otherwise the counter
+       -- restarted inside the bucket and only the part after the restart is counted.
+       (CASE WHEN o.min_wh = o.first_wh AND o.max_wh = o.last_wh THEN o.last_wh - o.first_wh
+             ELSE o.last_wh - o.min_wh END)
+       -- across the gap before it, unless that gap's rise belongs to the bucket before
+     + (CASE WHEN o.gap_to_previous THEN 0 ELSE o.gap_before_wh END)
+       -- and across the gap after it, when that rise was produced before the next bucket
+     + (CASE WHEN coalesce(o.next_gap_to_previous, false) THEN o.next_gap_before_wh
+             ELSE 0 END) AS energy_wh,
+       o.samples,
+       o.energy_samples,
+       o.first_time,
+       o.last_time,
+       extract(epoch FROM o.first_time - o.prev_last_time)::double precision AS gap_before_s,
+       (o.resets > 0 OR o.min_wh <> o.first_wh OR o.max_wh <> o.last_wh
+        OR coalesce(o.first_wh < o.prev_last_wh, false)) AS counter_reset,
+       o.power_avg_w,
+       o.power_max_w,
+       o.temperature_max_c
+  FROM inverters i
+ CROSS JOIN LATERAL (
+    SELECT g.*,
+           lead(g.gap_to_previous) OVER w AS next_gap_to_previous,
+           lead(g.gap_before_wh) OVER w AS next_gap_before_wh
+      FROM (
+        SELECT p.*,
+               -- the rise across the gap: none after a restart (the counter went down)
+               -- or a rise above the rating (garbage)
+               (CASE WHEN p.prev_last_wh IS NULL OR p.first_wh < p.prev_last_wh THEN 0
+                     WHEN (p.first_wh - p.prev_last_wh) > 1 + 1.2 * i.rated_ac_w
+                          * extract(epoch FROM p.first_time - p.prev_last_time) / 3600.0
+                     THEN 0
+                     ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh,
+               (p.prev_last_wh IS NOT NULL AND p.first_power_w IS NOT NULL
+                AND p.first_power_w <= 0.01 * i.rated_ac_w) AS gap_to_previous
+          FROM (
+            -- per inverter, so a filter on inverter or station narrows the scan first
+            SELECT s.*,
+                   lag(s.last_wh) OVER w AS prev_last_wh,
+                   lag(s.last_time) OVER w AS prev_last_time
+              FROM readings_daily s
+             WHERE s.inverter_id = i.id AND s.first_wh IS NOT NULL
+            WINDOW w AS (ORDER BY s.bucket)
+          ) p
+      ) g
+    WINDOW w AS (ORDER BY g.bucket)
+ ) o;
+
+CREATE VIEW station_energy_hourly AS
+SELECT station_id, bucket_start, sum(energy_wh)::bigint AS energy_wh,
+       count(*) AS inverters_reporting, bool_or(counter_reset) AS counter_reset,
+       sum(power_avg_w) AS power_avg_w
+  FROM energy_hourly
+ GROUP BY station_id, bucket_start;
+
+CREATE VIEW station_energy_daily AS
+SELECT station_id, day, sum(energy_wh)::bigint AS energy_wh,
+       count(*) AS inverters_reporting, bool_or(counter_reset) AS counter_reset,
+       max(power_max_w) AS power_max_w
+  FROM energy_daily
+ GROUP BY station_id, day;
