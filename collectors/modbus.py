@@ -22,6 +22,7 @@ import asyncio
 import math
 import struct
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pymodbus.framer import FramerRTU, FramerSocket
@@ -79,7 +80,9 @@ class ConnectionStats:
 
 
 _TICK_S = 0.05  # request deadlines are checked on this grid [s]
-_Pending = tuple["ModbusConnection", "asyncio.Future[bytes]", int, int, int, float]
+# connection, request number, unit, address, count, timeout
+_Pending = tuple["ModbusConnection", int, int, int, int, float]
+OnReply = Callable[[bytes | None, "ModbusError | None"], None]
 
 
 class _Deadlines:
@@ -96,7 +99,7 @@ class _Deadlines:
         self._slots: dict[int, list[_Pending]] = {}
 
     def add(self, pending: _Pending) -> None:
-        """Watch ``pending`` (connection, reply future, unit, address, count, timeout)."""
+        """Watch ``pending`` (connection, request number, unit, address, count, timeout)."""
         slot = math.ceil((self._loop.time() + pending[5]) / _TICK_S)
         due = self._slots.get(slot)
         if due is None:
@@ -106,8 +109,9 @@ class _Deadlines:
 
     def _fire(self, slot: int) -> None:
         for pending in self._slots.pop(slot, ()):
-            if not pending[1].done():
-                pending[0]._expire(pending)
+            connection = pending[0]
+            if connection._seq == pending[1] and connection._on_reply is not None:
+                connection._expire(pending)
 
 
 _DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
@@ -134,7 +138,8 @@ class ModbusConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._tid = 0
-        self._waiting: asyncio.Future[bytes] | None = None
+        self._on_reply: OnReply | None = None  # the outstanding request's callback
+        self._seq = 0  # number of the outstanding request
         self._expect_unit = 0
         self._frames: dict[tuple[int, int, int], bytes] = {}
         self._deadlines: _Deadlines | None = None
@@ -150,11 +155,13 @@ class ModbusConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self.lost.set()
-        if self._waiting is not None and not self._waiting.done():
-            self._waiting.set_exception(
+        on_reply, self._on_reply = self._on_reply, None
+        if on_reply is not None:
+            on_reply(
+                None,
                 ModbusUnavailableError(
                     f"connection closed by the device{': ' + str(exc) if exc else ''}"
-                )
+                ),
             )
 
     def data_received(self, data: bytes) -> None:
@@ -180,21 +187,21 @@ class ModbusConnection(asyncio.Protocol):
             unit = buffer[6]
             pdu = bytes(buffer[7:end])
             del buffer[:end]
-            waiting = self._waiting
+            on_reply = self._on_reply
             if (
-                waiting is None
-                or waiting.done()
+                on_reply is None
                 or unit != self._expect_unit
                 or not (tid == self._tid or (tid == 0 and self.accept_tid_zero))
             ):
                 self.stats.stale_frames += 1  # a late answer to an earlier request
                 continue
-            waiting.set_result(pdu)
+            self._on_reply = None
+            on_reply(pdu, None)
 
     def _parse_rtu(self) -> None:
         buffer = self._buffer
-        waiting = self._waiting
-        if waiting is None or waiting.done():
+        on_reply = self._on_reply
+        if on_reply is None:
             self.stats.stale_frames += 1
             buffer.clear()
             return
@@ -212,11 +219,14 @@ class ModbusConnection(asyncio.Protocol):
             or _RTU_CRC(frame[:-2]) != int.from_bytes(frame[-2:], "big")
         ):
             self.stats.bad_frames += 1
-            waiting.set_exception(
-                BadFrameError(f"bad RTU frame {frame[:8].hex()}... (receive buffer flushed)")
+            self._on_reply = None
+            on_reply(
+                None,
+                BadFrameError(f"bad RTU frame {frame[:8].hex()}... (receive buffer flushed)"),
             )
             return
-        waiting.set_result(frame[1:-2])
+        self._on_reply = None
+        on_reply(frame[1:-2], None)
 
     def _frame(self, unit: int, address: int, count: int) -> bytes:
         key = (unit, address, count)
@@ -235,15 +245,18 @@ class ModbusConnection(asyncio.Protocol):
     def connected(self) -> bool:
         return self._transport is not None and not self._transport.is_closing()
 
-    def request(
-        self, unit: int, address: int, count: int, *, timeout: float
-    ) -> asyncio.Future[bytes]:
+    def send(
+        self, unit: int, address: int, count: int, *, timeout: float, on_reply: OnReply
+    ) -> None:
         """Send a read of ``count`` holding registers at ``address`` from ``unit``.
 
-        Returns the future of the reply's PDU: it fails with :class:`ModbusTimeoutError`
-        after ``timeout`` [s], or :class:`ModbusUnavailableError` if the connection drops.
-        Pass the PDU to :meth:`registers`. (The poller's hot path; :meth:`read_holding`
-        does both steps.)
+        ``on_reply(pdu, None)`` is called with the reply's PDU (pass it to
+        :meth:`registers`), or ``on_reply(None, error)`` with :class:`ModbusTimeoutError`
+        after ``timeout`` [s], :class:`BadFrameError` or :class:`ModbusUnavailableError`.
+        It is called from the protocol's callbacks, so it may send the next request at
+        once: no task wake-up and no loop iteration between a reply and the next request
+        (the collector's hot path). Raises :class:`ModbusUnavailableError` if not
+        connected.
         """
         transport = self._transport
         if transport is None or transport.is_closing() or self._deadlines is None:
@@ -255,24 +268,26 @@ class ModbusConnection(asyncio.Protocol):
         else:
             self._tid = self._tid + 1 if self._tid < 0xFFFF else 1
             frame = self._tid.to_bytes(2, "big") + frame[2:]
-        waiting: asyncio.Future[bytes] = self._deadlines._loop.create_future()
-        self._waiting = waiting
+        self._seq += 1
+        self._on_reply = on_reply
         self.stats.requests += 1
         transport.write(frame)
-        self._deadlines.add((self, waiting, unit, address, count, timeout))
-        return waiting
+        self._deadlines.add((self, self._seq, unit, address, count, timeout))
 
     def _expire(self, pending: _Pending) -> None:
         """The deadline of the outstanding request passed without its answer."""
-        _, waiting, unit, address, count, timeout = pending
+        _, _, unit, address, count, timeout = pending
+        on_reply, self._on_reply = self._on_reply, None
         self.stats.timeouts += 1
         if self.rtu:
             self._buffer.clear()
-        waiting.set_exception(
-            ModbusTimeoutError(
-                f"no answer from unit {unit} within {timeout:g} s (read {address}+{count})"
+        if on_reply is not None:
+            on_reply(
+                None,
+                ModbusTimeoutError(
+                    f"no answer from unit {unit} within {timeout:g} s (read {address}+{count})"
+                ),
             )
-        )
 
     def registers(self, pdu: bytes, unit: int, address: int, count: int) -> list[int]:
         """The register words of a reply ``pdu`` to a read of ``count`` at ``address``."""
@@ -291,7 +306,19 @@ class ModbusConnection(asyncio.Protocol):
         self, unit: int, address: int, count: int, *, timeout: float
     ) -> list[int]:
         """Read ``count`` holding registers at ``address`` from ``unit`` (function 3)."""
-        pdu = await self.request(unit, address, count, timeout=timeout)
+        waiting: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        def on_reply(pdu: bytes | None, error: ModbusError | None) -> None:
+            if waiting.done():
+                return
+            if error is not None:
+                waiting.set_exception(error)
+            else:
+                assert pdu is not None
+                waiting.set_result(pdu)
+
+        self.send(unit, address, count, timeout=timeout, on_reply=on_reply)
+        pdu = await waiting
         return self.registers(pdu, unit, address, count)
 
     def flush(self) -> None:

@@ -27,6 +27,7 @@ from collectors.metrics import CollectorMetrics
 from collectors.modbus import (
     BadFrameError,
     ModbusConnection,
+    ModbusError,
     ModbusExceptionResponse,
     ModbusTimeoutError,
     ModbusUnavailableError,
@@ -269,84 +270,11 @@ class EndpointPoller:
                 log.info("%s reachable again", self.name)
                 self._unreachable_logged = False
             try:
-                for target in self.targets:
-                    await self._poll_target(connection, target)
-                    if not connection.connected:
-                        break  # the connection broke: the rest wait for the next cycle
+                await _Pass(self, connection).run()
             finally:
                 self._ok.inc(self._ok_count)
                 self._ok_count = 0
         self.metrics.cycle_seconds.observe(time.perf_counter() - started)
-
-    async def _poll_target(self, connection: ModbusConnection, target: Target) -> None:
-        decoded: dict[str, Any] = {}
-        decode_block = target.register_map.decode_block
-        timeout = self.timeout_s
-        min_gap = self.options.min_gap_s
-        identify = target.unit_id not in self._identified
-        blocks = target.blocks if identify else target.poll_blocks
-        unsupported = target.unsupported
-        unit = target.unit_id
-        for block in blocks:
-            if unsupported and block in unsupported:
-                if time.monotonic() - unsupported[block] < self.options.reprobe_s / self.speed:
-                    continue
-                del unsupported[block]  # probe it again (firmware may have changed)
-            if min_gap:
-                wait = self._last_request + min_gap - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                self._last_request = time.monotonic()
-            began = time.perf_counter()
-            try:
-                pdu = await connection.request(unit, block.start, block.count, timeout=timeout)
-                decoded.update(
-                    decode_block(block, connection.registers(pdu, unit, block.start, block.count))
-                )
-            except ModbusTimeoutError as exc:
-                if self._fresh and self._connect_delay < 5.0:
-                    # the first request after connecting got no answer: a logger that is
-                    # deaf right after a connect (field note 2); wait longer next time
-                    self._connect_delay = min(max(self._connect_delay * 2, 0.5), 5.0)
-                if connection.rtu:
-                    await asyncio.sleep(self.options.rtu_guard_s / max(self.speed, 1.0))
-                    connection.flush()
-                self._failed(target, self.device_now(), "timeout", str(exc))
-                return
-            except ModbusExceptionResponse as exc:
-                if exc.code == 2:
-                    # this model has no such block (field note 14): read the rest, cache it
-                    unsupported[block] = time.monotonic()
-                    self.metrics.polls.labels(result="unsupported_block").inc()
-                    continue
-                self._failed(target, self.device_now(), "exception", str(exc))
-                return
-            except BadFrameError as exc:
-                self._failed(target, self.device_now(), "bad_frame", str(exc))
-                return
-            except ModbusUnavailableError as exc:
-                self._failed(target, self.device_now(), "connection", str(exc))
-                connection.close()
-                return
-            except RegisterMapError as exc:
-                self._failed(target, self.device_now(), "decode", str(exc))
-                return
-            elapsed = time.perf_counter() - began
-            self._observe_request(elapsed)
-            self._latency_ewma = 0.9 * self._latency_ewma + 0.1 * elapsed
-            self._fresh = False
-        if not decoded:
-            self._failed(
-                target,
-                self.device_now(),
-                "exception",
-                "every block answered exception 2 (unsupported)",
-            )
-            return
-        if identify:
-            target.identity = {k: decoded.get(k) for k in ("manufacturer", "model", "serial")}
-            self._identified.add(target.unit_id)
-        self._store(target, decoded)
 
     def _failed(self, target: Target, at: datetime, kind: str, error: str) -> None:
         self.metrics.polls.labels(result=kind).inc()
@@ -420,3 +348,193 @@ class EndpointPoller:
             self._connection.close()
             self._connection = None
         await asyncio.sleep(0)
+
+
+class _Pass:
+    """One pass over an endpoint's inverters, driven by the connection's replies.
+
+    Each reply is handled in the connection's ``data_received`` and the next request is
+    sent from there, so a pass costs no task wake-up per request (what polling
+    thousands of inverters a second spends most on). Per inverter: its blocks in order
+    (every block on the first poll of a connection, to check identity and layout; then
+    only the blocks that change), skipping blocks the model does not have until they are
+    due for a re-probe, keeping the endpoint's minimum gap between requests. A timeout,
+    a bad frame or an exception ends that inverter's poll (the others go on); a broken
+    connection ends the pass.
+    """
+
+    def __init__(self, poller: EndpointPoller, connection: ModbusConnection) -> None:
+        self.poller = poller
+        self.connection = connection
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.targets = iter(poller.targets)
+        self.timeout = poller.timeout_s
+        self.min_gap = poller.options.min_gap_s
+        self.target: Target | None = None
+        self.blocks: tuple[Block, ...] = ()
+        self.index = 0
+        self.decoded: dict[str, Any] = {}
+        self.identify = False
+        self.began = 0.0
+
+    async def run(self) -> None:
+        """Poll every inverter once; returns when the pass is over."""
+        self._guarded(self._next_target)
+        await self.done
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run ``step``; an unexpected error ends the pass with it (never lost in a
+        protocol callback)."""
+        if self.done.done():
+            return  # cancelled (collector stopping): send nothing more
+        try:
+            step()
+        except Exception as exc:  # handed to the awaiting poll()
+            if not self.done.done():
+                self.done.set_exception(exc)
+
+    def _next_target(self) -> None:
+        poller = self.poller
+        while True:
+            if self.target is not None and not self.connection.connected:
+                break  # the connection broke: the rest wait for the next cycle
+            target = next(self.targets, None)
+            if target is None:
+                break
+            self.target = target
+            self.timeout = poller.timeout_s  # adapted to the latency seen so far
+            self.identify = target.unit_id not in poller._identified
+            self.blocks = target.blocks if self.identify else target.poll_blocks
+            self.index = 0
+            self.decoded = {}
+            if self._next_block():
+                return  # a request (or the wait before it) is under way
+        self.done.set_result(None)
+
+    def _next_block(self) -> bool:
+        """Send the current inverter's next request: True if one is under way, False
+        when the inverter is done (stored or failed)."""
+        poller, target = self.poller, self.target
+        assert target is not None
+        unsupported = target.unsupported
+        while self.index < len(self.blocks):
+            block = self.blocks[self.index]
+            if unsupported and block in unsupported:
+                if time.monotonic() - unsupported[block] < poller.options.reprobe_s / poller.speed:
+                    self.index += 1
+                    continue
+                del unsupported[block]  # probe it again (firmware may have changed)
+            if self.min_gap:
+                wait = poller._last_request + self.min_gap - time.monotonic()
+                if wait > 0:
+                    self.loop.call_later(wait, self._guarded, self._send)
+                    return True
+            self._send()
+            return True
+        self._finish()
+        return False
+
+    def _send(self) -> None:
+        """Send the request for the current block (the gap, if any, has passed)."""
+        target, block = self.target, self.blocks[self.index]
+        assert target is not None
+        self.poller._last_request = time.monotonic()
+        self.began = time.perf_counter()
+        try:
+            self.connection.send(
+                target.unit_id,
+                block.start,
+                block.count,
+                timeout=self.timeout,
+                on_reply=self._on_reply,
+            )
+        except ModbusUnavailableError as exc:
+            self._fail("connection", str(exc))
+            self.connection.close()
+            self._next_target()
+
+    def _on_reply(self, pdu: bytes | None, error: ModbusError | None) -> None:
+        if self.done.done():
+            return  # cancelled (collector stopping)
+        try:
+            self._handle(pdu, error)
+        except Exception as exc:  # handed to the awaiting poll()
+            if not self.done.done():
+                self.done.set_exception(exc)
+
+    def _handle(self, pdu: bytes | None, error: ModbusError | None) -> None:
+        poller, target = self.poller, self.target
+        assert target is not None
+        block = self.blocks[self.index]
+        try:
+            if error is not None:
+                raise error
+            assert pdu is not None
+            words = self.connection.registers(pdu, target.unit_id, block.start, block.count)
+            self.decoded.update(target.register_map.decode_block(block, words))
+        except ModbusTimeoutError as exc:
+            if poller._fresh and poller._connect_delay < 5.0:
+                # the first request after connecting got no answer: a logger that is
+                # deaf right after a connect (field note 2); wait longer next time
+                poller._connect_delay = min(max(poller._connect_delay * 2, 0.5), 5.0)
+            self._fail("timeout", str(exc))
+            if self.connection.rtu:
+                # let a late RTU reply arrive, then flush it so the next frame parses clean
+                self.loop.call_later(
+                    poller.options.rtu_guard_s / max(poller.speed, 1.0),
+                    self._guarded,
+                    self._after_rtu_guard,
+                )
+                return
+            self._next_target()
+            return
+        except ModbusExceptionResponse as exc:
+            if exc.code != 2:
+                self._fail("exception", str(exc))
+                self._next_target()
+                return
+            # this model has no such block (field note 14): read the rest, cache it
+            target.unsupported[block] = time.monotonic()
+            poller.metrics.polls.labels(result="unsupported_block").inc()
+        except BadFrameError as exc:
+            self._fail("bad_frame", str(exc))
+            self._next_target()
+            return
+        except ModbusUnavailableError as exc:
+            self._fail("connection", str(exc))
+            self.connection.close()
+            self._next_target()
+            return
+        except RegisterMapError as exc:
+            self._fail("decode", str(exc))
+            self._next_target()
+            return
+        else:
+            elapsed = time.perf_counter() - self.began
+            poller._observe_request(elapsed)
+            poller._latency_ewma = 0.9 * poller._latency_ewma + 0.1 * elapsed
+            poller._fresh = False
+        self.index += 1
+        if not self._next_block():
+            self._next_target()
+
+    def _after_rtu_guard(self) -> None:
+        self.connection.flush()
+        self._next_target()
+
+    def _finish(self) -> None:
+        """Every block of the current inverter was read (or skipped): store it."""
+        poller, target = self.poller, self.target
+        assert target is not None
+        if not self.decoded:
+            self._fail("exception", "every block answered exception 2 (unsupported)")
+            return
+        if self.identify:
+            target.identity = {k: self.decoded.get(k) for k in ("manufacturer", "model", "serial")}
+            poller._identified.add(target.unit_id)
+        poller._store(target, self.decoded)
+
+    def _fail(self, kind: str, error: str) -> None:
+        assert self.target is not None
+        self.poller._failed(self.target, self.poller.device_now(), kind, error)
