@@ -122,19 +122,27 @@ async def test_two_field_weeks_collected_within_half_a_percent(
                     continue
                 truth = device.true_daily_energy_wh(day)
                 if abs(energy - truth) > max(0.005 * truth, 10):
+                    near = [day + timedelta(days=k) for k in (-1, 0, 1)]
                     rows = conn.execute(
-                        "SELECT time, energy_wh, quality, raw FROM readings WHERE inverter_id "
-                        "= %s AND time BETWEEN %s AND %s ORDER BY time",
+                        "SELECT time AT TIME ZONE 'Asia/Shanghai', energy_wh, ac_power_w, "
+                        "quality, raw FROM readings WHERE inverter_id = %s "
+                        "AND time BETWEEN %s AND %s ORDER BY time",
                         (
                             ids[serial],
                             datetime(day.year, day.month, day.day, tzinfo=LOCAL)
                             - timedelta(hours=2),
                             datetime(day.year, day.month, day.day, tzinfo=LOCAL)
-                            + timedelta(hours=26),
+                            + timedelta(hours=34),
                         ),
                     ).fetchall()
                     raise AssertionError(
-                        f"{serial} {day}: {energy} Wh stored, {truth:.0f} true; readings: {rows}"
+                        f"{serial} {day}: {energy} Wh stored, {truth:.0f} true; windows "
+                        f"{device.production_window(day - timedelta(days=1))} "
+                        f"{device.production_window(day)} "
+                        f"{device.production_window(day + timedelta(days=1))} "
+                        f"truths {[device.true_daily_energy_wh(d) for d in near]} "
+                        f"stored {[daily.get((ids[serial], d)) for d in near]}; readings "
+                        "(local time, Wh, W, quality, raw):\n" + "\n".join(str(r) for r in rows)
                     )
                 compared += 1
         worst = conn.execute(

@@ -5,6 +5,8 @@ DROP VIEW energy_daily;
 DROP VIEW energy_hourly;
 ALTER TABLE readings_hourly DROP COLUMN first_power_w;
 ALTER TABLE readings_daily DROP COLUMN first_power_w;
+ALTER TABLE readings_hourly DROP COLUMN last_power_w;
+ALTER TABLE readings_daily DROP COLUMN last_power_w;
 
 -- Recompute every invalidated bucket; returns the number of invalidation ranges taken.
 CREATE OR REPLACE FUNCTION pvmon_refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$

@@ -1,13 +1,16 @@
 -- Overnight energy in the right day: the hourly/daily counter statistics also keep the
--- power of each bucket's first reading, and the energy views count the counter's rise
--- across a gap in the earlier bucket when the later one starts before production
--- (a logger asleep from dusk to dawn; field note 9).
+-- power at each bucket's first and last readings, and the energy views count the
+-- counter's rise across a gap in the earlier bucket when that bucket ended while still
+-- producing and the later one starts before production (a logger asleep from dusk to
+-- dawn; field note 9).
 DROP VIEW station_energy_daily;
 DROP VIEW station_energy_hourly;
 DROP VIEW energy_daily;
 DROP VIEW energy_hourly;
 ALTER TABLE readings_hourly ADD COLUMN first_power_w real;
 ALTER TABLE readings_daily ADD COLUMN first_power_w real;
+ALTER TABLE readings_hourly ADD COLUMN last_power_w real;
+ALTER TABLE readings_daily ADD COLUMN last_power_w real;
 
 -- Recompute every invalidated bucket; returns the number of invalidation ranges taken.
 CREATE OR REPLACE FUNCTION pvmon_refresh_rollups() RETURNS bigint LANGUAGE plpgsql AS $$
@@ -44,6 +47,8 @@ BEGIN
            count(*) FILTER (WHERE x.quality & 4 <> 0),
            avg(x.ac_power_w), max(x.ac_power_w), max(x.temperature_c),
            (min(ARRAY[extract(epoch FROM x.time), x.ac_power_w::numeric])
+               FILTER (WHERE x.energy_wh IS NOT NULL))[2]::real,
+           (max(ARRAY[extract(epoch FROM x.time), x.ac_power_w::numeric])
                FILTER (WHERE x.energy_wh IS NOT NULL))[2]::real
       FROM readings x JOIN pvmon_refresh_ranges r ON x.inverter_id = r.inverter_id
      WHERE x.time >= date_trunc('hour', r.from_time)
@@ -67,6 +72,8 @@ BEGIN
            count(*) FILTER (WHERE x.quality & 4 <> 0),
            avg(x.ac_power_w), max(x.ac_power_w), max(x.temperature_c),
            (min(ARRAY[extract(epoch FROM x.time), x.ac_power_w::numeric])
+               FILTER (WHERE x.energy_wh IS NOT NULL))[2]::real,
+           (max(ARRAY[extract(epoch FROM x.time), x.ac_power_w::numeric])
                FILTER (WHERE x.energy_wh IS NOT NULL))[2]::real
       FROM readings x JOIN pvmon_refresh_ranges r ON x.inverter_id = r.inverter_id
      WHERE x.time >= date_trunc('day', r.from_time, 'Asia/Shanghai')
@@ -83,10 +90,11 @@ SELECT pvmon_refresh_rollups();
 -- Energy per inverter and station from lifetime-counter differences (never from
 -- integrating power), as in 0004, with one change: the counter's rise across a gap
 -- between two buckets (overnight, or a logger asleep from dusk) is counted in the
--- earlier bucket when the later bucket's first reading shows no production yet
--- (power at most 1 % of the rating): it was produced after the earlier bucket's last
--- reading. Otherwise (no power recorded, or production already under way when the
--- device answered again) it stays with the later bucket.
+-- earlier bucket when the earlier bucket's last reading still shows production and the
+-- later bucket's first reading shows none yet (power above / at most 1 % of the
+-- rating): it was produced after the earlier bucket's last reading. Otherwise (power
+-- not recorded, production over before the gap, or already under way when the device
+-- answered again) it stays with the later bucket, as in 0004.
 CREATE VIEW energy_hourly AS
 SELECT i.id AS inverter_id,
        i.station_id,
@@ -124,13 +132,15 @@ SELECT i.id AS inverter_id,
                           * extract(epoch FROM p.first_time - p.prev_last_time) / 3600.0
                      THEN 0
                      ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh,
-               (p.prev_last_wh IS NOT NULL AND p.first_power_w IS NOT NULL
+               (p.prev_last_wh IS NOT NULL
+                AND p.prev_last_power_w > 0.01 * i.rated_ac_w
                 AND p.first_power_w <= 0.01 * i.rated_ac_w) AS gap_to_previous
           FROM (
             -- per inverter, so a filter on inverter or station narrows the scan first
             SELECT s.*,
                    lag(s.last_wh) OVER w AS prev_last_wh,
-                   lag(s.last_time) OVER w AS prev_last_time
+                   lag(s.last_time) OVER w AS prev_last_time,
+                   lag(s.last_power_w) OVER w AS prev_last_power_w
               FROM readings_hourly s
              WHERE s.inverter_id = i.id AND s.first_wh IS NOT NULL
             WINDOW w AS (ORDER BY s.bucket)
@@ -176,13 +186,15 @@ SELECT i.id AS inverter_id,
                           * extract(epoch FROM p.first_time - p.prev_last_time) / 3600.0
                      THEN 0
                      ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh,
-               (p.prev_last_wh IS NOT NULL AND p.first_power_w IS NOT NULL
+               (p.prev_last_wh IS NOT NULL
+                AND p.prev_last_power_w > 0.01 * i.rated_ac_w
                 AND p.first_power_w <= 0.01 * i.rated_ac_w) AS gap_to_previous
           FROM (
             -- per inverter, so a filter on inverter or station narrows the scan first
             SELECT s.*,
                    lag(s.last_wh) OVER w AS prev_last_wh,
-                   lag(s.last_time) OVER w AS prev_last_time
+                   lag(s.last_time) OVER w AS prev_last_time,
+                   lag(s.last_power_w) OVER w AS prev_last_power_w
               FROM readings_daily s
              WHERE s.inverter_id = i.id AND s.first_wh IS NOT NULL
             WINDOW w AS (ORDER BY s.bucket)

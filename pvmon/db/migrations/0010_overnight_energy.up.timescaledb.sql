@@ -1,7 +1,8 @@
 -- Overnight energy in the right day: the hourly/daily counter statistics also keep the
--- power of each bucket's first reading, and the energy views count the counter's rise
--- across a gap in the earlier bucket when the later one starts before production
--- (a logger asleep from dusk to dawn; field note 9).
+-- power at each bucket's first and last readings, and the energy views count the
+-- counter's rise across a gap in the earlier bucket when that bucket ended while still
+-- producing and the later one starts before production (a logger asleep from dusk to
+-- dawn; field note 9).
 -- Statements marked pvmon:after-commit run after this migration commits (TimescaleDB
 -- refreshes cannot run inside a transaction).
 -- pvmon:after-commit CALL refresh_continuous_aggregate('readings_hourly', NULL, NULL)
@@ -33,7 +34,9 @@ SELECT inverter_id,
        max(ac_power_w) AS power_max_w,
        max(temperature_c) AS temperature_max_c,
        -- power at the first reading with a counter: was the device producing yet?
-       first(ac_power_w, CASE WHEN energy_wh IS NULL THEN 'infinity'::timestamptz ELSE time END) AS first_power_w
+       first(ac_power_w, CASE WHEN energy_wh IS NULL THEN 'infinity'::timestamptz ELSE time END) AS first_power_w,
+       -- and at the last: was it still producing when it went quiet?
+       last(ac_power_w, CASE WHEN energy_wh IS NULL THEN '-infinity'::timestamptz ELSE time END) AS last_power_w
 FROM readings
 GROUP BY inverter_id, time_bucket(INTERVAL '1 hour', time)
 WITH NO DATA;
@@ -56,7 +59,9 @@ SELECT inverter_id,
        max(ac_power_w) AS power_max_w,
        max(temperature_c) AS temperature_max_c,
        -- power at the first reading with a counter: was the device producing yet?
-       first(ac_power_w, CASE WHEN energy_wh IS NULL THEN 'infinity'::timestamptz ELSE time END) AS first_power_w
+       first(ac_power_w, CASE WHEN energy_wh IS NULL THEN 'infinity'::timestamptz ELSE time END) AS first_power_w,
+       -- and at the last: was it still producing when it went quiet?
+       last(ac_power_w, CASE WHEN energy_wh IS NULL THEN '-infinity'::timestamptz ELSE time END) AS last_power_w
 FROM readings
 GROUP BY inverter_id, time_bucket(INTERVAL '1 day', time, 'Asia/Shanghai')
 WITH NO DATA;
@@ -73,10 +78,11 @@ SELECT add_continuous_aggregate_policy('readings_daily',
 -- Energy per inverter and station from lifetime-counter differences (never from
 -- integrating power), as in 0004, with one change: the counter's rise across a gap
 -- between two buckets (overnight, or a logger asleep from dusk) is counted in the
--- earlier bucket when the later bucket's first reading shows no production yet
--- (power at most 1 % of the rating): it was produced after the earlier bucket's last
--- reading. Otherwise (no power recorded, or production already under way when the
--- device answered again) it stays with the later bucket.
+-- earlier bucket when the earlier bucket's last reading still shows production and the
+-- later bucket's first reading shows none yet (power above / at most 1 % of the
+-- rating): it was produced after the earlier bucket's last reading. Otherwise (power
+-- not recorded, production over before the gap, or already under way when the device
+-- answered again) it stays with the later bucket, as in 0004.
 CREATE VIEW energy_hourly AS
 SELECT i.id AS inverter_id,
        i.station_id,
@@ -114,13 +120,15 @@ SELECT i.id AS inverter_id,
                           * extract(epoch FROM p.first_time - p.prev_last_time) / 3600.0
                      THEN 0
                      ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh,
-               (p.prev_last_wh IS NOT NULL AND p.first_power_w IS NOT NULL
+               (p.prev_last_wh IS NOT NULL
+                AND p.prev_last_power_w > 0.01 * i.rated_ac_w
                 AND p.first_power_w <= 0.01 * i.rated_ac_w) AS gap_to_previous
           FROM (
             -- per inverter, so a filter on inverter or station narrows the scan first
             SELECT s.*,
                    lag(s.last_wh) OVER w AS prev_last_wh,
-                   lag(s.last_time) OVER w AS prev_last_time
+                   lag(s.last_time) OVER w AS prev_last_time,
+                   lag(s.last_power_w) OVER w AS prev_last_power_w
               FROM readings_hourly s
              WHERE s.inverter_id = i.id AND s.first_wh IS NOT NULL
             WINDOW w AS (ORDER BY s.bucket)
@@ -166,13 +174,15 @@ SELECT i.id AS inverter_id,
                           * extract(epoch FROM p.first_time - p.prev_last_time) / 3600.0
                      THEN 0
                      ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh,
-               (p.prev_last_wh IS NOT NULL AND p.first_power_w IS NOT NULL
+               (p.prev_last_wh IS NOT NULL
+                AND p.prev_last_power_w > 0.01 * i.rated_ac_w
                 AND p.first_power_w <= 0.01 * i.rated_ac_w) AS gap_to_previous
           FROM (
             -- per inverter, so a filter on inverter or station narrows the scan first
             SELECT s.*,
                    lag(s.last_wh) OVER w AS prev_last_wh,
-                   lag(s.last_time) OVER w AS prev_last_time
+                   lag(s.last_time) OVER w AS prev_last_time,
+                   lag(s.last_power_w) OVER w AS prev_last_power_w
               FROM readings_daily s
              WHERE s.inverter_id = i.id AND s.first_wh IS NOT NULL
             WINDOW w AS (ORDER BY s.bucket)

@@ -213,34 +213,35 @@ def _evening_then_morning(
 
 
 @pytest.mark.parametrize(
-    ("dawn_hour", "dawn_power_w", "day1_gets_the_evening"),
+    ("dusk_hour", "dawn_hour", "dawn_power_w", "day1_minus_truth", "day2_wh"),
     [
-        (6.0, 0.0, True),  # the logger wakes before production: the evening is day 1's
-        (7.5, 30.0, True),  # first light (under 1 % of the rating) is still "not yet"
-        (9.0, 1200.0, False),  # it woke after production began: cannot be told apart
+        # asleep while producing, awake before production: the evening is day 1's
+        (17.0, 6.0, 0.0, 0, 1200),
+        # first light (under 1 % of the rating) still counts as "not yet": its 15 Wh go
+        # with the evening to day 1
+        (17.0, 7.5, 30.0, 15, 1200),
+        # awake only after production began: cannot be told apart, stays with day 2
+        (17.0, 9.0, 1200.0, -2500, 2500 + 600 + 1200),
+        # asleep only after production ended: the dawn rise is day 2's, however small
+        (20.0, 7.5, 30.0, 0, 15 + 1200),
     ],
 )
 def test_evening_energy_of_a_sleeping_logger_stays_in_its_day(
     conn: psycopg.Connection,
     inverter_id: int,
+    dusk_hour: float,
     dawn_hour: float,
     dawn_power_w: float,
-    day1_gets_the_evening: bool,
+    day1_minus_truth: int,
+    day2_wh: int,
 ) -> None:
-    readings, day1_truth, early = _evening_then_morning(
-        dusk_hour=17.0, dawn_hour=dawn_hour, dawn_power_w=dawn_power_w
+    readings, day1_truth, _ = _evening_then_morning(
+        dusk_hour=dusk_hour, dawn_hour=dawn_hour, dawn_power_w=dawn_power_w
     )
     write_readings(conn, _with_inverter(readings, inverter_id))
     daily = _daily(conn, inverter_id)
-    seen = int(readings[-3].energy_wh or 0) - int(readings[0].energy_wh or 0)
-    evening = day1_truth - seen  # produced after the logger went to sleep
-    assert evening == 2500  # 16:55-19:00
-    if day1_gets_the_evening:
-        assert daily[date(2025, 6, 1)][0] == day1_truth + early
-        assert daily[date(2025, 6, 2)][0] == 1200
-    else:
-        assert daily[date(2025, 6, 1)][0] == day1_truth - evening
-        assert daily[date(2025, 6, 2)][0] == evening + early + 1200
+    assert daily[date(2025, 6, 1)][0] == day1_truth + day1_minus_truth
+    assert daily[date(2025, 6, 2)][0] == day2_wh
     hourly = conn.execute(
         "SELECT sum(energy_wh)::bigint FROM energy_hourly WHERE inverter_id = %s",
         (inverter_id,),
