@@ -1,6 +1,7 @@
 """County cash benchmark: 12 monthly grid settlement statements for a 17,062-household
 county, the settled basis, the annual run, advances, and one subsidy batch allocated over
-the county (largest remainder) repaying the advances.
+the county (largest remainder) repaying the advances; then the county switched to the
+``received`` basis and a draft of the same year computed on cash.
 
 Uses the synthetic county of ``bench/dividends.py`` (its ``_setup``) on a fresh embedded
 PostgreSQL. Settlement files are CSV, one per month, every station a row.
@@ -25,9 +26,14 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 
 import psycopg
 
-from dividends.cash.ledger import outstanding_advances, record_advances, record_receipt
+from dividends.cash.ledger import (
+    outstanding_advances,
+    record_advances,
+    record_receipt,
+    set_basis,
+)
 from dividends.cash.settlements import apply_settled_basis, import_settlements
-from dividends.runs import approve_run, compute_run
+from dividends.runs import approve_run, compute_run, run_summary
 from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import upgrade
 
@@ -98,13 +104,19 @@ def _bench(server: EmbeddedPostgres, households: int, folder: Path) -> None:
         )  # fmt: skip
         receipt_s = time.perf_counter() - t0
         left = outstanding_advances(conn, "B")
+        set_basis(conn, county="B", basis="received", set_by="bench")
+        t0 = time.perf_counter()
+        draft = compute_run(conn, period="2025", created_by="bench")
+        received_s = time.perf_counter() - t0
+        on_cash = run_summary(conn, draft)
     print(
         f"households={households:,}: import 12 statements ({rows:,} rows) {import_s:.1f} s | "
         f"re-import {reimport_s:.1f} s ({again:,} unchanged) | settled basis {fed:,} stations "
         f"{basis_s:.1f} s | run+approve {run_s:.1f} s | advances {advanced / 100:,.2f} yuan "
         f"{adv_s:.1f} s | subsidy batch {amount / 100:,.2f} yuan over {receipt.lines:,} "
         f"station-periods {receipt_s:.1f} s (repaid {receipt.repaid_fen / 100:,.2f}, "
-        f"outstanding {left / 100:,.2f} yuan)"
+        f"outstanding {left / 100:,.2f} yuan) | received-basis draft {received_s:.1f} s "
+        f"(revenue {on_cash.revenue_fen / 100:,.2f}, paid {on_cash.paid_fen / 100:,.2f} yuan)"
     )
 
 

@@ -14,8 +14,21 @@ Revenue lines (``revenue_lines``) are energy × price per part:
 each once for metered energy (source ``metered``) and once for estimated energy (source
 ``estimated``, ``estimated = true``). Amounts are rounded half away from zero to the
 fen, per line. Prices are the schedule entries in force on the period's first day. The
-cash side (issue "county cash") adds lines with sources ``settled``/``received``; the
-run uses :data:`ACCRUAL_SOURCES` only.
+cash side (issue "county cash") adds lines with source ``settled``.
+
+Revenue basis (:func:`write_revenue_basis`): what a run allocates per station and part
+[fen], on the station's **allocation basis** (``cash_allocation_basis``, set with
+:func:`dividends.cash.ledger.set_basis`; see :func:`station_basis_sql`):
+
+- ``accrued`` (the default): the accrual revenue lines (:data:`ACCRUAL_SOURCES`) of the
+  period: what the output earned, whether or not the cash has come;
+- ``received``: the cash of the period: the grid's settled benchmark amounts for
+  settlement periods within the run period (``grid_settlements``) and the subsidy batches
+  *received* within it (``subsidy_receipts.received_on``), whatever generation period they
+  pay (``subsidy_receipt_lines``).
+
+The run's deductions and allocation both read this basis, so computing, recomputing and
+adjusting a run all allocate the same money.
 """
 
 from __future__ import annotations
@@ -31,14 +44,18 @@ from pvmon.errors import DatabaseError, ValidationError
 
 __all__ = [
     "ACCRUAL_SOURCES",
+    "BASES",
     "EnergyFeed",
     "compute_energy_basis",
     "feed_energy",
+    "station_basis_sql",
     "stations_needing_energy",
+    "write_revenue_basis",
     "write_revenue_lines",
 ]
 
 ACCRUAL_SOURCES = ("metered", "estimated")
+BASES = ("accrued", "received")
 
 EnergyFeed = tuple[int, int, int, int]  # station_id, metered_wh, estimated_wh, estimated_days
 
@@ -231,3 +248,106 @@ def write_revenue_lines(conn: psycopg.Connection, period: Period) -> int:
         {"s": period.start, "e": period.end},
     )
     return cur.rowcount
+
+
+def _any_received(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM cash_allocation_basis WHERE basis = 'received')"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def station_basis_sql(conn: psycopg.Connection, stations: str) -> str:
+    """SQL selecting ``(station_id, basis)`` for the stations of the subquery ``stations``
+    (one column ``station_id``, no duplicates) in the period ``%(s)s`` .. ``%(e)s``.
+
+    Each enrolment of the station's slots that overlaps the period is on its scheme's
+    basis (``cash_allocation_basis.scheme_code``) or, without one, its county's
+    (``county_id``), or ``accrued``. A station's units share its cash and its deductions,
+    so a station has one basis: ``received`` when any such enrolment is on ``received``;
+    a station without enrolments in the period is on its county's basis. While nothing is
+    set to ``received`` the SQL just says ``accrued`` (no look at the enrolments).
+    """
+    if not _any_received(conn):
+        return f"SELECT st.station_id, 'accrued'::text AS basis FROM ({stations}) st"
+    return f"""
+        WITH st AS ({stations}), place AS (
+            SELECT st.station_id, coalesce(cb.basis, 'accrued') AS county_basis
+              FROM st JOIN stations s ON s.id = st.station_id
+              JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
+              LEFT JOIN cash_allocation_basis cb ON cb.county_id = tw.county_id
+        ), enrolled AS (
+            SELECT p.station_id,
+                   bool_or(coalesce(sb.basis, p.county_basis) = 'received') AS received
+              FROM place p
+              JOIN station_slots sl ON sl.station_id = p.station_id
+              JOIN dividend_enrolments en ON en.slot_id = sl.id
+              JOIN dividend_schemes sc ON sc.id = en.scheme_id
+              LEFT JOIN cash_allocation_basis sb ON sb.scheme_code = sc.code
+             WHERE en.starts_on < %(e)s AND (en.ends_on IS NULL OR en.ends_on > %(s)s)
+             GROUP BY p.station_id
+        )
+        SELECT p.station_id,
+               CASE WHEN coalesce(e.received, p.county_basis = 'received') THEN 'received'
+                    ELSE 'accrued' END AS basis
+          FROM place p LEFT JOIN enrolled e ON e.station_id = p.station_id
+    """
+
+
+_ACCRUED = """
+SELECT r.station_id, 'accrued' AS basis,
+       coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'benchmark'), 0)::bigint AS bench,
+       coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'subsidy'), 0)::bigint AS subsidy
+  FROM revenue_lines r JOIN _div_scope sc ON sc.station_id = r.station_id
+ WHERE r.period_start = %(s)s AND r.period_end = %(e)s AND r.source IN ('metered', 'estimated')
+ GROUP BY r.station_id
+"""
+
+_BY_BASIS = """
+WITH basis AS ({basis}), accrued AS ({accrued}), settled AS (
+    SELECT g.station_id, sum(g.amount_fen)::bigint AS fen
+      FROM grid_settlements g JOIN _div_scope sc ON sc.station_id = g.station_id
+     WHERE g.period_start >= %(s)s AND g.period_end <= %(e)s
+     GROUP BY g.station_id
+), received AS (
+    SELECT l.station_id, sum(l.amount_fen)::bigint AS fen
+      FROM subsidy_receipt_lines l JOIN subsidy_receipts r ON r.id = l.receipt_id
+      JOIN _div_scope sc ON sc.station_id = l.station_id
+     WHERE r.received_on >= %(s)s AND r.received_on < %(e)s
+     GROUP BY l.station_id
+)
+SELECT b.station_id, b.basis,
+       CASE WHEN b.basis = 'received' THEN coalesce(st.fen, 0) ELSE a.bench END,
+       CASE WHEN b.basis = 'received' THEN coalesce(rc.fen, 0) ELSE a.subsidy END
+  FROM basis b
+  LEFT JOIN accrued a ON a.station_id = b.station_id
+  LEFT JOIN settled st ON st.station_id = b.station_id
+  LEFT JOIN received rc ON rc.station_id = b.station_id
+ WHERE b.basis = 'received' OR a.station_id IS NOT NULL
+"""
+
+
+def write_revenue_basis(conn: psycopg.Connection, period: Period) -> int:
+    """Fill temporary ``_div_revenue`` with what each ``_div_scope`` station allocates in
+    ``period`` on its allocation basis: ``(station_id, basis, bench_fen, subsidy_fen)``
+    [fen] (see the module docstring). Accrued stations without revenue lines get no row.
+    Returns the number of ``received`` stations."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _div_revenue (station_id bigint PRIMARY KEY,"
+        " basis text NOT NULL, bench_fen bigint NOT NULL, subsidy_fen bigint NOT NULL)"
+    )
+    conn.execute("TRUNCATE _div_revenue")
+    params = {"s": period.start, "e": period.end}
+    columns = "INSERT INTO _div_revenue (station_id, basis, bench_fen, subsidy_fen) "
+    if not _any_received(conn):  # nobody allocates on cash: the accrual lines as they are
+        conn.execute(columns + _ACCRUED, params)
+        received = 0
+    else:
+        basis = station_basis_sql(conn, "SELECT station_id FROM _div_scope")
+        conn.execute(columns + _BY_BASIS.format(basis=basis, accrued=_ACCRUED), params)
+        counted = conn.execute(
+            "SELECT count(*) FROM _div_revenue WHERE basis = 'received'"
+        ).fetchone()
+        received = int(counted[0]) if counted else 0
+    conn.execute("ANALYZE _div_revenue")
+    return received

@@ -7,15 +7,22 @@ vectorised passes, and written back with COPY. Nothing loops per household per d
 Per allocation unit (station × village; one unit for household and village stations,
 one per share village for joint stations):
 
-1. energy basis and revenue lines for the period (:mod:`dividends.revenue`);
-2. deductions in ``seq`` order on the station's gross revenue, each capped at what is
-   left (``dividend_run_deductions``: due, covered, basis);
+1. energy basis and revenue lines for the period, and the revenue the run allocates per
+   station on its allocation basis (:func:`dividends.revenue.write_revenue_basis`):
+   accrued revenue lines, or for ``received`` stations the cash of the period (settled
+   benchmark amounts + subsidy batches received in it);
+2. deductions in ``seq`` order on the station's gross revenue on that basis, each capped
+   at what is left (``dividend_run_deductions``: due, covered, basis);
 3. the station's net revenue split among its units by share weights (largest remainder);
 4. obligations: per slot, scheme component and year the yearly amount is first split
    over the year's periods by days, then over the slot's holders by days enrolled (an
    unheld day is a "vacant" part that nobody is owed), all by largest remainder;
-5. :func:`dividends.allocation.allocate` with each scheme's policy; residual to the
-   village collective (village/joint stations) or the project owner (household stations).
+5. :func:`dividends.allocation.allocate` with each scheme's policy (carry-forward arrears
+   of approved earlier runs are paid from a surplus); residual to the village collective
+   (village/joint stations) or the project owner (household stations).
+
+``compute_run`` (and recomputing a draft) and ``create_adjustment`` share these steps, so
+a ``received`` run is recomputed and adjusted on the cash it was computed on.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from dividends.periods import Period, days_in_year, parse_period, year_periods
 from dividends.revenue import (
     compute_energy_basis,
     stations_needing_energy,
+    write_revenue_basis,
     write_revenue_lines,
 )
 from pvmon.errors import DatabaseError, ValidationError
@@ -239,17 +247,30 @@ def _open_run(
     return int(row[0])
 
 
+def _revenue(conn: psycopg.Connection, period: Period, progress: Progress) -> None:
+    """Energy basis, revenue lines and the revenue basis (``_div_revenue``) of the scope."""
+    progress("energy basis", 1, _STEPS)
+    if stations_needing_energy(conn, period):
+        ensure_expected_yields(conn)
+        compute_energy_basis(conn, period)
+    progress("revenue lines", 2, _STEPS)
+    write_revenue_lines(conn, period)
+    write_revenue_basis(conn, period)
+
+
 def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
+    """Deductions per station on its gross revenue [fen] of ``_div_revenue`` (accrued, or
+    the cash received for ``received`` stations), in ``seq`` order, each capped."""
     conn.execute(
         """
         WITH gross AS (
-            SELECT r.station_id, sum(r.amount_fen)::bigint AS fen
-              FROM revenue_lines r JOIN _div_scope sc ON sc.station_id = r.station_id
-             WHERE r.period_start = %(s)s AND r.period_end = %(e)s
-               AND r.source IN ('metered', 'estimated')
-             GROUP BY r.station_id
+            SELECT station_id, bench_fen + subsidy_fen AS fen,
+                   CASE WHEN basis = 'received' THEN ' fen received' ELSE ' fen gross' END
+                     AS what
+              FROM _div_revenue
         ), rules AS (
-            SELECT g.station_id, g.fen AS gross, d.seq, d.kind, d.method, d.yearly_fen, d.rate
+            SELECT g.station_id, g.fen AS gross, g.what, d.seq, d.kind, d.method, d.yearly_fen,
+                   d.rate
               FROM gross g
               JOIN stations s ON s.id = g.station_id
               JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
@@ -267,7 +288,7 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
                         ELSE round(gross * rate)::bigint END AS due_fen,
                    CASE WHEN method = 'fixed'
                         THEN yearly_fen || ' fen/year x ' || %(days)s || '/' || %(ydays)s || ' days'
-                        ELSE (rate * 100)::numeric(9, 4) || '%% of ' || gross || ' fen gross'
+                        ELSE (rate * 100)::numeric(9, 4) || '%% of ' || gross || what
                    END AS basis
               FROM rules
         ), capped AS (
@@ -351,13 +372,7 @@ def _compute(
         conn,
         """
         WITH rev AS (
-            SELECT r.station_id,
-                   sum(r.amount_fen) FILTER (WHERE part = 'benchmark')::bigint AS bench,
-                   sum(r.amount_fen) FILTER (WHERE part = 'subsidy')::bigint AS subsidy
-              FROM revenue_lines r JOIN _div_scope sc ON sc.station_id = r.station_id
-             WHERE r.period_start = %(s)s AND r.period_end = %(e)s
-               AND r.source IN ('metered', 'estimated')
-             GROUP BY r.station_id
+            SELECT station_id, bench_fen AS bench, subsidy_fen AS subsidy FROM _div_revenue
         ), ded AS (
             SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
              WHERE run_id = %(run)s GROUP BY station_id
@@ -608,12 +623,7 @@ def compute_run(
                             WHERE t.station_id = sc.station_id AND t.transferred_on <= %s""",
                 (period.start,),
             )
-            report("energy basis", 1, _STEPS)
-            if stations_needing_energy(conn, period):
-                ensure_expected_yields(conn)
-                compute_energy_basis(conn, period)
-            report("revenue lines", 2, _STEPS)
-            write_revenue_lines(conn, period)
+            _revenue(conn, period, report)
             rid = _open_run(
                 conn,
                 period=period,
@@ -740,10 +750,7 @@ def create_adjustment(
     try:
         with conn.transaction():
             _scope(conn, scope_kind, codes, period)
-            if stations_needing_energy(conn, period):
-                ensure_expected_yields(conn)
-                compute_energy_basis(conn, period)
-            write_revenue_lines(conn, period)
+            _revenue(conn, period, _noop)
             adj = _open_run(
                 conn,
                 period=period,

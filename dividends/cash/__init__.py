@@ -7,8 +7,10 @@ Built on the dividend engine (:mod:`dividends`), narrowly:
   engine's energy basis through :func:`dividends.revenue.feed_energy`; reconciliation
   against inverter-metered energy with a tolerance.
 - :mod:`dividends.cash.ledger` — subsidy receipts allocated by outstanding accrued subsidy
-  (largest remainder), the allocation basis (``accrued``/``received``), the advance ledger
-  (repaid oldest first), and :func:`dividends.cash.ledger.rebase_on_cash` for ``received``.
+  (largest remainder), the allocation basis setting (``accrued``/``received``) and the
+  advance ledger (repaid oldest first). The engine reads the basis itself: ``received``
+  stations are allocated from the cash of the run period
+  (:func:`dividends.revenue.write_revenue_basis`) in every run, recompute and adjustment.
 - :mod:`dividends.cash.pure` — the pure rules (property-tested).
 
 Tables (migration 0008): ``grid_settlements``, ``subsidy_receipts``,

@@ -4,6 +4,8 @@
     pvmon dividends cash reconcile --from 2025-01-01 --to 2026-01-01 [--tolerance 0.01]
     pvmon dividends cash receipt --county LY --ref SUB-1 --received-on 2026-04-15 \
         --covers 2025 --amount 84444.49 --coverage partial
+    pvmon dividends cash basis received --county LY | --scheme village_slot_cf
+    pvmon dividends cash basis            # the settings
     pvmon dividends cash advances --county LY
     pvmon dividends cash position --county LY [--level village] [--period 2025]
     pvmon dividends disclose --village V --period 2025 [--out DIR]
@@ -14,7 +16,7 @@ from __future__ import annotations
 import getpass
 from contextlib import AbstractContextManager
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dividends.exports import yuan
-from pvmon.errors import PvmonError
+from pvmon.errors import PvmonError, ValidationError
 
 __all__ = ["cash_app", "disclose_cmd"]
 
@@ -44,6 +46,26 @@ def _fail(exc: PvmonError) -> typer.Exit:
     from dividends.cli import _fail as fail
 
     return fail(exc)
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(f"{option} {text!r}: expected a date YYYY-MM-DD") from exc
+
+
+def _number(text: str, option: str, *, places: int | None = None) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise ValidationError(f"{option} {text!r}: not a number") from exc
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or value < 0:
+        raise ValidationError(f"{option} {text!r}: expected a number >= 0")
+    if places is not None and isinstance(exponent, int) and -exponent > places:
+        raise ValidationError(f"{option} {text!r}: at most {places} decimals")
+    return value
 
 
 @cash_app.command("import-settlements")
@@ -77,11 +99,10 @@ def reconcile_cmd(
     from dividends.cash.settlements import reconciliation
 
     try:
+        first, after = _day(start, "--from"), _day(end, "--to")
+        fraction = _number(tolerance, "--tolerance")
         with _db() as conn:
-            rows = reconciliation(
-                conn, start=date.fromisoformat(start), end=date.fromisoformat(end),
-                county=county, tolerance=Decimal(tolerance),
-            )  # fmt: skip
+            rows = reconciliation(conn, start=first, end=after, county=county, tolerance=fraction)
     except PvmonError as exc:
         raise _fail(exc) from exc
     table = Table("station", "period", "settled kWh", "metered kWh", "diff %", "flag")
@@ -109,18 +130,65 @@ def receipt_cmd(
     advances oldest first."""
     from dividends.cash.ledger import record_receipt
 
-    fen = int((Decimal(amount) * 100).to_integral_exact())
     try:
+        fen = int(_number(amount, "--amount", places=2) * 100)
+        on = _day(received_on, "--received-on")
         with _db() as conn:
             r = record_receipt(
-                conn, county=county, reference=ref, received_on=date.fromisoformat(received_on),
-                covers=covers, amount_fen=fen, coverage=coverage, recorded_by=getpass.getuser(),
+                conn, county=county, reference=ref, received_on=on, covers=covers,
+                amount_fen=fen, coverage=coverage, recorded_by=getpass.getuser(),
             )  # fmt: skip
     except PvmonError as exc:
         raise _fail(exc) from exc
+    if not r.created:
+        _console.print(f"receipt {r.receipt_id}: {ref} already recorded, nothing changed")
+        return
     _console.print(
-        f"receipt {r.receipt_id}: {r.lines} station-periods, repaid {yuan(r.repaid_fen)}"
+        f"receipt {r.receipt_id}: {yuan(r.amount_fen)} yuan over {r.lines} station-periods, "
+        f"repaid {yuan(r.repaid_fen)} yuan of advances"
     )
+
+
+@cash_app.command("basis")
+def basis_cmd(
+    basis: Annotated[
+        str | None, typer.Argument(help="accrued or received; without it, list the settings.")
+    ] = None,
+    county: Annotated[str | None, typer.Option(help="County code.")] = None,
+    scheme: Annotated[str | None, typer.Option(help="Scheme code (wins over the county).")] = None,
+    user: Annotated[str, typer.Option(help="Who sets it.")] = "",
+) -> None:
+    """Set the allocation basis of a county or scheme: ``accrued`` (pay what the output
+    earned; the county advances missing cash) or ``received`` (pay only from cash received;
+    shortfalls become arrears). Runs computed, recomputed or adjusted afterwards use it."""
+    from dividends.cash.ledger import set_basis
+
+    try:
+        with _db() as conn:
+            if basis is not None:
+                set_basis(
+                    conn, basis=basis, set_by=user or getpass.getuser(), county=county,
+                    scheme=scheme,
+                )  # fmt: skip
+                what = f"county {county}" if county is not None else f"scheme {scheme}"
+                _console.print(f"{what}: allocation basis {basis}")
+                return
+            if county is not None or scheme is not None:
+                raise ValidationError("basis: give accrued or received to set it")
+            rows = conn.execute(
+                """SELECT CASE WHEN b.county_id IS NULL THEN 'scheme' ELSE 'county' END,
+                          coalesce(c.code, b.scheme_code), b.basis, b.set_by,
+                          to_char(b.set_at, 'YYYY-MM-DD HH24:MI')
+                     FROM cash_allocation_basis b LEFT JOIN counties c ON c.id = b.county_id
+                    ORDER BY 1, 2"""
+            ).fetchall()
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    table = Table("for", "code", "basis", "set by", "set at", title="allocation basis")
+    for row in rows:
+        table.add_row(*(str(x) for x in row))
+    _console.print(table)
+    _console.print("without a setting a county is accrued; a scheme's setting wins")
 
 
 @cash_app.command("advances")
@@ -128,15 +196,19 @@ def advances_cmd(county: Annotated[str, typer.Option(help="County code.")]) -> N
     """The county's advance ledger and what is outstanding."""
     from dividends.cash.ledger import advance_ledger, outstanding_advances
 
-    with _db() as conn:
-        table = Table("date", "kind", "village", "station", "amount (yuan)", "balance (yuan)")
-        for e in advance_ledger(conn, county):
-            table.add_row(
-                str(e["on"]), str(e["kind"]), str(e["village"]), str(e["station"]),
-                yuan(int(str(e["amount_fen"]))), yuan(int(str(e["balance_fen"]))),
-            )  # fmt: skip
-        _console.print(table)
-        _console.print(f"outstanding: {yuan(outstanding_advances(conn, county))} yuan")
+    try:
+        with _db() as conn:
+            table = Table("date", "kind", "village", "station", "amount (yuan)", "balance (yuan)")
+            for e in advance_ledger(conn, county):
+                table.add_row(
+                    str(e["on"]), str(e["kind"]), str(e["village"]), str(e["station"]),
+                    yuan(int(str(e["amount_fen"]))), yuan(int(str(e["balance_fen"]))),
+                )  # fmt: skip
+            outstanding = outstanding_advances(conn, county)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    _console.print(table)
+    _console.print(f"outstanding: {yuan(outstanding)} yuan")
 
 
 @cash_app.command("position")

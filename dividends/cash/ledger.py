@@ -1,4 +1,4 @@
-"""Subsidy receipts, allocation basis, the advance ledger and cash-basis runs (SQL edge).
+"""Subsidy receipts, the allocation basis setting and the advance ledger (SQL edge).
 
 - :func:`record_receipt` stores a subsidy batch and allocates it to the station-periods it
   covers by their outstanding accrued subsidy (largest remainder, tie-break station id then
@@ -10,11 +10,12 @@
 - :func:`record_advances` (``accrued``): after a run is approved, what its units paid beyond
   the cash held for them (settled benchmark + subsidy received so far − deductions) is an
   advance of the county to the unit's village.
-- :func:`rebase_on_cash` (``received``): re-allocates a draft run's ``received`` units from
-  the cash that arrived in the run period (settled benchmark of the period + subsidy
-  batches received in it, for any generation period), with the engine's own
-  :func:`dividends.allocation.allocate`, so shortfalls become arrears under the scheme's
-  policy and are paid when the cash comes.
+
+Under ``received`` the dividend engine itself allocates from the cash of the run period
+(settled benchmark of the period + subsidy batches received in it, for any generation
+period; :func:`dividends.revenue.write_revenue_basis`), so computing, recomputing and
+adjusting a run need no extra step: shortfalls become arrears under the scheme's policy and
+are paid when the cash comes.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from datetime import date
 import numpy as np
 import psycopg
 
-from dividends.allocation import allocate, grouped_largest_remainder
+from dividends.allocation import grouped_largest_remainder
 from dividends.cash.errors import ReceiptError
 from dividends.cash.pure import allocate_receipt, repay_oldest_first
 from dividends.errors import RunNotFoundError, RunStateError
 from dividends.periods import Period, parse_period
+from dividends.revenue import BASES, station_basis_sql
 from pvmon.errors import DatabaseError, NotFoundError, ValidationError
 
 __all__ = [
@@ -39,15 +41,11 @@ __all__ = [
     "SubsidyStatus",
     "advance_ledger",
     "outstanding_advances",
-    "rebase_on_cash",
     "record_advances",
     "record_receipt",
     "set_basis",
     "subsidy_status",
 ]
-
-BASES = ("accrued", "received")
-_SCALE = 10**6
 
 
 @dataclass(frozen=True)
@@ -88,11 +86,20 @@ def set_basis(
     county: str | None = None,
     scheme: str | None = None,
 ) -> None:
-    """Set the allocation basis of a county (code) or a scheme (code)."""
+    """Set the allocation basis of a county (code) or a scheme (code).
+
+    The dividend engine reads it whenever it computes, recomputes or adjusts a run; see
+    :func:`dividends.revenue.station_basis_sql` for how a station's basis follows from its
+    enrolments' schemes and its county. Approved runs keep what they paid.
+    """
     if basis not in BASES:
         raise ValidationError(f"basis: {basis!r} is not one of {list(BASES)}")
     if (county is None) == (scheme is None):
         raise ValidationError("basis: give either a county or a scheme")
+    if scheme is not None and (
+        conn.execute("SELECT 1 FROM dividend_schemes WHERE code = %s", (scheme,)).fetchone() is None
+    ):
+        raise NotFoundError(f"scheme {scheme!r}: not found")
     if county is not None:
         cid = _county_id(conn, county)
         conn.execute(
@@ -245,182 +252,87 @@ def _run(conn: psycopg.Connection, run_id: int) -> tuple[str, Period]:
     return str(row[0]), parse_period(row[1])
 
 
+# One row per unit of the run. The station's cash is read by correlated sub-queries on the
+# (station, period) indexes: right after a run is written the planner has no statistics
+# for its units, and a join against aggregated settlements became a nested loop over
+# every station per unit (12 s and more for a county of 13,743 units; now 0.2 s).
 _UNITS = """
-WITH scheme_basis AS (
-    SELECT l.station_id, l.unit_village_id AS village_id, max(b.basis) AS basis
-      FROM dividend_lines l
-      JOIN dividend_schemes sc ON sc.id = l.scheme_id
-      JOIN cash_allocation_basis b ON b.scheme_code = sc.code
-     WHERE l.run_id = %(run)s
-     GROUP BY 1, 2
-), unit_basis AS (
-    SELECT u.station_id, u.village_id, coalesce(sb.basis, cb.basis, 'accrued') AS basis
-      FROM dividend_run_units u
-      JOIN stations s ON s.id = u.station_id
-      JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
-      LEFT JOIN cash_allocation_basis cb ON cb.county_id = tw.county_id
-      LEFT JOIN scheme_basis sb ON sb.station_id = u.station_id AND sb.village_id = u.village_id
-     WHERE u.run_id = %(run)s
-), settled AS (
-    SELECT station_id, sum(amount_fen)::bigint AS fen FROM grid_settlements
-     WHERE period_start >= %(s)s AND period_end <= %(e)s GROUP BY station_id
-), received AS (
-    SELECT l.station_id, sum(l.amount_fen) AS fen FROM subsidy_receipt_lines l
-      JOIN subsidy_receipts r ON r.id = l.receipt_id
-     WHERE {subsidy} GROUP BY l.station_id
-)
-SELECT u.station_id, u.village_id, tw.county_id, (u.share_weight * 1000000)::bigint,
-       u.deductions_fen, u.paid_fen + u.arrears_paid_fen, ub.basis,
-       coalesce(st.fen, 0)::bigint, coalesce(rc.fen, 0)::bigint
-  FROM dividend_run_units u
-  JOIN unit_basis ub USING (station_id, village_id)
+WITH unit AS (
+    SELECT u.station_id, u.village_id, (u.share_weight * 1000000)::bigint AS weight,
+           u.deductions_fen, u.paid_fen + u.arrears_paid_fen AS paid
+      FROM dividend_run_units u WHERE u.run_id = %(run)s
+), basis AS ({basis})
+SELECT u.station_id, u.village_id, tw.county_id, u.weight, u.deductions_fen, u.paid, b.basis,
+       coalesce((SELECT sum(g.amount_fen) FROM grid_settlements g
+                  WHERE g.station_id = u.station_id AND g.period_start >= %(s)s
+                    AND g.period_end <= %(e)s), 0)::bigint
+       + coalesce((SELECT sum(l.amount_fen) FROM subsidy_receipt_lines l
+                     JOIN subsidy_receipts r ON r.id = l.receipt_id
+                    WHERE l.station_id = u.station_id AND l.period_start >= %(s)s
+                      AND l.period_end <= %(e)s AND r.received_on <= %(on)s), 0)::bigint
+  FROM unit u
+  JOIN basis b ON b.station_id = u.station_id
   JOIN stations s ON s.id = u.station_id
   JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
-  LEFT JOIN settled st ON st.station_id = u.station_id
-  LEFT JOIN received rc ON rc.station_id = u.station_id
- WHERE u.run_id = %(run)s
  ORDER BY u.station_id, u.village_id
 """
-
-
-def _unit_cash(rows: list[tuple], column: int) -> np.ndarray:
-    """Split each station's cash [fen] (row ``column``) over its units by share weight."""
-    st = np.array([r[0] for r in rows], dtype=np.int64)
-    vil = np.array([r[1] for r in rows], dtype=np.int64)
-    w = np.array([r[3] for r in rows], dtype=np.int64)
-    cash = np.array([r[column] for r in rows], dtype=np.int64)
-    ids, group = np.unique(st, return_inverse=True)
-    totals = np.zeros(ids.size, dtype=np.int64)
-    totals[group] = cash
-    return grouped_largest_remainder(group, w, totals, tiebreak=vil)
 
 
 def record_advances(conn: psycopg.Connection, run_id: int, *, advanced_on: date) -> int:
     """Advances [fen] for the ``accrued`` units of an approved run: paid − (settled
     benchmark + subsidy received by ``advanced_on`` for the period − deductions), when
-    positive. Recording again adds nothing. Returns the run's total advance."""
+    positive. A station's cash is split over its units by share weight (largest remainder,
+    ties to the lower village id). Recording again adds nothing. Returns the run's total
+    advance. Units of ``received`` stations (:func:`dividends.revenue.station_basis_sql`)
+    were paid from cash and get none."""
     status, period = _run(conn, run_id)
     if status == "draft":
         raise RunStateError(f"dividend run {run_id}: advances are recorded once it is approved")
+    basis = station_basis_sql(
+        conn, "SELECT DISTINCT station_id FROM dividend_run_units WHERE run_id = %(run)s"
+    )
     rows = conn.execute(
-        _UNITS.format(
-            subsidy="l.period_start >= %(s)s AND l.period_end <= %(e)s AND r.received_on <= %(on)s"
-        ),
+        _UNITS.format(basis=basis),
         {"run": run_id, "s": period.start, "e": period.end, "on": advanced_on},
     ).fetchall()
-    if not rows:
-        return 0
-    cash = _unit_cash([(*r[:7], r[7] + r[8]) for r in rows], 7)
-    out: list[tuple[object, ...]] = []
-    for r, c in zip(rows, cash, strict=True):
-        if r[6] != "accrued":
-            continue
-        advance = int(r[5]) - max(int(c) - int(r[4]), 0)
-        if advance > 0:
-            out.append((r[2], r[1], r[0], run_id, period.start, period.end, advanced_on, advance))
-    conn.cursor().executemany(
-        """INSERT INTO cash_advances (county_id, village_id, station_id, run_id, period_start,
-               period_end, advanced_on, amount_fen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (run_id, station_id, village_id) DO NOTHING""",
-        out,
-    )
+    if rows:
+        cols = list(zip(*rows, strict=True))
+        station = np.array(cols[0], dtype=np.int64)
+        village = np.array(cols[1], dtype=np.int64)
+        deductions = np.array(cols[4], dtype=np.int64)
+        paid = np.array(cols[5], dtype=np.int64)
+        accrued = np.array(cols[6], dtype=object) == "accrued"
+        ids, group = np.unique(station, return_inverse=True)
+        totals = np.zeros(ids.size, dtype=np.int64)
+        totals[group] = np.array(cols[7], dtype=np.int64)
+        cash = grouped_largest_remainder(
+            group, np.array(cols[3], dtype=np.int64), totals, tiebreak=village
+        )
+        advance = paid - np.maximum(cash - deductions, 0)
+        keep = np.flatnonzero(accrued & (advance > 0))
+        conn.execute(
+            """INSERT INTO cash_advances (county_id, village_id, station_id, run_id,
+                   period_start, period_end, advanced_on, amount_fen)
+               SELECT county, village, station, %(run)s, %(s)s, %(e)s, %(on)s, fen
+                 FROM unnest(%(county)s::bigint[], %(village)s::bigint[],
+                             %(station)s::bigint[], %(fen)s::bigint[])
+                      AS a (county, village, station, fen)
+               ON CONFLICT (run_id, station_id, village_id) DO NOTHING""",
+            {
+                "run": run_id,
+                "s": period.start,
+                "e": period.end,
+                "on": advanced_on,
+                "county": [int(cols[2][i]) for i in keep],
+                "village": village[keep].tolist(),
+                "station": station[keep].tolist(),
+                "fen": advance[keep].tolist(),
+            },
+        )
     total = conn.execute(
         "SELECT coalesce(sum(amount_fen), 0) FROM cash_advances WHERE run_id = %s", (run_id,)
     ).fetchone()
     return int(total[0]) if total else 0
-
-
-def rebase_on_cash(conn: psycopg.Connection, run_id: int) -> int:
-    """Re-allocate the ``received`` units of a draft run from the cash of its period.
-
-    Cash per station [fen] = settled benchmark amounts of the period + subsidy receipts
-    received in the period (whatever generation period they pay); split over the station's
-    units by share weight; available = max(0, cash − deductions). Lines get their paid,
-    arrears and amounts anew (arrears owed from approved runs are paid from a surplus);
-    returns the number of units rebased. Recomputing the draft with the engine undoes it,
-    so call this last, before approval.
-    """
-    status, period = _run(conn, run_id)
-    if status != "draft":
-        raise RunStateError(f"dividend run {run_id}: status is {status}, only drafts rebase")
-    params = {"run": run_id, "s": period.start, "e": period.end}
-    rows = conn.execute(
-        _UNITS.format(subsidy="r.received_on >= %(s)s AND r.received_on < %(e)s"), params
-    ).fetchall()
-    keep = [i for i, r in enumerate(rows) if r[6] == "received"]
-    if not keep:
-        return 0
-    bench = _unit_cash(rows, 7)
-    subsidy = _unit_cash(rows, 8)
-    units = {(int(rows[i][0]), int(rows[i][1])): k for k, i in enumerate(keep)}
-    available = np.array(
-        [max(int(bench[i] + subsidy[i]) - int(rows[i][4]), 0) for i in keep], dtype=np.int64
-    )
-    lines = conn.execute(
-        """
-        SELECT l.id, l.station_id, l.unit_village_id, l.obligation_fen, l.policy,
-               CASE WHEN l.policy = 'pro_rata_carry_forward' THEN coalesce((
-                   SELECT sum(o.arrears_added_fen - o.arrears_paid_fen) FROM dividend_lines o
-                     JOIN dividend_runs r ON r.id = o.run_id
-                    WHERE r.status <> 'draft' AND o.period_start < %(s)s
-                      AND o.enrolment_id = l.enrolment_id AND o.component = l.component), 0)
-               ELSE 0 END
-          FROM dividend_lines l WHERE l.run_id = %(run)s AND l.line_kind = 'dividend'
-         ORDER BY l.enrolment_id, l.component, l.id
-        """,
-        params,
-    ).fetchall()
-    mine = [ln for ln in lines if (int(ln[1]), int(ln[2])) in units]
-    alloc = allocate(
-        units=[units[(int(ln[1]), int(ln[2]))] for ln in mine],
-        available=available,
-        obligations=[int(ln[3]) for ln in mine],
-        policies=[str(ln[4]) for ln in mine],
-        arrears=[max(int(ln[5]), 0) for ln in mine],
-    )
-    with conn.transaction():
-        conn.cursor().executemany(
-            """UPDATE dividend_lines SET paid_fen = %s, arrears_added_fen = %s,
-                   arrears_paid_fen = %s, amount_fen = %s, factor = %s,
-                   revenue_benchmark_fen = %s, revenue_subsidy_fen = %s
-                WHERE id = %s""",
-            [
-                (
-                    int(alloc.paid[j]),
-                    int(alloc.arrears_added[j]),
-                    int(alloc.arrears_paid[j]),
-                    int(alloc.paid[j] + alloc.arrears_paid[j]),
-                    float(alloc.factor[j]),
-                    int(bench[keep[units[(int(ln[1]), int(ln[2]))]]]),
-                    int(subsidy[keep[units[(int(ln[1]), int(ln[2]))]]]),
-                    int(ln[0]),
-                )
-                for j, ln in enumerate(mine)
-            ],
-        )
-        conn.cursor().executemany(
-            """UPDATE dividend_run_units SET available_fen = %s, paid_fen = %s,
-                   arrears_paid_fen = %s, shortfall_fen = %s, residual_fen = %s, factor = %s,
-                   revenue_benchmark_fen = %s, revenue_subsidy_fen = %s
-                WHERE run_id = %s AND station_id = %s AND village_id = %s""",
-            [
-                (
-                    int(available[k]),
-                    int(alloc.unit_paid[k]),
-                    int(alloc.unit_arrears_paid[k]),
-                    int(alloc.unit_shortfall[k]),
-                    int(alloc.unit_residual[k]),
-                    float(alloc.unit_factor[k]),
-                    int(bench[i]),
-                    int(subsidy[i]),
-                    run_id,
-                    int(rows[i][0]),
-                    int(rows[i][1]),
-                )
-                for k, i in enumerate(keep)
-            ],
-        )
-    return len(keep)
 
 
 def outstanding_advances(conn: psycopg.Connection, county: str) -> int:

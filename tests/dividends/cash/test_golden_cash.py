@@ -2,11 +2,16 @@
 batches (about 60 % then the rest), under the ``accrued`` and the ``received`` basis.
 
 Prices as in ``tests/dividends/conftest.py``: benchmark 0.40, tariff 1.00 yuan/kWh, so a
-kWh earns 40 fen benchmark (settled by the grid) and 60 fen subsidy (late)."""
+kWh earns 40 fen benchmark (settled by the grid) and 60 fen subsidy (late).
+
+Under ``received`` the engine allocates from the cash of the run period by itself: the
+runs here are made with :func:`compute_run` only, recomputing a draft reproduces it, and
+adjusting an approved run with nothing changed changes nothing."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -14,17 +19,70 @@ import psycopg
 from dividends.cash.ledger import (
     advance_ledger,
     outstanding_advances,
-    rebase_on_cash,
     record_advances,
     record_receipt,
     set_basis,
     subsidy_status,
 )
 from dividends.cash.settlements import apply_settled_basis, import_settlements
-from dividends.runs import approve_run, compute_run
-from dividends.schemes import STANDARD_SCHEMES, SchemeSpec, define_scheme
+from dividends.runs import approve_run, compute_run, create_adjustment, run_summary
+from dividends.schemes import STANDARD_SCHEMES, SchemeSpec, add_deduction, define_scheme
 from tests.dividends.cash.helpers import statement, village_station
 from tests.dividends.conftest import World
+
+Snapshot = tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]
+
+
+def _snapshot(conn: psycopg.Connection, run: int) -> Snapshot:
+    """A run's lines, units and deductions without their ids (a recompute renumbers)."""
+    lines = conn.execute(
+        """SELECT line_kind, station_id, unit_village_id, enrolment_id, component, payee_kind,
+                  payee_id, days_enrolled, obligation_fen, factor, paid_fen, arrears_added_fen,
+                  arrears_paid_fen, amount_fen, policy, energy_wh, revenue_benchmark_fen,
+                  revenue_subsidy_fen, deductions_fen
+             FROM dividend_lines WHERE run_id = %s ORDER BY enrolment_id, component""",
+        (run,),
+    ).fetchall()
+    units = conn.execute(
+        "SELECT * FROM dividend_run_units WHERE run_id = %s ORDER BY station_id, village_id",
+        (run,),
+    ).fetchall()
+    deductions = conn.execute(
+        "SELECT * FROM dividend_run_deductions WHERE run_id = %s ORDER BY station_id, seq, kind",
+        (run,),
+    ).fetchall()
+    return lines, units, deductions
+
+
+def _run_and_recompute(conn: psycopg.Connection, label: str) -> int:
+    """The period's draft by ``compute_run`` alone; recomputing it (found by period and
+    scope, and by id) gives the same lines, units and deductions; then approved."""
+    apply_settled_basis(conn, label)
+    run = compute_run(conn, period=label, created_by="clerk")
+    first = _snapshot(conn, run)
+    assert first[0]
+    assert compute_run(conn, period=label, created_by="clerk") == run
+    assert _snapshot(conn, run) == first
+    assert compute_run(conn, period=label, created_by="clerk", run_id=run) == run
+    assert _snapshot(conn, run) == first
+    approve_run(conn, run, approved_by="chief")
+    return run
+
+
+def _assert_adjustment_changes_nothing(conn: psycopg.Connection, run: int) -> None:
+    adj = create_adjustment(conn, run, created_by="auditor", note="check")
+    summary = run_summary(conn, adj)
+    assert (summary.kind, summary.lines) == ("adjustment", 0), summary
+    assert (summary.paid_fen, summary.arrears_paid_fen) == _unit_paid(conn, run)
+
+
+def _unit_paid(conn: psycopg.Connection, run: int) -> tuple[int, int]:
+    row = conn.execute(
+        "SELECT sum(paid_fen), sum(arrears_paid_fen) FROM dividend_run_units WHERE run_id = %s",
+        (run,),
+    ).fetchone()
+    assert row
+    return int(row[0]), int(row[1])
 
 
 def _payee_totals(conn: psycopg.Connection, runs: list[int]) -> dict[tuple[str, int], int]:
@@ -117,11 +175,7 @@ def test_received_pays_the_shortfall_when_the_cash_arrives(world: World, tmp_pat
     import_settlements(conn, statement(tmp_path / "grid.csv", {"VS1": halves}))
 
     def half(label: str) -> int:
-        apply_settled_basis(conn, label)
-        run = compute_run(conn, period=label, created_by="clerk")
-        assert rebase_on_cash(conn, run) == 1
-        approve_run(conn, run, approved_by="chief")
-        return run
+        return _run_and_recompute(conn, label)
 
     def sums(run: int) -> tuple[int, int, int, int]:
         row = conn.execute(
@@ -149,6 +203,13 @@ def test_received_pays_the_shortfall_when_the_cash_arrives(world: World, tmp_pat
     # 3,445,044 pays arrears; 2026-H2: the remaining 520,396 of arrears are paid
     h3 = half("2026-H1")
     assert sums(h3) == (4_958_900, 4_958_900, 0, 8_403_944 - 4_958_900)
+    # the unit's revenue is the cash of the period: settled benchmark + subsidy received
+    unit = conn.execute(
+        "SELECT revenue_benchmark_fen, revenue_subsidy_fen, available_fen"
+        " FROM dividend_run_units WHERE run_id = %s",
+        (h3,),
+    ).fetchone()
+    assert unit == (2_972_840, 5_431_104, 8_403_944)
     h4 = half("2026-H2")
     assert sums(h4) == (5_041_100, 5_041_100, 0, 3_965_440 - 3_445_044)
     residual = conn.execute(
@@ -166,3 +227,109 @@ def test_received_pays_the_shortfall_when_the_cash_arrives(world: World, tmp_pat
     ).fetchone()
     assert owed == (0,)
     assert outstanding_advances(conn, "LY") == 0  # nothing advanced under 'received'
+    for run in (h1, h2, h3, h4):
+        assert record_advances(conn, run, advanced_on=date(2027, 1, 10)) == 0
+    # adjusting any of the approved runs, with nothing changed, changes nothing
+    for run in (h1, h2, h3, h4):
+        _assert_adjustment_changes_nothing(conn, run)
+
+
+def test_received_by_scheme_with_deductions_and_a_late_batch(world: World, tmp_path: Path) -> None:
+    """The basis set for one scheme only: VS1 (carry-forward scheme, ``received``) and VS2
+    (``village_slot``, the county's default ``accrued``) in the same runs, with a 2.9 % O&M
+    fee. The 2025 subsidy of VS1 arrives in one batch in May 2026, after both 2025 runs
+    were approved: adjusting them changes nothing, and the 2026-H1 run pays it out to the
+    fen (the period in full, then both halves' arrears, the rest to the collective)."""
+    conn = world.conn
+    base = next(s for s in STANDARD_SCHEMES if s.code == "village_slot")
+    define_scheme(
+        conn,
+        SchemeSpec(code="village_slot_cf", components=base.components,
+                   policy="pro_rata_carry_forward"),
+    )  # fmt: skip
+    set_basis(conn, scheme="village_slot_cf", basis="received", set_by="chief")
+    add_deduction(conn, county_id=world.county, seq=1, kind="om_fee", rate=Decimal("0.029"))
+    v1, v2 = world.villages[:2]
+    s1, hh1 = village_station(world, "VS1", v1, slots=100, scheme="village_slot_cf")
+    s2, _hh2 = village_station(world, "VS2", v2, slots=100)
+    energy = {
+        "VS1": {"2025-H1": 74_321, "2025-H2": 76_543, "2026-H1": 74_321},
+        "VS2": {"2025-H1": 80_000, "2025-H2": 80_000, "2026-H1": 80_000},
+    }
+    import_settlements(conn, statement(tmp_path / "grid.csv", energy))
+
+    def unit(run: int, station: int) -> tuple[int, ...]:
+        row = conn.execute(
+            """SELECT revenue_benchmark_fen + revenue_subsidy_fen, deductions_fen,
+                      available_fen, obligations_fen, paid_fen, arrears_paid_fen, residual_fen,
+                      (SELECT coalesce(sum(arrears_added_fen), 0) FROM dividend_lines l
+                        WHERE l.run_id = u.run_id AND l.station_id = u.station_id)
+                 FROM dividend_run_units u WHERE run_id = %s AND station_id = %s""",
+            (run, station),
+        ).fetchone()
+        assert row
+        return tuple(int(x) for x in row)
+
+    h1 = _run_and_recompute(conn, "2025-H1")
+    # VS1 on cash: 74,321 kWh x 40 fen settled; O&M 2.9 % of that, on the same basis
+    assert unit(h1, s1) == (
+        2_972_840, 86_212, 2_886_628, 4_958_900, 2_886_628, 0, 0, 4_958_900 - 2_886_628,
+    )  # fmt: skip
+    # VS2 on accrual: 80,000 kWh x 100 fen earned, paid in full
+    assert unit(h1, s2) == (
+        8_000_000, 232_000, 7_768_000, 4_958_900, 4_958_900, 0, 7_768_000 - 4_958_900, 0,
+    )  # fmt: skip
+    deductions = conn.execute(
+        "SELECT station_id, basis, due_fen, amount_fen FROM dividend_run_deductions"
+        " WHERE run_id = %s ORDER BY station_id",
+        (h1,),
+    ).fetchall()
+    assert deductions == [
+        (s1, "2.9000% of 2972840 fen received", 86_212, 86_212),
+        (s2, "2.9000% of 8000000 fen gross", 232_000, 232_000),
+    ]
+    # only the accrued station is advanced: 4,958,900 paid - (3,200,000 settled - 232,000)
+    assert record_advances(conn, h1, advanced_on=date(2025, 7, 10)) == 1_990_900
+    h2 = _run_and_recompute(conn, "2025-H2")
+    assert unit(h2, s1) == (
+        3_061_720, 88_790, 2_972_930, 5_041_100, 2_972_930, 0, 0, 5_041_100 - 2_972_930,
+    )  # fmt: skip
+    arrears = (4_958_900 - 2_886_628) + (5_041_100 - 2_972_930)  # 4,140,442
+
+    # VS1's 2025 subsidy, (74,321 + 76,543) kWh x 60 fen, arrives in May 2026 in full
+    record_receipt(
+        conn, county="LY", reference="SUB-VS1-2025", received_on=date(2026, 5, 20),
+        covers="2025", amount_fen=9_051_840, coverage="full", recorded_by="clerk",
+        stations=["VS1"],
+    )  # fmt: skip
+    # the approved 2025 runs were paid from the cash of their periods: adjusting changes nothing
+    _assert_adjustment_changes_nothing(conn, h1)
+    _assert_adjustment_changes_nothing(conn, h2)
+
+    h3 = _run_and_recompute(conn, "2026-H1")
+    cash = 2_972_840 + 9_051_840
+    fee = 348_716  # 2.9 % of 12,024,680 fen, rounded
+    assert unit(h3, s1) == (
+        cash, fee, cash - fee, 4_958_900, 4_958_900, arrears,
+        cash - fee - 4_958_900 - arrears, 0,
+    )  # fmt: skip
+    # to the fen: each payee of VS1 got exactly its obligations of the three half-years
+    runs = [h1, h2, h3]
+    rows = conn.execute(
+        """SELECT payee_kind, payee_id, sum(obligation_fen) FROM dividend_lines
+            WHERE run_id = ANY(%s) AND station_id = %s GROUP BY 1, 2""",
+        (runs, s1),
+    ).fetchall()
+    owed = {(str(kind), int(pid)): int(fen) for kind, pid, fen in rows}
+    paid = _payee_totals(conn, runs)
+    assert len(owed) == len(hh1) + 1
+    for key, fen in owed.items():
+        assert paid[key] == fen, key
+    assert sum(owed.values()) == 4_958_900 + 5_041_100 + 4_958_900
+    left = conn.execute(
+        "SELECT sum(arrears_added_fen - arrears_paid_fen) FROM dividend_lines"
+        " WHERE run_id = ANY(%s)",
+        (runs,),
+    ).fetchone()
+    assert left == (0,)
+    _assert_adjustment_changes_nothing(conn, h3)
