@@ -366,7 +366,7 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (name, role, county, prefix, created, revoked)."""
+    """List keys (name, role, county, prefix, created, last used, revoked)."""
     from rich.table import Table
 
     from pvmon.api.auth import list_keys
@@ -376,7 +376,7 @@ def keys_list() -> None:
             keys = list_keys(conn)
     except PvmonError as exc:
         raise _fail(exc) from exc
-    table = Table("name", "role", "county", "prefix", "created", "revoked")
+    table = Table("name", "role", "county", "prefix", "created", "last used", "revoked")
     for k in keys:
         table.add_row(
             k.name,
@@ -384,6 +384,7 @@ def keys_list() -> None:
             k.county_code or "*",
             k.key_prefix,
             k.created_at.isoformat(timespec="seconds"),
+            k.last_used_at.isoformat(timespec="minutes") if k.last_used_at else "never",
             k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
         )
     console.print(table)

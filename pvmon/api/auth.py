@@ -14,14 +14,20 @@ finance    viewer + the finance endpoints (personal data unmasked), create and
            approve runs (never their own)
 admin      everything, including registry import (all-county keys only) and edits
 =========  =====================================================================
+
+Each accepted key records when it was last used (``api_keys.last_used_at``), at most once
+per :data:`LAST_USED_RESOLUTION`: authentication reads the stored time with the key and
+writes only when it is older than that, so a busy key costs one small update a minute,
+not one per request.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import psycopg
@@ -31,6 +37,7 @@ from pvmon.errors import NotFoundError, PvmonError, ValidationError
 __all__ = [
     "ACCESS",
     "KEY_PREFIX",
+    "LAST_USED_RESOLUTION",
     "ROLES",
     "Access",
     "AuthError",
@@ -50,6 +57,9 @@ Role = Literal["viewer", "operator", "finance", "admin"]
 Access = Literal["read", "operate", "finance", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "finance", "admin")
 KEY_PREFIX = "pvk_"
+#: ``last_used_at`` is written when the stored time is older than this
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_log = logging.getLogger(__name__)
 
 #: which roles have each access
 ACCESS: dict[Access, frozenset[str]] = {
@@ -110,6 +120,7 @@ class KeyInfo:
     key_prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = None
 
 
 def hash_key(plain: str) -> str:
@@ -159,7 +170,8 @@ def create_key(
 def list_keys(conn: psycopg.Connection, *, include_revoked: bool = True) -> list[KeyInfo]:
     """Every key (without secrets), oldest first."""
     rows = conn.execute(
-        """SELECT k.id, k.name, k.role, c.code, k.key_prefix, k.created_at, k.revoked_at
+        """SELECT k.id, k.name, k.role, c.code, k.key_prefix, k.created_at, k.revoked_at,
+                  k.last_used_at
              FROM api_keys k LEFT JOIN counties c ON c.id = k.county_id
             WHERE %s OR k.revoked_at IS NULL ORDER BY k.id""",
         (include_revoked,),
@@ -177,20 +189,48 @@ def revoke_key(conn: psycopg.Connection, name: str) -> None:
 
 
 def authenticate(conn: psycopg.Connection, plain: str | None) -> Principal:
-    """The principal of a plain key; :class:`AuthError` when missing, unknown or revoked."""
+    """The principal of a plain key; :class:`AuthError` when missing, unknown or revoked.
+
+    Records the use in ``last_used_at`` when the stored time is missing or older than
+    :data:`LAST_USED_RESOLUTION` (see :func:`_touch`).
+    """
     if not plain:
         raise AuthError("an API key is required (header X-API-Key or Authorization: Bearer)")
     if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
         raise AuthError("the API key is not valid")
     row = conn.execute(
-        """SELECT k.id, k.name, k.role, k.county_id, c.code
+        """SELECT k.id, k.name, k.role, k.county_id, c.code,
+                  k.last_used_at IS NULL OR k.last_used_at < now() - %s
              FROM api_keys k LEFT JOIN counties c ON c.id = k.county_id
             WHERE k.key_hash = %s AND k.revoked_at IS NULL""",
-        (hash_key(plain),),
+        (LAST_USED_RESOLUTION, hash_key(plain)),
     ).fetchone()
     if row is None:
         raise AuthError("the API key is not valid or was revoked")
+    if row[5]:
+        _touch(conn, int(row[0]))
     return Principal(int(row[0]), row[1], row[2], row[3], row[4])
+
+
+def _touch(conn: psycopg.Connection, key_id: int) -> None:
+    """Set the key's ``last_used_at`` to now, unless another request just did or is
+    doing so (a locked row is skipped, never waited for).
+
+    Its own (sub)transaction: committed at once on the API's autocommit connections, a
+    savepoint inside a caller's transaction. Best effort: a failure (a read-only
+    standby, say) is logged and the request goes on.
+    """
+    try:
+        with conn.transaction():
+            conn.execute(
+                """UPDATE api_keys SET last_used_at = now()
+                    WHERE id = (SELECT id FROM api_keys WHERE id = %s
+                                   AND (last_used_at IS NULL OR last_used_at < now() - %s)
+                                   FOR UPDATE SKIP LOCKED)""",
+                (key_id, LAST_USED_RESOLUTION),
+            )
+    except psycopg.Error as exc:
+        _log.warning("could not record the use of API key %s: %s", key_id, exc)
 
 
 def ensure_demo_key(conn: psycopg.Connection, *, name: str = "demo") -> str:

@@ -6,6 +6,7 @@ county), shapes the answers and masks personal data unless the role permits.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,12 +17,14 @@ import psycopg
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from psycopg.rows import dict_row
 
+from dividends.errors import RunStateError
 from dividends.exports import export_bank_file, export_csv, export_xlsx, yuan
 from dividends.queries import payee_schedule, station_schedule
-from dividends.runs import approve_run, compute_run
+from dividends.runs import approve_run, compute_run, create_adjustment, mark_paid
 from pvmon.api.auth import ForbiddenError, Principal
 from pvmon.api.deps import Conn, Paging, access, county_filter, paging
 from pvmon.api.models import (
+    AdjustmentCreate,
     Enrolment,
     Household,
     Page,
@@ -38,6 +41,7 @@ from pvmon.privacy import mask_bank_account, mask_id_number, mask_name
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1")
+_log = logging.getLogger(__name__)
 Reader = Annotated[Principal, Depends(access("read"))]
 Finance = Annotated[Principal, Depends(access("finance"))]
 Pager = Annotated[Paging, Depends(paging)]
@@ -274,7 +278,8 @@ def list_enrolments(
 
 _RUNS = """
 SELECT r.id, r.status, r.kind, r.period_label, r.scope_kind, r.scope_codes, r.created_by,
-       r.created_at, r.approved_by, r.approved_at,
+       r.created_at, r.approved_by, r.approved_at, r.corrects_run_id, r.exported_at,
+       r.paid_at, r.note,
        coalesce((SELECT count(*) FROM dividend_lines l WHERE l.run_id = r.id), 0) AS lines,
        u.units, u.revenue_fen, u.deductions_fen, u.obligations_fen, u.paid_fen,
        u.shortfall_fen, u.residual_fen
@@ -292,6 +297,8 @@ SELECT r.id, r.status, r.kind, r.period_label, r.scope_kind, r.scope_codes, r.cr
  WHERE (%(id)s::bigint IS NULL OR r.id = %(id)s)
    AND (%(status)s::text IS NULL OR r.status = %(status)s)
    AND (%(period)s::text IS NULL OR r.period_label = %(period)s)
+   AND (%(kind)s::text IS NULL OR r.kind = %(kind)s)
+   AND (%(corrects)s::bigint IS NULL OR r.corrects_run_id = %(corrects)s)
    AND (%(visible)s::bigint[] IS NULL OR r.id = ANY(%(visible)s))
 """
 
@@ -336,7 +343,18 @@ def _visible_runs(conn: psycopg.Connection, who: Principal) -> list[int] | None:
 
 
 def _run(conn: psycopg.Connection, who: Principal, run_id: int) -> dict[str, Any]:
-    rows = _rows(conn, _RUNS, {"id": run_id, "status": None, "period": None, "visible": None})
+    rows = _rows(
+        conn,
+        _RUNS,
+        {
+            "id": run_id,
+            "status": None,
+            "period": None,
+            "kind": None,
+            "corrects": None,
+            "visible": None,
+        },
+    )
     if not rows:
         raise NotFoundError(f"dividend run {run_id}: not found")
     if not _scope_in_county(conn, who, rows[0]["scope_kind"], rows[0]["scope_codes"]):
@@ -356,9 +374,20 @@ def list_runs(
     pages: Pager,
     status: Literal["draft", "approved", "exported", "paid"] | None = None,
     period: Annotated[str | None, Query(pattern=r"^[0-9]{4}(-(H[12]|Q[1-4]))?$")] = None,
+    kind: Literal["regular", "adjustment"] | None = None,
+    corrects: Annotated[
+        int | None, Query(ge=1, le=2**53, description="adjustments of this run id")
+    ] = None,
 ) -> dict[str, Any]:
     """Newest first. A county key sees the runs whose scope lies inside its county."""
-    params = {"id": None, "status": status, "period": period, "visible": _visible_runs(conn, who)}
+    params = {
+        "id": None,
+        "status": status,
+        "period": period,
+        "kind": kind,
+        "corrects": corrects,
+        "visible": _visible_runs(conn, who),
+    }
     rows = _rows(
         conn,
         _RUNS + " ORDER BY r.id DESC LIMIT %(limit)s OFFSET %(offset)s",
@@ -412,11 +441,17 @@ def get_run(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
     summary="Recompute a draft with today's data",
 )
 def recompute_run(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
+    """409 when the run is not a draft, or is an adjustment (a new adjustment of the run
+    it corrects is created instead: recomputing would replace its reversing lines with
+    full dividend lines)."""
     run = _run(conn, who, run_id)
     if run["status"] != "draft":
-        from dividends.errors import RunStateError
-
         raise RunStateError(f"dividend run {run_id}: status is {run['status']}, not draft")
+    if run["kind"] == "adjustment":
+        raise RunStateError(
+            f"dividend run {run_id}: an adjustment run is not recomputed; create a new "
+            f"adjustment of run {run['corrects_run_id']}"
+        )
     compute_run(
         conn,
         period=run["period_label"],
@@ -436,9 +471,86 @@ def recompute_run(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
 )
 def approve(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
     """Records the key's name as approver; 403 when it is the run's creator, 409 when the
-    run is not a draft or a payee is already paid for the period."""
+    run is not a draft, a payee is already paid for the period, or (an adjustment run)
+    the run it corrects already has an approved adjustment."""
+    run = _run(conn, who, run_id)
+    with conn.transaction():
+        if run["kind"] == "adjustment":
+            _refuse_second_adjustment(conn, run["corrects_run_id"], adjustment=run_id)
+        approve_run(conn, run_id, approved_by=who.name)
+    return _run(conn, who, run_id)
+
+
+def _refuse_second_adjustment(
+    conn: psycopg.Connection, original: int, *, adjustment: int | None
+) -> None:
+    """Raise :class:`RunStateError` when ``original`` already has an approved adjustment
+    other than ``adjustment``.
+
+    The engine compares an adjustment with the original run's lines only, so a second
+    approved adjustment would reverse and re-pay the same lines twice. Locks the original
+    run's row, so two approvals cannot both pass (call inside a transaction).
+    """
+    conn.execute("SELECT 1 FROM dividend_runs WHERE id = %s FOR UPDATE", (original,))
+    row = conn.execute(
+        """SELECT id, status FROM dividend_runs
+            WHERE corrects_run_id = %s AND status <> 'draft' AND id IS DISTINCT FROM %s
+            ORDER BY id LIMIT 1""",
+        (original, adjustment),
+    ).fetchone()
+    if row is not None:
+        raise RunStateError(
+            f"dividend run {original}: already corrected by adjustment run {row[0]} "
+            f"({row[1]}); a second adjustment would reverse the same lines twice"
+        )
+
+
+@router.post(
+    "/runs/{run_id}/adjustments",
+    tags=["finance"],
+    response_model=RunSummaryOut,
+    status_code=201,
+    summary="Correct an approved run: a new draft adjustment run",
+)
+def adjust(
+    who: Finance, conn: Conn, run_id: RunP, body: Annotated[AdjustmentCreate, Body()]
+) -> dict[str, Any]:
+    """Recomputes the period and scope of an approved (exported or paid) run with today's
+    data into a new draft run of kind ``adjustment`` (``corrects_run_id`` = this run): for
+    each line whose money changed, a reversing line (the original negated) and a
+    correction line; unchanged lines are left out and the original is never edited. The
+    key's name is its creator and ``note`` says why; it is then approved (by someone
+    else), exported and marked paid like any run.
+
+    409 when the run is a draft (recompute it instead), is itself an adjustment (adjust
+    the run it corrects), or already has an approved adjustment."""
+    run = _run(conn, who, run_id)
+    if run["kind"] == "adjustment":
+        raise RunStateError(
+            f"dividend run {run_id}: is an adjustment; adjust run {run['corrects_run_id']}"
+        )
+    if run["status"] == "draft":
+        raise RunStateError(f"dividend run {run_id}: a draft is recomputed, not adjusted")
+    with conn.transaction():
+        _refuse_second_adjustment(conn, run_id, adjustment=None)
+        adj = create_adjustment(conn, run_id, created_by=who.name, note=body.note)
+    return _run(conn, who, adj)
+
+
+@router.post(
+    "/runs/{run_id}/mark-paid",
+    tags=["finance"],
+    response_model=RunSummaryOut,
+    summary="Record that the bank paid an exported run",
+)
+def mark_run_paid(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
+    """exported → paid, with ``paid_at``: the run's bank file was issued
+    (``POST /v1/runs/{run_id}/bank-file``) and the bank has paid it. 409 for any other
+    status (a paid run stays paid). The schema keeps the time, not the person: the key's
+    name is logged."""
     _run(conn, who, run_id)
-    approve_run(conn, run_id, approved_by=who.name)
+    mark_paid(conn, run_id)
+    _log.info("dividend run %s marked paid by key %r", run_id, who.name)
     return _run(conn, who, run_id)
 
 
@@ -534,9 +646,15 @@ def export_run(
     summary="Download the bank payment file; marks the run exported",
 )
 def bank_file(who: Finance, conn: Conn, run_id: RunP) -> Response:
-    """Approved (or exported) runs only: 409 for a draft. Households without a bank
-    account are left out and listed in the ``X-Pvmon-Skipped`` header count."""
-    _run(conn, who, run_id)
+    """Approved (or exported) runs only: 409 for a draft or a paid run. Households
+    without a bank account are left out and listed in the ``X-Pvmon-Skipped`` header
+    count."""
+    run = _run(conn, who, run_id)
+    if run["status"] not in ("approved", "exported"):
+        raise RunStateError(
+            f"dividend run {run_id}: status is {run['status']}; a bank file needs an approved"
+            " or exported run"
+        )
     with tempfile.TemporaryDirectory(prefix="pvmon-export-") as tmp:
         path = FsPath(tmp) / f"bank-run-{run_id}.csv"
         result = export_bank_file(conn, run_id, path, role=_export_role(who))

@@ -13,6 +13,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AdjustmentCreate",
     "Alarm",
     "AlarmAck",
     "EnergyPeriods",
@@ -345,6 +346,9 @@ class KeyRow(_Out):
     key_prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="last accepted request, to the minute (recorded at most once a minute)"
+    )
 
 
 class SchemeComponent(_Out):
@@ -440,6 +444,16 @@ class RunCreate(BaseModel):
     note: str = Field(default="", max_length=2000, pattern=r"^[^\x00]*$")
 
 
+class AdjustmentCreate(BaseModel):
+    """Why an approved run is corrected (kept on the adjustment run)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"note": "LY0000001 left poverty on 2025-07-01"}]},
+    )
+    note: Comment
+
+
 class RunSummaryOut(_Out):
     """A run with its totals."""
 
@@ -457,6 +471,10 @@ class RunSummaryOut(_Out):
                     "created_at": "2026-01-05T02:00:00Z",
                     "approved_by": None,
                     "approved_at": None,
+                    "corrects_run_id": None,
+                    "exported_at": None,
+                    "paid_at": None,
+                    "note": "",
                     "lines": 740,
                     "units": 210,
                     "revenue_fen": 150_000_000,
@@ -485,6 +503,10 @@ class RunSummaryOut(_Out):
     created_at: datetime
     approved_by: str | None
     approved_at: datetime | None
+    corrects_run_id: int | None = Field(description="the run an adjustment run corrects")
+    exported_at: datetime | None = Field(description="first bank file issued")
+    paid_at: datetime | None = Field(description="marked paid by the bank")
+    note: str
     lines: int
     units: int
     revenue_fen: int

@@ -461,7 +461,8 @@ def import_fleet(who: Admin, conn: Conn, fleet: Annotated[FleetFile, Body()]) ->
     summary="API keys without their secrets (admin)",
 )
 def get_keys(who: Admin, conn: Conn, pages: Pager) -> dict[str, Any]:
-    """Keys are created and revoked with ``pvmon keys``; this lists them."""
+    """Keys are created and revoked with ``pvmon keys``; this lists them with when each
+    was last used (to the minute)."""
     keys = [
         k for k in list_keys(conn) if who.county_code is None or k.county_code == who.county_code
     ]
@@ -473,6 +474,7 @@ def get_keys(who: Admin, conn: Conn, pages: Pager) -> dict[str, Any]:
             "key_prefix": k.key_prefix,
             "created_at": k.created_at,
             "revoked_at": k.revoked_at,
+            "last_used_at": k.last_used_at,
         }
         for k in keys[pages.offset : pages.offset + pages.limit]
     ]

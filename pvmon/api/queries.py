@@ -200,8 +200,95 @@ def inverter_detail(conn: psycopg.Connection, serial: str) -> dict[str, Any] | N
     return rows[0] if rows else None
 
 
+# Energy [Wh] of the local day, month and year so far: the sum of ``energy_daily`` over
+# those days, computed from ``readings_daily`` for this year's days only. The view runs
+# its window functions over each inverter's whole history before any filter on the day
+# applies (and sorts each inverter's days in a subquery of its own), so its cost grows
+# with every year kept. Here one set-wise pass reads this year's daily rows plus, per
+# inverter, the day before the year and the day after today (one index probe each):
+# a day's energy depends only on its neighbours, so the year's days come out exactly
+# as in the view. The expressions are energy_daily's (migrations 0004 and 0010), plus
+# one exact shortcut; tests/pvmon/api/test_queries.py holds the two to the same figures
+# on both flavours (restarts, gaps over the year and month start, overnight rises,
+# implausible jumps). A change to energy_daily must be made here too.
+_PERIOD_ENERGY = """
+WITH b AS (
+    SELECT (date_trunc('year', d.today::timestamp) AT TIME ZONE %(tz)s) AS year_ts,
+           (date_trunc('month', d.today::timestamp) AT TIME ZONE %(tz)s) AS month_ts,
+           (d.today::timestamp AT TIME ZONE %(tz)s) AS today_ts,
+           ((d.today + 1)::timestamp AT TIME ZONE %(tz)s) AS end_ts
+      FROM (SELECT (now() AT TIME ZONE %(tz)s)::date AS today) d
+), inv AS (
+    SELECT i.id, i.rated_ac_w
+      FROM inverters i
+      JOIN stations s ON s.id = i.station_id
+      JOIN villages v ON v.id = s.village_id
+      JOIN townships tw ON tw.id = v.township_id
+      JOIN counties c ON c.id = tw.county_id
+     WHERE %(county)s::text IS NULL OR c.code = %(county)s
+), o AS (
+    SELECT inv.id AS inverter_id, inv.rated_ac_w, r.bucket, r.first_wh, r.first_time,
+           r.last_wh, r.last_time, r.min_wh, r.max_wh, r.first_power_w, r.last_power_w
+      FROM inv CROSS JOIN b
+      JOIN readings_daily r ON r.inverter_id = inv.id
+     WHERE r.first_wh IS NOT NULL AND r.bucket >= b.year_ts AND r.bucket < b.end_ts
+    UNION ALL
+    SELECT inv.id, inv.rated_ac_w, x.* FROM inv CROSS JOIN b CROSS JOIN LATERAL (
+           SELECT r.bucket, r.first_wh, r.first_time, r.last_wh, r.last_time, r.min_wh,
+                  r.max_wh, r.first_power_w, r.last_power_w
+             FROM readings_daily r
+            WHERE r.inverter_id = inv.id AND r.first_wh IS NOT NULL AND r.bucket < b.year_ts
+            ORDER BY r.bucket DESC LIMIT 1) x
+    UNION ALL
+    SELECT inv.id, inv.rated_ac_w, x.* FROM inv CROSS JOIN b CROSS JOIN LATERAL (
+           SELECT r.bucket, r.first_wh, r.first_time, r.last_wh, r.last_time, r.min_wh,
+                  r.max_wh, r.first_power_w, r.last_power_w
+             FROM readings_daily r
+            WHERE r.inverter_id = inv.id AND r.first_wh IS NOT NULL AND r.bucket >= b.end_ts
+            ORDER BY r.bucket LIMIT 1) x
+), p AS (
+    SELECT o.*, lag(o.last_wh) OVER w AS prev_last_wh, lag(o.last_time) OVER w AS prev_last_time,
+           lag(o.last_power_w) OVER w AS prev_last_power_w
+      FROM o WINDOW w AS (PARTITION BY o.inverter_id ORDER BY o.bucket)
+), g AS (
+    SELECT p.*,
+           (CASE WHEN p.prev_last_wh IS NULL OR p.first_wh < p.prev_last_wh THEN 0
+                 -- a rise of at most 1 Wh is within any rating (rated_ac_w > 0 and days
+                 -- are ordered): the usual flat night, without the numeric arithmetic
+                 WHEN p.first_wh - p.prev_last_wh <= 1 THEN p.first_wh - p.prev_last_wh
+                 WHEN (p.first_wh - p.prev_last_wh) > 1 + 1.2 * p.rated_ac_w
+                      * extract(epoch FROM p.first_time - p.prev_last_time) / 3600.0
+                 THEN 0
+                 ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh,
+           (p.prev_last_wh IS NOT NULL
+            AND p.prev_last_power_w > 0.01 * p.rated_ac_w
+            AND p.first_power_w <= 0.01 * p.rated_ac_w) AS gap_to_previous
+      FROM p
+), n AS (
+    SELECT g.*,
+           lead(g.gap_to_previous) OVER w AS next_gap_to_previous,
+           lead(g.gap_before_wh) OVER w AS next_gap_before_wh
+      FROM g WINDOW w AS (PARTITION BY g.inverter_id ORDER BY g.bucket)
+), e AS (
+    SELECT n.bucket,
+           (CASE WHEN n.min_wh = n.first_wh AND n.max_wh = n.last_wh THEN n.last_wh - n.first_wh
+                 ELSE n.last_wh - n.min_wh END)
+         + (CASE WHEN n.gap_to_previous THEN 0 ELSE n.gap_before_wh END)
+         + (CASE WHEN coalesce(n.next_gap_to_previous, false) THEN n.next_gap_before_wh
+                 ELSE 0 END) AS energy_wh
+      FROM n
+)
+SELECT coalesce(sum(e.energy_wh) FILTER (WHERE e.bucket >= b.today_ts), 0)::bigint,
+       coalesce(sum(e.energy_wh) FILTER (WHERE e.bucket >= b.month_ts), 0)::bigint,
+       coalesce(sum(e.energy_wh), 0)::bigint
+  FROM e CROSS JOIN b
+ WHERE e.bucket >= b.year_ts AND e.bucket < b.end_ts
+"""
+
+
 def fleet_summary(conn: psycopg.Connection, *, county: str | None) -> dict[str, Any]:
-    """Counts by state, current power, energy today/month/year, online ratio."""
+    """Counts by state, current power [W], energy today/month/year [Wh] (local days, from
+    the daily rollup), online ratio."""
     params = {"county": county, "tz": LOCAL_TZ}
     scope = """
         WITH sc AS (
@@ -241,18 +328,7 @@ def fleet_summary(conn: psycopg.Connection, *, county: str | None) -> dict[str, 
             params,
         ).fetchall()
     )
-    energy = conn.execute(
-        scope
-        + """, d AS (SELECT (now() AT TIME ZONE %(tz)s)::date AS today)
-        SELECT coalesce(sum(e.energy_wh) FILTER (WHERE e.day = d.today), 0)::bigint,
-               coalesce(sum(e.energy_wh) FILTER (
-                   WHERE e.day >= date_trunc('month', d.today)::date), 0)::bigint,
-               coalesce(sum(e.energy_wh), 0)::bigint
-          FROM d CROSS JOIN sc
-          JOIN energy_daily e ON e.station_id = sc.station_id
-         WHERE e.day >= date_trunc('year', d.today)::date AND e.day <= d.today""",
-        params,
-    ).fetchone()
+    energy = conn.execute(_PERIOD_ENERGY, params).fetchone()
     assert energy is not None
     return {
         "as_of": head[0],

@@ -49,6 +49,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/runs/{run_id}/lines"): ("finance", "deny"),
     ("GET", "/v1/runs/{run_id}/export"): ("finance", "deny"),
     ("POST", "/v1/runs/{run_id}/bank-file"): ("finance", "deny"),
+    ("POST", "/v1/runs/{run_id}/adjustments"): ("finance", "deny"),
+    ("POST", "/v1/runs/{run_id}/mark-paid"): ("finance", "deny"),
 }
 
 # list routes are "denied" for a county key when asked for another county
@@ -59,6 +61,7 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/alarms/{alarm_id}/acknowledge"): {"comment": "seen"},
     ("POST", "/v1/registry/import"): {},
     ("POST", "/v1/runs"): {"period": "2024", "scope_kind": "county", "scope_codes": ["LY"]},
+    ("POST", "/v1/runs/{run_id}/adjustments"): {"note": "meter re-read"},
 }
 
 

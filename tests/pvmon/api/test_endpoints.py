@@ -1,5 +1,5 @@
 """Behaviour of the endpoints: error shape, filters, pagination, series, alarms, masking,
-four-eyes approval, exports, statements, schedules, keys."""
+four-eyes approval, exports, adjustments, payment, statements, schedules, keys."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from pvmon.api.auth import authenticate, ensure_demo_key, hash_key
+from pvmon.api.auth import authenticate, create_key, ensure_demo_key, hash_key
 from tests.pvmon.api.conftest import ApiWorld
 
 PROBLEM = "application/problem+json"
@@ -249,3 +249,149 @@ def test_cli_keys(world: ApiWorld, monkeypatch: object) -> None:
     assert runner.invoke(app, ["keys", "revoke", "cli-key"]).exit_code == 1
     r = runner.invoke(app, ["keys", "create", "bad", "--role", "root"])
     assert r.exit_code == 1
+
+
+def test_adjustment_and_paid_lifecycle(client: TestClient, world: ApiWorld) -> None:
+    """draft → approved → (adjusted by a new run) → exported → paid, and every wrong step
+    a 409 problem naming the run."""
+    fin, clerk = _h(world, "finance"), _h(world, "finance_xx")
+    r = client.post(
+        "/v1/runs",
+        json={"period": "2024", "scope_kind": "stations", "scope_codes": [world.other_station]},
+        headers=clerk,
+    )
+    assert r.status_code == 201, r.text
+    run = r.json()
+    run_id = run["id"]
+    assert run["kind"] == "regular" and run["corrects_run_id"] is None
+    assert run["exported_at"] is None and run["paid_at"] is None
+    for path, body in (("adjustments", {"note": "too early"}), ("mark-paid", None)):
+        r = client.post(f"/v1/runs/{run_id}/{path}", json=body, headers=fin)
+        assert r.status_code == 409 and r.headers["content-type"] == PROBLEM, (path, r.text)
+        assert f"run {run_id}" in r.json()["detail"]
+    assert client.post(f"/v1/runs/{run_id}/approve", headers=fin).status_code == 200
+    r = client.post(f"/v1/runs/{run_id}/mark-paid", headers=fin)
+    assert r.status_code == 409 and "exported" in r.json()["detail"]  # no bank file yet
+
+    # the household left poverty mid-year: the approved run is corrected by a new run
+    with psycopg.connect(world.url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE dividend_enrolments SET ends_on = '2024-07-01', end_reason = 'left_poverty'"
+            " WHERE household_id = (SELECT id FROM households WHERE file_no = %s)",
+            (world.other_household,),
+        )
+    url = f"/v1/runs/{run_id}/adjustments"
+    assert client.post(url, json={"note": "x"}, headers=_h(world, "finance_ly")).status_code == 403
+    assert client.post(url, json={"note": "x"}, headers=_h(world, "viewer_xx")).status_code == 403
+    r = client.post("/v1/runs/999999/adjustments", json={"note": "x"}, headers=fin)
+    assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+    r = client.post(url, json={}, headers=fin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.note"
+    r = client.post(url, json={"note": "left poverty 2024-07-01"}, headers=clerk)
+    assert r.status_code == 201, r.text
+    adj = r.json()
+    assert adj["kind"] == "adjustment" and adj["corrects_run_id"] == run_id
+    assert adj["status"] == "draft" and adj["created_by"] == "finance_xx"
+    assert adj["note"] == "left poverty 2024-07-01" and adj["period_label"] == "2024"
+    lines = client.get(f"/v1/runs/{adj['id']}/lines", headers=fin).json()["items"]
+    assert {line["line_kind"] for line in lines} == {"reversal", "correction"}
+    reversal = next(line for line in lines if line["line_kind"] == "reversal")
+    correction = next(line for line in lines if line["line_kind"] == "correction")
+    assert reversal["amount_fen"] == -110_000 and reversal["amount_yuan"] == "-1100.00"
+    assert 0 < correction["amount_fen"] < 110_000  # 182 of 366 days
+    original = client.get(f"/v1/runs/{run_id}", headers=fin).json()
+    assert original["status"] == "approved" and original["lines"] == run["lines"]
+
+    # one correction per run: an adjustment is neither recomputed nor adjusted, and a
+    # second one cannot be approved once the first is
+    second = client.post(url, json={"note": "again"}, headers=clerk)
+    assert second.status_code == 201
+    r = client.post(f"/v1/runs/{second.json()['id']}/recompute", headers=fin)
+    assert r.status_code == 409 and "adjustment" in r.json()["detail"]
+    assert client.post(f"/v1/runs/{adj['id']}/approve", headers=clerk).status_code == 403
+    assert client.post(f"/v1/runs/{adj['id']}/approve", headers=fin).status_code == 200
+    r = client.post(f"/v1/runs/{second.json()['id']}/approve", headers=fin)
+    assert r.status_code == 409 and f"adjustment run {adj['id']}" in r.json()["detail"]
+    assert client.post(url, json={"note": "third"}, headers=clerk).status_code == 409
+    r = client.post(f"/v1/runs/{adj['id']}/adjustments", json={"note": "x"}, headers=clerk)
+    assert r.status_code == 409 and f"adjust run {run_id}" in r.json()["detail"]
+    listed = client.get(
+        "/v1/runs", params={"kind": "adjustment", "corrects": run_id}, headers=clerk
+    ).json()
+    assert [x["id"] for x in listed["items"]] == [second.json()["id"], adj["id"]]
+
+    # bank file → exported → paid, once
+    assert client.post(f"/v1/runs/{run_id}/bank-file", headers=fin).status_code == 200
+    r = client.post(f"/v1/runs/{run_id}/mark-paid", headers=_h(world, "finance_ly"))
+    assert r.status_code == 403
+    r = client.post(f"/v1/runs/{run_id}/mark-paid", headers=clerk)
+    assert r.status_code == 200, r.text
+    paid = r.json()
+    assert paid["status"] == "paid" and paid["paid_at"] and paid["exported_at"]
+    assert paid["approved_by"] == "finance" and paid["created_by"] == "finance_xx"
+    for path in ("mark-paid", "bank-file"):
+        r = client.post(f"/v1/runs/{run_id}/{path}", headers=fin)
+        assert r.status_code == 409 and "paid" in r.json()["detail"], path
+    r = client.post("/v1/runs/999999/mark-paid", headers=fin)
+    assert r.status_code == 404
+
+
+def test_key_last_used_is_recorded_at_most_once_a_minute(
+    client: TestClient, world: ApiWorld
+) -> None:
+    with psycopg.connect(world.url, autocommit=True) as conn:
+        _info, plain = create_key(conn, name="last-used", role="viewer")
+
+        def stored() -> datetime | None:
+            row = conn.execute(
+                "SELECT last_used_at FROM api_keys WHERE name = 'last-used'"
+            ).fetchone()
+            assert row is not None
+            return row[0]
+
+        assert stored() is None
+        keys = client.get("/v1/keys", params={"limit": 1000}, headers=_h(world, "admin")).json()
+        mine = next(k for k in keys["items"] if k["name"] == "last-used")
+        assert mine["last_used_at"] is None
+        assert client.get("/v1/places", headers={"X-API-Key": plain}).status_code == 200
+        first = stored()
+        assert first is not None
+        assert client.get("/v1/places", headers={"X-API-Key": plain}).status_code == 200
+        assert stored() == first  # within the minute: no write
+        conn.execute(
+            "UPDATE api_keys SET last_used_at = now() - interval '2 minutes'"
+            " WHERE name = 'last-used'"
+        )
+        stale = stored()
+        assert client.get("/v1/places", headers={"X-API-Key": plain}).status_code == 200
+        latest = stored()
+        assert stale is not None and latest is not None and latest > stale
+        keys = client.get("/v1/keys", params={"limit": 1000}, headers=_h(world, "admin")).json()
+        mine = next(k for k in keys["items"] if k["name"] == "last-used")
+        assert datetime.fromisoformat(mine["last_used_at"]) == latest
+        # a database that refuses the write does not refuse the key
+        conn.execute("UPDATE api_keys SET last_used_at = NULL WHERE name = 'last-used'")
+        conn.execute("SET default_transaction_read_only = on")
+        assert authenticate(conn, plain).name == "last-used"
+        conn.execute("SET default_transaction_read_only = off")
+        assert stored() is None
+
+
+def test_cli_keys_list_shows_last_use(world: ApiWorld, monkeypatch: object) -> None:
+    from pvmon.cli import app
+
+    monkeypatch.setenv("PVMON_DATABASE_URL", world.url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("COLUMNS", "200")  # type: ignore[attr-defined]
+    with psycopg.connect(world.url, autocommit=True) as conn:
+        _info, plain = create_key(conn, name="cli-used", role="viewer")
+        create_key(conn, name="cli-unused", role="viewer")
+        authenticate(conn, plain)
+        row = conn.execute("SELECT last_used_at FROM api_keys WHERE name = 'cli-used'").fetchone()
+        assert row is not None and row[0] is not None
+        used: datetime = row[0]
+    r = CliRunner().invoke(app, ["keys", "list"])
+    assert r.exit_code == 0, r.output
+    assert "last used" in r.output
+    rows = {line.split("│")[1].strip(): line for line in r.output.splitlines() if "│" in line}
+    assert used.isoformat(timespec="minutes") in rows["cli-used"]
+    assert "never" in rows["cli-unused"]
