@@ -45,6 +45,7 @@ __all__ = [
 _SOCKET_FRAMER = FramerSocket(DecodePDU(False))
 _RTU_FRAMER = FramerRTU(DecodePDU(False))
 _RTU_CRC = FramerRTU.compute_CRC
+_WORDS: dict[int, struct.Struct] = {}  # big-endian register layouts by word count
 
 
 class ModbusError(PvmonError):
@@ -300,7 +301,10 @@ class ModbusConnection(asyncio.Protocol):
         if function != 3 or len(pdu) != 2 + 2 * count or pdu[1] != 2 * count:
             self.stats.bad_frames += 1
             raise BadFrameError(f"unit {unit}: malformed reply to read {address}+{count}")
-        return list(struct.unpack_from(f">{count}H", pdu, 2))
+        layout = _WORDS.get(count)
+        if layout is None:
+            layout = _WORDS[count] = struct.Struct(f">{count}H")
+        return list(layout.unpack_from(pdu, 2))
 
     async def read_holding(
         self, unit: int, address: int, count: int, *, timeout: float
