@@ -734,21 +734,52 @@ def create_adjustment(
     progress: Progress | None = None,
 ) -> int:
     """A draft adjustment run for an approved run: recompute its period and scope with
-    today's data; for every line whose money changed, a reversing line (the original,
-    negated) and a correction line (the new figures). Unchanged lines are left out."""
+    today's data; for every line whose money changed, a reversing line and a correction
+    line (the new figures). Unchanged lines are left out.
+
+    Lines are compared with the run's **standing**: its own lines as corrected by the
+    adjustments approved so far (an approved adjustment's corrections replace the lines
+    it reverses), so a second correction reverses the first one's figures, never the
+    original's again. Adjusting an adjustment adjusts the run it corrects. A draft
+    adjustment of the same run is replaced (one open correction at a time, so two
+    drafts cannot both be approved against the same standing)."""
     report = progress or _noop
     row = conn.execute(
-        "SELECT status, period_label, scope_kind, scope_codes FROM dividend_runs WHERE id = %s",
+        "SELECT status, period_label, scope_kind, scope_codes, kind, corrects_run_id"
+        " FROM dividend_runs WHERE id = %s",
         (run_id,),
     ).fetchone()
     if row is None:
         raise RunNotFoundError(f"dividend run {run_id}: not found")
-    status, label, scope_kind, codes = row
+    status, label, scope_kind, codes, kind, corrects = row
     if status == "draft":
         raise RunStateError(f"dividend run {run_id}: a draft is recomputed, not adjusted")
+    if kind == "adjustment":
+        run_id = int(corrects)
     period = parse_period(label)
     try:
         with conn.transaction():
+            conn.execute(
+                "DELETE FROM dividend_runs WHERE corrects_run_id = %s AND status = 'draft'",
+                (run_id,),
+            )
+            # the standing: lines of the run and corrections of its approved adjustments
+            # that no approved adjustment has reversed
+            conn.execute("DROP TABLE IF EXISTS _adj_base")
+            conn.execute(
+                """
+                CREATE TEMP TABLE _adj_base ON COMMIT DROP AS
+                SELECT l.* FROM dividend_lines l JOIN dividend_runs r ON r.id = l.run_id
+                 WHERE ((r.id = %(orig)s AND l.line_kind = 'dividend')
+                        OR (r.corrects_run_id = %(orig)s AND r.status <> 'draft'
+                            AND l.line_kind = 'correction'))
+                   AND NOT EXISTS (
+                        SELECT 1 FROM dividend_lines v JOIN dividend_runs vr ON vr.id = v.run_id
+                         WHERE v.reverses_line_id = l.id AND v.line_kind = 'reversal'
+                           AND vr.status <> 'draft')
+                """,
+                {"orig": run_id},
+            )
             _scope(conn, scope_kind, codes, period)
             _revenue(conn, period, _noop)
             adj = _open_run(
@@ -780,20 +811,18 @@ def create_adjustment(
                        o.factor, -o.paid_fen, -o.arrears_added_fen, -o.arrears_paid_fen,
                        -o.amount_fen, o.policy, o.energy_wh, o.estimated_days,
                        o.revenue_benchmark_fen, o.revenue_subsidy_fen, o.deductions_fen
-                  FROM dividend_lines o
-                 WHERE o.run_id = %(orig)s AND o.line_kind = 'dividend'
-                   AND NOT EXISTS (SELECT 1 FROM dividend_lines n
+                  FROM _adj_base o
+                 WHERE NOT EXISTS (SELECT 1 FROM dividend_lines n
                                     WHERE n.run_id = %(adj)s AND n.line_kind = 'correction'
                                       AND {same})
                 """,
-                {"adj": adj, "orig": run_id},
+                {"adj": adj},
             )
-            # and keep only the corrections that differ from the original
+            # and keep only the corrections that differ from the standing
             conn.execute(
-                f"""DELETE FROM dividend_lines n USING dividend_lines o
-                     WHERE n.run_id = %(adj)s AND n.line_kind = 'correction'
-                       AND o.run_id = %(orig)s AND o.line_kind = 'dividend' AND {same}""",
-                {"adj": adj, "orig": run_id},
+                f"""DELETE FROM dividend_lines n USING _adj_base o
+                     WHERE n.run_id = %(adj)s AND n.line_kind = 'correction' AND {same}""",
+                {"adj": adj},
             )
             conn.execute("UPDATE dividend_runs SET computed_at = now() WHERE id = %s", (adj,))
             return adj

@@ -471,38 +471,10 @@ def recompute_run(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
 )
 def approve(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
     """Records the key's name as approver; 403 when it is the run's creator, 409 when the
-    run is not a draft, a payee is already paid for the period, or (an adjustment run)
-    the run it corrects already has an approved adjustment."""
-    run = _run(conn, who, run_id)
-    with conn.transaction():
-        if run["kind"] == "adjustment":
-            _refuse_second_adjustment(conn, run["corrects_run_id"], adjustment=run_id)
-        approve_run(conn, run_id, approved_by=who.name)
+    run is not a draft or a payee is already paid for the period."""
+    _run(conn, who, run_id)
+    approve_run(conn, run_id, approved_by=who.name)
     return _run(conn, who, run_id)
-
-
-def _refuse_second_adjustment(
-    conn: psycopg.Connection, original: int, *, adjustment: int | None
-) -> None:
-    """Raise :class:`RunStateError` when ``original`` already has an approved adjustment
-    other than ``adjustment``.
-
-    The engine compares an adjustment with the original run's lines only, so a second
-    approved adjustment would reverse and re-pay the same lines twice. Locks the original
-    run's row, so two approvals cannot both pass (call inside a transaction).
-    """
-    conn.execute("SELECT 1 FROM dividend_runs WHERE id = %s FOR UPDATE", (original,))
-    row = conn.execute(
-        """SELECT id, status FROM dividend_runs
-            WHERE corrects_run_id = %s AND status <> 'draft' AND id IS DISTINCT FROM %s
-            ORDER BY id LIMIT 1""",
-        (original, adjustment),
-    ).fetchone()
-    if row is not None:
-        raise RunStateError(
-            f"dividend run {original}: already corrected by adjustment run {row[0]} "
-            f"({row[1]}); a second adjustment would reverse the same lines twice"
-        )
 
 
 @router.post(
@@ -518,12 +490,14 @@ def adjust(
     """Recomputes the period and scope of an approved (exported or paid) run with today's
     data into a new draft run of kind ``adjustment`` (``corrects_run_id`` = this run): for
     each line whose money changed, a reversing line (the original negated) and a
-    correction line; unchanged lines are left out and the original is never edited. The
-    key's name is its creator and ``note`` says why; it is then approved (by someone
+    correction line; unchanged lines are left out and the original is never edited.
+    Lines are compared with the run as corrected by its approved adjustments, so a later
+    correction builds on an earlier one; a draft adjustment of the same run is replaced.
+    The key's name is its creator and ``note`` says why; it is then approved (by someone
     else), exported and marked paid like any run.
 
-    409 when the run is a draft (recompute it instead), is itself an adjustment (adjust
-    the run it corrects), or already has an approved adjustment."""
+    409 when the run is a draft (recompute it instead) or is itself an adjustment (adjust
+    the run it corrects)."""
     run = _run(conn, who, run_id)
     if run["kind"] == "adjustment":
         raise RunStateError(
@@ -531,9 +505,7 @@ def adjust(
         )
     if run["status"] == "draft":
         raise RunStateError(f"dividend run {run_id}: a draft is recomputed, not adjusted")
-    with conn.transaction():
-        _refuse_second_adjustment(conn, run_id, adjustment=None)
-        adj = create_adjustment(conn, run_id, created_by=who.name, note=body.note)
+    adj = create_adjustment(conn, run_id, created_by=who.name, note=body.note)
     return _run(conn, who, adj)
 
 

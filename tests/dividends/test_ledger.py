@@ -350,3 +350,39 @@ def test_property_an_approved_run_cannot_change(world: World, column, delta, tab
             (delta, run),
         )
     assert _lines(conn, run) == before
+
+
+def test_a_second_adjustment_corrects_the_first_not_the_original_again(world: World) -> None:
+    station, _ = _village(world, kwh=1_500)  # 150,000 fen against 300,000 of obligations
+    conn = world.conn
+    conn.execute("UPDATE dividend_schemes SET policy = 'pro_rata'")
+    run = compute_run(conn, period="2025", created_by="clerk")
+    approve_run(conn, run, approved_by="chief")
+    paid = sum(r[15] for r in _lines(conn, run))
+
+    def adjusted_total() -> int:
+        row = conn.execute(
+            "SELECT coalesce(sum(l.amount_fen), 0) FROM dividend_lines l"
+            " JOIN dividend_runs r ON r.id = l.run_id"
+            " WHERE r.corrects_run_id = %s AND r.status <> 'draft'",
+            (run,),
+        ).fetchone()
+        return paid + int(row[0])
+
+    world.feed("2025", {station: 2_400})
+    first = create_adjustment(conn, run, created_by="clerk", note="meter re-read")
+    approve_run(conn, first, approved_by="chief")
+    assert adjusted_total() == 240_000
+    # nothing changed since: an adjustment of the run, or of its adjustment, is empty
+    for target in (run, first):
+        empty = create_adjustment(conn, target, created_by="clerk")
+        assert _lines(conn, empty) == []
+    world.feed("2025", {station: 2_800})
+    second = create_adjustment(conn, run, created_by="clerk", note="settled energy")
+    # the empty draft above was replaced, not left beside the new one
+    drafts = conn.execute(
+        "SELECT id FROM dividend_runs WHERE corrects_run_id = %s AND status = 'draft'", (run,)
+    ).fetchall()
+    assert drafts == [(second,)]
+    approve_run(conn, second, approved_by="chief")
+    assert adjusted_total() == 280_000  # not 280,000 + what the first already corrected

@@ -302,23 +302,25 @@ def test_adjustment_and_paid_lifecycle(client: TestClient, world: ApiWorld) -> N
     original = client.get(f"/v1/runs/{run_id}", headers=fin).json()
     assert original["status"] == "approved" and original["lines"] == run["lines"]
 
-    # one correction per run: an adjustment is neither recomputed nor adjusted, and a
-    # second one cannot be approved once the first is
-    second = client.post(url, json={"note": "again"}, headers=clerk)
-    assert second.status_code == 201
-    r = client.post(f"/v1/runs/{second.json()['id']}/recompute", headers=fin)
+    # one open correction per run (a new draft replaces the old one); an adjustment is
+    # neither recomputed nor adjusted; the next correction builds on the approved one
+    r = client.post(url, json={"note": "again"}, headers=clerk)
+    assert r.status_code == 201
+    second = r.json()
+    assert client.get(f"/v1/runs/{adj['id']}", headers=fin).status_code == 404
+    r = client.post(f"/v1/runs/{second['id']}/recompute", headers=fin)
     assert r.status_code == 409 and "adjustment" in r.json()["detail"]
-    assert client.post(f"/v1/runs/{adj['id']}/approve", headers=clerk).status_code == 403
-    assert client.post(f"/v1/runs/{adj['id']}/approve", headers=fin).status_code == 200
-    r = client.post(f"/v1/runs/{second.json()['id']}/approve", headers=fin)
-    assert r.status_code == 409 and f"adjustment run {adj['id']}" in r.json()["detail"]
-    assert client.post(url, json={"note": "third"}, headers=clerk).status_code == 409
-    r = client.post(f"/v1/runs/{adj['id']}/adjustments", json={"note": "x"}, headers=clerk)
+    assert client.post(f"/v1/runs/{second['id']}/approve", headers=clerk).status_code == 403
+    assert client.post(f"/v1/runs/{second['id']}/approve", headers=fin).status_code == 200
+    r = client.post(url, json={"note": "third"}, headers=clerk)
+    assert r.status_code == 201 and r.json()["lines"] == 0  # nothing changed since
+    third = r.json()
+    r = client.post(f"/v1/runs/{second['id']}/adjustments", json={"note": "x"}, headers=clerk)
     assert r.status_code == 409 and f"adjust run {run_id}" in r.json()["detail"]
     listed = client.get(
         "/v1/runs", params={"kind": "adjustment", "corrects": run_id}, headers=clerk
     ).json()
-    assert [x["id"] for x in listed["items"]] == [second.json()["id"], adj["id"]]
+    assert [x["id"] for x in listed["items"]] == [third["id"], second["id"]]
 
     # bank file → exported → paid, once
     assert client.post(f"/v1/runs/{run_id}/bank-file", headers=fin).status_code == 200
