@@ -160,14 +160,19 @@ def test_accrued_pays_every_household_on_time_and_the_advance_is_repaid_to_zero(
     assert not again.created and outstanding_advances(conn, "LY") == 0
 
 
-def test_received_pays_the_shortfall_when_the_cash_arrives(world: World, tmp_path: Path) -> None:
-    conn = world.conn
+def _carry_forward_scheme(conn: psycopg.Connection) -> None:
+    """``village_slot_cf``: the village slot's components under pro rata with carry-forward."""
     base = next(s for s in STANDARD_SCHEMES if s.code == "village_slot")
     define_scheme(
         conn,
         SchemeSpec(code="village_slot_cf", components=base.components,
                    policy="pro_rata_carry_forward"),
     )  # fmt: skip
+
+
+def test_received_pays_the_shortfall_when_the_cash_arrives(world: World, tmp_path: Path) -> None:
+    conn = world.conn
+    _carry_forward_scheme(conn)
     set_basis(conn, county="LY", basis="received", set_by="chief")
     v1 = world.villages[0]
     _station, households = village_station(world, "VS1", v1, slots=100, scheme="village_slot_cf")
@@ -241,12 +246,7 @@ def test_received_by_scheme_with_deductions_and_a_late_batch(world: World, tmp_p
     were approved: adjusting them changes nothing, and the 2026-H1 run pays it out to the
     fen (the period in full, then both halves' arrears, the rest to the collective)."""
     conn = world.conn
-    base = next(s for s in STANDARD_SCHEMES if s.code == "village_slot")
-    define_scheme(
-        conn,
-        SchemeSpec(code="village_slot_cf", components=base.components,
-                   policy="pro_rata_carry_forward"),
-    )  # fmt: skip
+    _carry_forward_scheme(conn)
     set_basis(conn, scheme="village_slot_cf", basis="received", set_by="chief")
     add_deduction(conn, county_id=world.county, seq=1, kind="om_fee", rate=Decimal("0.029"))
     v1, v2 = world.villages[:2]
