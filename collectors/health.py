@@ -20,10 +20,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from statistics import median
 from typing import Any
 
-__all__ = ["AlarmEvent", "HealthState", "HealthTracker", "InverterInfo"]
+__all__ = ["AlarmEvent", "HealthState", "HealthTracker", "InverterInfo", "median_without"]
 
 _FAULT_STATE = 7
 _SLEEP_STATES = {1, 2, 8}
@@ -194,23 +193,30 @@ class HealthTracker:
         for members in by_village.values():
             if len(members) < 3:
                 continue
-            for inverter_id, load in members:
-                peers = [other for i, other in members if i != inverter_id]
-                typical = median(peers)
+            # each inverter against the median of the others: one sort per village
+            members.sort(key=lambda member: member[1])
+            loads = [load for _, load in members]
+            for position, (inverter_id, load) in enumerate(members):
+                typical = median_without(loads, position)
+                no_output = typical >= 0.2 and load < 0.01
                 self._judge(
                     inverter_id,
                     "no_output",
                     at,
-                    low=typical >= 0.2 and load < 0.01,
-                    reason=f"no output while the village's inverters run at "
-                    f"{typical:.0%} of rating",
+                    low=no_output,
+                    reason=f"no output while the village's inverters run at {typical:.0%} of rating"
+                    if no_output
+                    else "",
                 )
+                under = typical >= 0.2 and 0.01 <= load < 0.5 * typical
                 self._judge(
                     inverter_id,
                     "underperforming",
                     at,
-                    low=typical >= 0.2 and 0.01 <= load < 0.5 * typical,
-                    reason=f"output {load:.0%} of rating against a village median of {typical:.0%}",
+                    low=under,
+                    reason=f"output {load:.0%} of rating against a village median of {typical:.0%}"
+                    if under
+                    else "",
                 )
 
     def _judge(self, inverter_id: int, kind: str, at: datetime, *, low: bool, reason: str) -> None:
@@ -226,3 +232,17 @@ class HealthTracker:
     def drain_events(self) -> list[AlarmEvent]:
         events, self.events = self.events, []
         return events
+
+
+def median_without(ordered: list[float], position: int) -> float:
+    """Median of ``ordered`` (sorted, at least two values) without its value at
+    ``position``: what the others show, in O(1) instead of a sort per inverter."""
+    remaining = len(ordered) - 1
+
+    def at(index: int) -> float:  # index into the list with ``position`` left out
+        return ordered[index if index < position else index + 1]
+
+    middle = remaining // 2
+    if remaining % 2:
+        return at(middle)
+    return (at(middle - 1) + at(middle)) / 2

@@ -280,7 +280,15 @@ class Collector:
 
     async def _evaluate(self) -> None:
         at = self.pollers[0].device_now() if self.pollers else datetime.now(UTC)
-        lit = {t.station_id: daylight(t, at) for p in self.pollers for t in p.targets}
+        by_cell: dict[tuple[float, float], bool] = {}  # one sun calculation per 0.1 degree cell
+        lit = {}
+        for poller in self.pollers:
+            for target in poller.targets:
+                cell = (round(target.latitude, 1), round(target.longitude, 1))
+                up = by_cell.get(cell)
+                if up is None:
+                    up = by_cell[cell] = daylight(target, at)
+                lit[target.station_id] = up
         self.health.evaluate_output(at=at, daylight=lit)
 
     async def _refresh(self) -> None:
@@ -320,22 +328,34 @@ class Collector:
             self.health.dirty |= dirty
 
 
+_HEALTH_COLUMNS = (
+    "inverter_id, state, since, last_poll_at, last_good_at, last_energy_wh, "
+    "consecutive_failures, last_error, device_clock_offset_s"
+)
+
+
 def _store_health_sync(url: str, rows: list[tuple[Any, ...]], events: list[AlarmEvent]) -> None:
+    """Upsert ``rows`` of inverter health (staged by COPY: every inverter polled since the
+    last store, one row each, as often as every poll at county scale) and the alarm
+    events, in one transaction."""
     with open_database(url) as conn, conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO inverter_health (inverter_id, state, since, last_poll_at, last_good_at,
-                last_energy_wh, consecutive_failures, last_error, device_clock_offset_s,
-                updated_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+        cur.execute(
+            "CREATE TEMP TABLE _health (LIKE inverter_health INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        with cur.copy(f"COPY _health ({_HEALTH_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            f"""
+            INSERT INTO inverter_health ({_HEALTH_COLUMNS}, updated_at)
+            SELECT {_HEALTH_COLUMNS}, now() FROM _health
             ON CONFLICT (inverter_id) DO UPDATE SET state = EXCLUDED.state,
                 since = EXCLUDED.since, last_poll_at = EXCLUDED.last_poll_at,
                 last_good_at = EXCLUDED.last_good_at, last_energy_wh = EXCLUDED.last_energy_wh,
                 consecutive_failures = EXCLUDED.consecutive_failures,
                 last_error = EXCLUDED.last_error,
                 device_clock_offset_s = EXCLUDED.device_clock_offset_s, updated_at = now()
-            """,
-            rows,
+            """
         )
         for event in events:
             if event.closed:

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from collectors.health import HealthTracker, InverterInfo
 
 T0 = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in China
@@ -75,3 +79,36 @@ def test_underperformer_is_found_and_clouds_do_not_trigger() -> None:
         tracker.evaluate_output(at=at, daylight=daylight)
     events = tracker.drain_events()
     assert [(e.inverter_id, e.kind, e.closed) for e in events] == [(4, "underperforming", False)]
+
+
+@given(
+    loads=st.lists(
+        st.floats(min_value=0.0, max_value=1.5, allow_nan=False), min_size=2, max_size=60
+    ),
+    data=st.data(),
+)
+def test_median_without_is_the_median_of_the_others(loads: list[float], data) -> None:  # type: ignore[no-untyped-def]
+    import statistics
+
+    from collectors.health import median_without
+
+    ordered = sorted(loads)
+    position = data.draw(st.integers(min_value=0, max_value=len(ordered) - 1))
+    others = ordered[:position] + ordered[position + 1 :]
+    assert median_without(ordered, position) == pytest.approx(statistics.median(others))
+
+
+@pytest.mark.parametrize(
+    ("ordered", "position", "expected"),
+    [
+        ([0.1, 0.5], 0, 0.5),
+        ([0.1, 0.5], 1, 0.1),
+        ([0.0, 0.4, 0.6], 0, 0.5),
+        ([0.0, 0.4, 0.6], 1, 0.3),
+        ([0.2, 0.2, 0.2, 0.9], 3, 0.2),
+    ],
+)
+def test_median_without_table(ordered: list[float], position: int, expected: float) -> None:
+    from collectors.health import median_without
+
+    assert median_without(ordered, position) == pytest.approx(expected)
