@@ -383,13 +383,13 @@ class _Pass:
         self._guarded(self._next_target)
         await self.done
 
-    def _guarded(self, step: Callable[[], None]) -> None:
-        """Run ``step``; an unexpected error ends the pass with it (never lost in a
-        protocol callback)."""
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        """Run ``step(*args)`` unless the pass is over; an unexpected error ends the pass
+        with it (never lost in a protocol or timer callback)."""
         if self.done.done():
             return  # cancelled (collector stopping): send nothing more
         try:
-            step()
+            step(*args)
         except Exception as exc:  # handed to the awaiting poll()
             if not self.done.done():
                 self.done.set_exception(exc)
@@ -455,13 +455,7 @@ class _Pass:
             self._next_target()
 
     def _on_reply(self, pdu: bytes | None, error: ModbusError | None) -> None:
-        if self.done.done():
-            return  # cancelled (collector stopping)
-        try:
-            self._handle(pdu, error)
-        except Exception as exc:  # handed to the awaiting poll()
-            if not self.done.done():
-                self.done.set_exception(exc)
+        self._guarded(self._handle, pdu, error)
 
     def _handle(self, pdu: bytes | None, error: ModbusError | None) -> None:
         poller, target = self.poller, self.target
