@@ -69,7 +69,8 @@ class EndpointOptions:
     backoff_max_s: float = 600.0
     max_timeout_s: float = 15.0  # adaptive timeouts never exceed this [s]
     rtu_guard_s: float = 1.0  # RTU: after a timeout, wait this long and flush [s]
-    reprobe_s: float = 6 * 3600.0  # unsupported blocks are tried again after this [s]
+    # unsupported blocks are tried again, and identity blocks read again, after this [s]
+    reprobe_s: float = 6 * 3600.0
     night_interval_s: float = 900.0  # poll a sleeping endpoint at most this often [s]
 
     @classmethod
@@ -96,6 +97,7 @@ class Target:
     blocks: tuple[Block, ...] = ()
     counter: CounterState = field(default_factory=CounterState)
     unsupported: dict[Block, float] = field(default_factory=dict)
+    identified_at: float | None = None  # when the identity blocks were last read [monotonic s]
 
     def __post_init__(self) -> None:
         if not self.blocks:
@@ -156,7 +158,6 @@ class EndpointPoller:
         self._backoff_s = 0.0
         self._retry_at = 0.0
         self._last_request = 0.0
-        self._identified: set[int] = set()
         self._latency_ewma = 0.0
         self._connect_delay = self.options.connect_delay_s
         self._fresh = False  # no request has succeeded yet on the current connection
@@ -206,6 +207,7 @@ class EndpointPoller:
             )
         except ModbusUnavailableError:
             self._connection = None
+            self.forget_identities()  # it may come back replaced or updated
             self._backoff_s = min(
                 max(self._backoff_s * 2, self.options.backoff_base_s), self.options.backoff_max_s
             )
@@ -214,10 +216,16 @@ class EndpointPoller:
         if self._connect_delay:
             await asyncio.sleep(self._connect_delay)
         self._fresh = True
+        # a reconnect after an idle drop (NAT, field note 3) keeps what is known of the
+        # devices: reading every identity block again would double a pass's requests
         self._connection = connection
-        self._identified.clear()  # a new connection may be a replaced or updated device
         self._backoff_s = 0.0
         return connection
+
+    def forget_identities(self) -> None:
+        """Read every inverter's identity blocks again on its next poll."""
+        for target in self.targets:
+            target.identified_at = None
 
     @property
     def timeout_s(self) -> float:
@@ -356,9 +364,10 @@ class _Pass:
     Each reply is handled in the connection's ``data_received`` and the next request is
     sent from there, so a pass costs no task wake-up per request (what polling
     thousands of inverters a second spends most on). Per inverter: its blocks in order
-    (every block on the first poll of a connection, to check identity and layout; then
-    only the blocks that change), skipping blocks the model does not have until they are
-    due for a re-probe, keeping the endpoint's minimum gap between requests. A timeout,
+    (every block on the first poll, after the endpoint was unreachable and every
+    ``reprobe_s``, to check identity and layout; otherwise only the blocks that
+    change), skipping blocks the model does not have until they are due for a
+    re-probe, keeping the endpoint's minimum gap between requests. A timeout,
     a bad frame or an exception ends that inverter's poll (the others go on); a broken
     connection ends the pass.
     """
@@ -371,6 +380,7 @@ class _Pass:
         self.targets = iter(poller.targets)
         self.timeout = poller.timeout_s
         self.min_gap = poller.options.min_gap_s
+        self.reidentify_s = poller.options.reprobe_s / poller.speed
         self.target: Target | None = None
         self.blocks: tuple[Block, ...] = ()
         self.index = 0
@@ -404,7 +414,10 @@ class _Pass:
                 break
             self.target = target
             self.timeout = poller.timeout_s  # adapted to the latency seen so far
-            self.identify = target.unit_id not in poller._identified
+            self.identify = (
+                target.identified_at is None
+                or time.monotonic() - target.identified_at >= self.reidentify_s
+            )
             self.blocks = target.blocks if self.identify else target.poll_blocks
             self.index = 0
             self.decoded = {}
@@ -526,7 +539,7 @@ class _Pass:
             return
         if self.identify:
             target.identity = {k: self.decoded.get(k) for k in ("manufacturer", "model", "serial")}
-            poller._identified.add(target.unit_id)
+            target.identified_at = time.monotonic()
         poller._store(target, self.decoded)
 
     def _fail(self, kind: str, error: str) -> None:

@@ -182,6 +182,7 @@ class Collector:
         self._running: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self.aligned = aligned
+        self.stop_grace_s = 30.0  # how long stop() lets running passes finish [s]
         self._on_cycle = on_cycle or (lambda: None)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
@@ -247,10 +248,14 @@ class Collector:
             max_instances=1,
             coalesce=True,
         )
+        # outputs only change when polled: comparing villages more often than the
+        # fleet's shortest poll interval finds nothing new (and costs a pass over
+        # every inverter)
+        shortest = min((t.poll_interval_s for p in self.pollers for t in p.targets), default=60)
         self.scheduler.add_job(
             self._evaluate,
             "interval",
-            seconds=max(60.0 / self.speed, 1.0),
+            seconds=max(max(60.0, shortest) / self.speed, 1.0),
             id="evaluate",
             max_instances=1,
             coalesce=True,
@@ -271,9 +276,13 @@ class Collector:
         self._stopping = True
         self.scheduler.shutdown(wait=False)
         if self._running:
-            await asyncio.wait(set(self._running), timeout=30)
+            await asyncio.wait(set(self._running), timeout=self.stop_grace_s)
+        # closing the connections ends the passes still running (a slow logger's
+        # inverters not reached wait for the next start); what they read is kept
         for poller in self.pollers:
             await poller.close()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=5.0)
         await self._flush()
         await self._store_health()
         self.writer.close()

@@ -411,7 +411,7 @@ async def test_unsupported_block_is_cached_and_reprobed_after_firmware_change() 
     try:
         rig.poller.use_device_clock = False
         rig.devices[1].behaviour = DeviceBehaviour(missing_blocks=((identity.start + 4, 2),))
-        rig.poller._identified.clear()
+        rig.poller.forget_identities()
         await rig.cycles(3)
         target = rig.poller.targets[0]
         assert identity in target.unsupported  # exception 2, cached
@@ -421,7 +421,7 @@ async def test_unsupported_block_is_cached_and_reprobed_after_firmware_change() 
         assert rig.server.stats.requests == requests + 1  # the cached block is not asked
         rig.devices[1].behaviour = DeviceBehaviour()  # firmware update: the block is back
         await asyncio.sleep(0.35)
-        rig.poller._identified.clear()
+        rig.poller.forget_identities()
         await rig.cycles(1)
         assert identity not in target.unsupported
     finally:
