@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import shutil
 import signal
@@ -181,10 +182,34 @@ def _thread_cpu() -> dict[str, float]:
 _FAILURES = ("timeout", "exception", "connect", "connection", "decode", "bad_frame")
 
 
+class _GcClock:
+    """Collections and the wall time spent in the garbage collector, by generation."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._began = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.count[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._began
+
+
+_GC = _GcClock()
+
+
 def _counts(collector: Collector) -> dict[str, float]:
     metrics = collector.metrics
     counts = {k: metrics.polls.labels(result=k)._value.get() for k in ("ok", *_FAILURES)}
     counts["overruns"] = metrics.overruns._value.get()
+    counts["connects"] = metrics.connects._value.get()
+    counts["requests"] = sum(metrics.request_seconds._counts)  # answered requests
+    counts["full gc"] = _GC.count[2]
+    counts["gc s"] = sum(_GC.seconds)
     counts["cpu"] = time.process_time()
     counts["wall"] = time.perf_counter()
     return counts
@@ -217,10 +242,10 @@ async def _run_collector(
     )
 
 
-def bench(name: str, cycles: int, raw_seconds: float) -> None:
+def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = None) -> None:
     spec = FLEETS[name]
     fleet = _household_fleet(int(spec["households"]))
-    interval = int(spec["interval"])
+    interval = interval_s or int(spec["interval"])
     quirks = {}
     if spec["faults"] == "field":
         # what an integrator writes into the fleet file once each logger's quirks are
@@ -299,7 +324,11 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
             stored = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
     finally:
         child.send_signal(signal.SIGINT)
-        child.wait(60)
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
     inverters = sum(len(s["inverters"]) for s in fleet["stations"])
@@ -324,6 +353,12 @@ def bench(name: str, cycles: int, raw_seconds: float) -> None:
         f"(histogram bucket), cycle overruns {overruns:.0f}"
     )
     print(
+        f"  per answered poll: {measured['requests'] / max(ok, 1):.2f} requests, "
+        f"{1000 * measured['connects'] / max(ok, 1):.1f} connects per 1,000 polls; "
+        f"garbage collector {1000 * measured['gc s'] / max(ok, 1):.3f} s per 1,000 polls "
+        f"({measured['full gc']:.0f} full collections)"
+    )
+    print(
         "  collector CPU by thread: "
         + ", ".join(
             f"{k} {1000 * v / max(ok, 1):.3f} s per 1,000 polls" for k, v in sorted(split.items())
@@ -341,9 +376,15 @@ def main() -> None:
     parser.add_argument("--fleet", choices=[*FLEETS, "all"], default="all")
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--raw-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--interval",
+        type=int,
+        default=None,
+        help="poll interval [s] instead of the fleet's own (to compare fleets on one schedule)",
+    )
     args = parser.parse_args()
     for name in FLEETS if args.fleet == "all" else [args.fleet]:
-        bench(name, args.cycles, args.raw_seconds)
+        bench(name, args.cycles, args.raw_seconds, args.interval)
 
 
 if __name__ == "__main__":
