@@ -80,7 +80,8 @@ class ReadingWriter:
         """Write what is buffered (replaying the spool first); never raises for a DB outage."""
         async with self._lock:
             batch, self._buffer = self._buffer, []
-            await asyncio.to_thread(self._flush_sync, batch)
+            if batch or self.spool.depth_bytes:  # nothing to write: no thread hop
+                await asyncio.to_thread(self._flush_sync, batch)
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
