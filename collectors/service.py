@@ -218,7 +218,8 @@ class Collector:
         self._on_cycle()
 
     async def _flush(self) -> None:
-        await self.writer.flush()
+        if self.writer.due():
+            await self.writer.flush()
         self.metrics.spool_bytes.set(self.writer.spool.depth_bytes)
 
     def start(self) -> None:
@@ -305,7 +306,7 @@ class Collector:
             await asyncio.wait(set(self._running), timeout=5.0)
         self.scheduler.shutdown(wait=False)
         gc.unfreeze()
-        await self._flush()
+        await self.writer.flush()
         await self._store_health()
         self.writer.close()
 

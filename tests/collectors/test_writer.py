@@ -137,3 +137,28 @@ def test_rejected_batches_are_kept_aside(own_server: EmbeddedPostgres, tmp_path:
     assert writer.stats.rows_rejected == 3
     assert len(list((tmp_path / "s" / "rejected").glob("*.csv"))) == 1
     writer.close()
+
+
+def test_scheduled_flush_waits_for_enough_rows_or_their_age(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("collectors.writer.time.monotonic", lambda: now[0])
+    writer = ReadingWriter(
+        url="postgresql://unused", spool=Spool(tmp_path / "spool"), flush_rows=10, max_age_s=5
+    )
+    assert not writer.due()  # nothing buffered
+    writer.add(_readings(1, 0, 3))
+    assert not writer.due()  # a few rows, just seen
+    now[0] += 3.0
+    assert not writer.due()
+    now[0] += 1.0
+    assert writer.due()  # seen 4 s ago by a check that runs every second: 5 s old at most
+    writer.add(_readings(1, 3, 7))
+    assert writer.due()  # and enough rows at once, whatever their age
+    writer._buffer.clear()
+    assert not writer.due()
+    writer.add(_readings(1, 10, 1))
+    assert not writer.due()  # the age counts from when rows were first seen again
+    writer.spool.put(_readings(2, 0, 1))
+    assert writer.due()  # a spool to replay is always due
