@@ -330,8 +330,16 @@ def demo(
     )
     console.print(f"database: {where}, flavour {flavour}")
     try:
-        asyncio.run(run_demo(settings=settings, url=url, fleet=records,
-                             history_days=history_days, seed=seed, console=console))
+        asyncio.run(
+            run_demo(
+                settings=settings,
+                url=url,
+                fleet=records,
+                history_days=history_days,
+                seed=seed,
+                console=console,
+            )
+        )
     except KeyboardInterrupt:
         console.print("stopped")
     except PvmonError as exc:
@@ -424,6 +432,7 @@ def serve(
     uvicorn.run(
         create_app(database_url=url), host=host, port=port, log_level=settings.log_level.lower()
     )
+
 
 # County cash (issue 11): `pvmon dividends cash ...` and `pvmon dividends disclose`, attached
 # to the existing dividends sub-app without changing its commands.

@@ -30,8 +30,9 @@ from simulators.server import FleetServer
 __all__ = ["run_demo"]
 
 
-def _backfill_if_empty(url: str, *, days: int, seed: int, start: datetime,
-                       console: Console) -> None:
+def _backfill_if_empty(
+    url: str, *, days: int, seed: int, start: datetime, console: Console
+) -> None:
     with open_database(url, autocommit=True) as conn:
         row = conn.execute("SELECT EXISTS (SELECT 1 FROM readings)").fetchone()
         if row and row[0]:
@@ -40,40 +41,66 @@ def _backfill_if_empty(url: str, *, days: int, seed: int, start: datetime,
         with Progress(console=console) as bar:
             task = bar.add_task(f"simulating {days} days of history", total=None)
             rows = backfill_readings(
-                conn, days=days, end=start, seed=seed, interval_min=5,
-                progress=lambda done, total: bar.update(task, completed=done, total=total))
+                conn,
+                days=days,
+                end=start,
+                seed=seed,
+                interval_min=5,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
             bar.update(task, description="refreshing energy rollups")
             refresh_rollups(conn)
         console.print(f"wrote {rows:,} simulated readings of history")
 
 
-async def run_demo(*, settings: Settings, url: str, fleet: FleetFile, history_days: int,
-                   seed: int, console: Console, metrics_port: int = 9108) -> None:
+async def run_demo(
+    *,
+    settings: Settings,
+    url: str,
+    fleet: FleetFile,
+    history_days: int,
+    seed: int,
+    console: Console,
+    metrics_port: int = 9108,
+) -> None:
     """Run until cancelled."""
     start = datetime.now(UTC).replace(microsecond=0)
     if history_days > 0:
-        await asyncio.to_thread(_backfill_if_empty, url, days=history_days, seed=seed,
-                                start=start, console=console)
+        await asyncio.to_thread(
+            _backfill_if_empty, url, days=history_days, seed=seed, start=start, console=console
+        )
     clock = SimClock(start=start)
-    simulator = FleetServer(build_endpoints(device_specs(fleet), seed=seed, start=start,
-                                            fault_profile="demo"), clock=clock)
+    simulator = FleetServer(
+        build_endpoints(device_specs(fleet), seed=seed, start=start, fault_profile="demo"),
+        clock=clock,
+    )
     await simulator.start()
     totals = simulator.totals()
-    console.print(f"simulated fleet: {totals['devices']} inverters on {totals['endpoints']} "
-                  f"Modbus endpoints (127.0.0.1:{min(s.endpoint.port for s in simulator.servers)}"
-                  f"-{max(s.endpoint.port for s in simulator.servers)})")
+    console.print(
+        f"simulated fleet: {totals['devices']} inverters on {totals['endpoints']} "
+        f"Modbus endpoints (127.0.0.1:{min(s.endpoint.port for s in simulator.servers)}"
+        f"-{max(s.endpoint.port for s in simulator.servers)})"
+    )
     collector = Collector(url=url, spool_dir=settings.data_dir / "spool")
     start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)
     collector.start()
-    console.print(f"collector: polling every 60 s; metrics at http://127.0.0.1:{metrics_port}"
-                  "/metrics")
-    api = uvicorn.Server(uvicorn.Config(create_app(database_url=url), host=settings.api_host,
-                                        port=settings.api_port,
-                                        log_level=settings.log_level.lower()))
+    console.print(
+        f"collector: polling every 60 s; metrics at http://127.0.0.1:{metrics_port}/metrics"
+    )
+    api = uvicorn.Server(
+        uvicorn.Config(
+            create_app(database_url=url),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level.lower(),
+        )
+    )
     with open_database(url, autocommit=True) as conn:
         demo_key = ensure_demo_key(conn)  # rotated on every start: only this run's works
-    console.print(f"API: http://{settings.api_host}:{settings.api_port}/health  "
-                  "(OpenAPI at /docs); Ctrl-C stops everything")
+    console.print(
+        f"API: http://{settings.api_host}:{settings.api_port}/health  "
+        "(OpenAPI at /docs); Ctrl-C stops everything"
+    )
     console.print(f"demo admin key (send as 'X-API-Key'): {demo_key}")
     try:
         await api.serve()

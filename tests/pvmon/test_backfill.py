@@ -18,19 +18,25 @@ END = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 
 
 def test_backfill_matches_ground_truth_and_is_idempotent(conn: psycopg.Connection) -> None:
-    store_fleet(conn, FleetFile.model_validate(
-        generate_fleet(households=4, village_stations=1, joint_villages=2)))
+    store_fleet(
+        conn,
+        FleetFile.model_validate(
+            generate_fleet(households=4, village_stations=1, joint_villages=2)
+        ),
+    )
     written = backfill_readings(conn, days=3, end=END, seed=11, interval_min=5)
     assert written > 0
     assert backfill_readings(conn, days=3, end=END, seed=11, interval_min=5) == 0
     refresh_rollups(conn)
-    flags = conn.execute("SELECT bool_and(quality & %s <> 0) FROM readings",
-                         (int(Quality.SIMULATED),)).fetchone()
+    flags = conn.execute(
+        "SELECT bool_and(quality & %s <> 0) FROM readings", (int(Quality.SIMULATED),)
+    ).fetchone()
     assert flags == (True,)
-    sites = {inverter_id: (serial, site) for inverter_id, serial, site, _ in
-             registry_sites(conn)}
-    rows = conn.execute("SELECT inverter_id, day, energy_wh FROM energy_daily "
-                        "WHERE day IN ('2025-06-08', '2025-06-09')").fetchall()
+    sites = {inverter_id: (serial, site) for inverter_id, serial, site, _ in registry_sites(conn)}
+    rows = conn.execute(
+        "SELECT inverter_id, day, energy_wh FROM energy_daily "
+        "WHERE day IN ('2025-06-08', '2025-06-09')"
+    ).fetchall()
     assert len(rows) == 2 * len(sites)
     for inverter_id, day, energy in rows:
         serial, site = sites[inverter_id]

@@ -17,15 +17,29 @@ from pvmon.registry import generate_fleet
 
 
 def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
-    fleet = generate_fleet(households=3, village_stations=1, joint_villages=2,
-                           base_port=free_port())
+    fleet = generate_fleet(
+        households=3, village_stations=1, joint_villages=2, base_port=free_port()
+    )
     path = tmp_path / "fleet.yaml"
     path.write_text(yaml.safe_dump(fleet, allow_unicode=True), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pvmon.cli", "simulate", "--fleet", str(path), "--speed", "60",
-         "--faults", "demo"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "COLUMNS": "200"})
+        [
+            sys.executable,
+            "-m",
+            "pvmon.cli",
+            "simulate",
+            "--fleet",
+            str(path),
+            "--speed",
+            "60",
+            "--faults",
+            "demo",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     try:
         assert process.stdout is not None
         lines = []
@@ -36,8 +50,9 @@ def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
             if "units" in line:
                 break
         assert any("serving" in line and "simulated inverters" in line for line in lines), lines
-        first = next(i for s in fleet["stations"] for i in s["inverters"]
-                     if i["register_map"] == "sunspec")
+        first = next(
+            i for s in fleet["stations"] for i in s["inverters"] if i["register_map"] == "sunspec"
+        )
         client = ModbusTcpClient("127.0.0.1", port=first["port"], timeout=5)
         assert client.connect()
         response = client.read_holding_registers(40000, count=2, device_id=first["unit_id"])
