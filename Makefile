@@ -4,7 +4,7 @@
 # Both create .venv and install pvmon into it on first use (again when pyproject.toml
 # changes). When the machine has no PostgreSQL server binaries, the pgserver wheel
 # (PostgreSQL built as a Python package) is installed instead; as root, Debian's mbpoll
-# is installed for the third-party client test.
+# and poppler-utils are installed for the third-party client and disclosure PDF tests.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,11 +20,11 @@ $(STAMP): pyproject.toml
 		echo "no PostgreSQL server binaries on this machine: installing the pgserver wheel"; \
 		$(VENV)/bin/pip install --quiet pgserver; \
 	fi
-	@if ! command -v mbpoll >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing Debian's mbpoll (a third-party Modbus client the tests use)"; \
-		apt-get install -y -qq mbpoll >/dev/null 2>&1 || \
-		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq mbpoll >/dev/null 2>&1; } || \
-		echo "mbpoll could not be installed; its test will be skipped"; \
+	@if { ! command -v mbpoll || ! command -v pdftotext; } >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's mbpoll and poppler-utils (a third-party Modbus client and the PDF reader the tests use)"; \
+		apt-get install -y -qq mbpoll poppler-utils >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq mbpoll poppler-utils >/dev/null 2>&1; } || \
+		echo "mbpoll or poppler-utils could not be installed; their tests will be skipped"; \
 	fi
 	rm -f $(VENV)/.installed-*
 	touch $@
@@ -36,6 +36,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy pvmon collectors dividends dashboards simulators
 	$(VENV)/bin/pytest -q
 

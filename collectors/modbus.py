@@ -44,6 +44,9 @@ __all__ = [
 
 _SOCKET_FRAMER = FramerSocket(DecodePDU(False))
 _RTU_FRAMER = FramerRTU(DecodePDU(False))
+# request frames by (rtu, unit, address, count): built once per process, not once per
+# connection (a logger that drops idle connections is reconnected every cycle)
+_FRAMES: dict[tuple[bool, int, int, int], bytes] = {}
 _RTU_CRC = FramerRTU.compute_CRC
 _WORDS: dict[int, struct.Struct] = {}  # big-endian register layouts by word count
 
@@ -142,7 +145,6 @@ class ModbusConnection(asyncio.Protocol):
         self._on_reply: OnReply | None = None  # the outstanding request's callback
         self._seq = 0  # number of the outstanding request
         self._expect_unit = 0
-        self._frames: dict[tuple[int, int, int], bytes] = {}
         self._deadlines: _Deadlines | None = None
         self.lost = asyncio.Event()
 
@@ -230,14 +232,14 @@ class ModbusConnection(asyncio.Protocol):
         on_reply(frame[1:-2], None)
 
     def _frame(self, unit: int, address: int, count: int) -> bytes:
-        key = (unit, address, count)
-        frame = self._frames.get(key)
+        key = (self.rtu, unit, address, count)
+        frame = _FRAMES.get(key)
         if frame is None:
             request = ReadHoldingRegistersRequest(address=address, count=count, dev_id=unit)
             payload = request.function_code.to_bytes(1, "big") + request.encode()
             framer = _RTU_FRAMER if self.rtu else _SOCKET_FRAMER
             frame = framer.encode(payload, unit, 0)
-            self._frames[key] = frame
+            _FRAMES[key] = frame
         return frame
 
     # -- requests -----------------------------------------------------------------

@@ -10,8 +10,11 @@ compare inverters with their village, and (on plain PostgreSQL) refresh the roll
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import itertools
 import logging
+import threading
 import zlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -33,9 +36,9 @@ from collectors.metrics import CollectorMetrics
 from collectors.poller import EndpointOptions, EndpointPoller, Target
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
-from pvmon.db.connect import open_database
+from pvmon.db.connect import connect, open_database
 from pvmon.db.rollups import refresh_rollups
-from pvmon.errors import ConfigError, PvmonError
+from pvmon.errors import ConfigError, DatabaseError, DatabaseUnavailableError, PvmonError
 
 __all__ = ["Collector", "Shard", "parse_shard"]
 
@@ -148,6 +151,7 @@ class Collector:
         self.url = url
         self.speed = speed
         self.metrics = CollectorMetrics()
+        self._health_store = _HealthStore(url)
         self.writer = ReadingWriter(
             url=url, spool=Spool(spool_dir), on_rows_written=self.metrics.rows_written.inc
         )
@@ -309,6 +313,7 @@ class Collector:
         await self.writer.flush()
         await self._store_health()
         self.writer.close()
+        self._health_store.close()
 
     async def _evaluate(self) -> None:
         at = self.pollers[0].device_now() if self.pollers else datetime.now(UTC)
@@ -353,7 +358,7 @@ class Collector:
             if h.since is not None
         ]
         try:
-            await asyncio.to_thread(_store_health_sync, self.url, rows, events)
+            await asyncio.to_thread(self._health_store.store, rows, events)
         except PvmonError as exc:
             log.warning("health not stored (kept for the next try): %s", exc)
             self.health.events[:0] = events
@@ -366,13 +371,52 @@ _HEALTH_COLUMNS = (
 )
 
 
-def _store_health_sync(url: str, rows: list[tuple[Any, ...]], events: list[AlarmEvent]) -> None:
+class _HealthStore:
+    """Stores inverter health and alarm events on a connection of its own, kept open
+    between stores (every 10 s: a new connection each time cost more than the store)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: psycopg.Connection | None = None
+        self._lock = threading.Lock()  # stop() may store while a late job still runs
+
+    def store(self, rows: list[tuple[Any, ...]], events: list[AlarmEvent]) -> None:
+        """Upsert ``rows`` of inverter health and apply the alarm ``events``, in one
+        transaction; a database error drops the connection (the next store reconnects)."""
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = connect(self.url, autocommit=True)
+                with self._conn.transaction():
+                    _write_health(self._conn, rows, events)
+            except psycopg.OperationalError as exc:
+                self._drop()
+                raise DatabaseUnavailableError(f"storing inverter health failed: {exc}") from exc
+            except psycopg.Error as exc:
+                self._drop()
+                raise DatabaseError(f"storing inverter health failed: {exc}") from exc
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+
+def _write_health(
+    conn: psycopg.Connection, rows: list[tuple[Any, ...]], events: list[AlarmEvent]
+) -> None:
     """Upsert ``rows`` of inverter health (staged by COPY: every inverter polled since the
-    last store, one row each, as often as every poll at county scale) and the alarm
-    events, in one transaction."""
-    with open_database(url) as conn, conn.cursor() as cur:
+    last store, one row each, as often as every poll at county scale) and apply the alarm
+    events in order (each run of openings or closings in one round trip)."""
+    with conn.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE _health (LIKE inverter_health INCLUDING DEFAULTS) ON COMMIT DROP"
+            "CREATE TEMP TABLE IF NOT EXISTS _health "
+            "(LIKE inverter_health INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         with cur.copy(f"COPY _health ({_HEALTH_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
@@ -389,25 +433,21 @@ def _store_health_sync(url: str, rows: list[tuple[Any, ...]], events: list[Alarm
                 device_clock_offset_s = EXCLUDED.device_clock_offset_s, updated_at = now()
             """
         )
-        for event in events:
-            if event.closed:
-                cur.execute(
+        for closing, run in itertools.groupby(events, key=lambda e: e.closed):
+            if closing:
+                cur.executemany(
                     "UPDATE alarms SET closed_at = %s, close_reason = %s "
                     "WHERE inverter_id = %s AND kind = %s AND closed_at IS NULL",
-                    (event.at, event.reason, event.inverter_id, event.kind),
+                    [(e.at, e.reason, e.inverter_id, e.kind) for e in run],
                 )
             else:
-                cur.execute(
+                cur.executemany(
                     "INSERT INTO alarms (inverter_id, station_id, kind, opened_at, "
                     "reason, details) VALUES (%s, %s, %s, %s, %s, %s) "
                     "ON CONFLICT (inverter_id, kind) WHERE closed_at IS NULL "
                     "DO NOTHING",
-                    (
-                        event.inverter_id,
-                        event.station_id,
-                        event.kind,
-                        event.at,
-                        event.reason,
-                        Jsonb(event.details),
-                    ),
+                    [
+                        (e.inverter_id, e.station_id, e.kind, e.at, e.reason, Jsonb(e.details))
+                        for e in run
+                    ],
                 )

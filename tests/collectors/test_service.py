@@ -1,16 +1,21 @@
-"""Collector service pieces: shards, metrics endpoint."""
+"""Collector service pieces: shards, metrics endpoint, health store."""
 
 from __future__ import annotations
 
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from prometheus_client import start_http_server
 
+from collectors.health import AlarmEvent
 from collectors.metrics import CollectorMetrics
-from collectors.service import Shard, parse_shard
+from collectors.service import Shard, _HealthStore, parse_shard
 from pvmon.db.embedded import free_port
-from pvmon.errors import ConfigError
+from pvmon.errors import ConfigError, DatabaseUnavailableError
+from pvmon.registry import generate_fleet, store_fleet
+from pvmon.registry.models import FleetFile
 
 
 @pytest.mark.parametrize(
@@ -98,3 +103,48 @@ def test_loop_histogram_counts_like_prometheus(
     assert [s.value for s in family.samples] == [
         s.value for s in reference.samples if s.name.endswith(kept)
     ]
+
+
+def test_health_store_applies_events_in_order_on_one_kept_connection(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store_fleet(conn, FleetFile.model_validate(generate_fleet(households=1)))
+        inverter_id, station_id = conn.execute(
+            "SELECT id, station_id FROM inverters ORDER BY id LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+    t0 = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)
+
+    def event(minutes: int, *, closed: bool) -> AlarmEvent:
+        reason = "back" if closed else "silent"
+        at = t0 + timedelta(minutes=minutes)
+        return AlarmEvent(inverter_id, station_id, "offline", at, closed, reason)
+
+    row = (inverter_id, "offline", t0, t0, None, None, 3, "timeout", None)
+    store = _HealthStore(db_url)
+    try:
+        # opened, closed and opened again within one store: applied in that order
+        store.store([row], [event(0, closed=False), event(5, closed=True), event(9, closed=False)])
+        kept = store._conn
+        store.store([row], [event(12, closed=True)])
+        assert store._conn is kept  # no new connection per store
+    finally:
+        store.close()
+    with psycopg.connect(db_url) as conn:
+        alarms = conn.execute(
+            "SELECT opened_at, closed_at FROM alarms WHERE inverter_id = %s ORDER BY opened_at",
+            (inverter_id,),
+        ).fetchall()
+        state = conn.execute(
+            "SELECT state, consecutive_failures FROM inverter_health WHERE inverter_id = %s",
+            (inverter_id,),
+        ).fetchone()
+    assert alarms == [
+        (t0, t0 + timedelta(minutes=5)),
+        (t0 + timedelta(minutes=9), t0 + timedelta(minutes=12)),
+    ]
+    assert state == ("offline", 3)
+
+
+def test_health_store_reports_an_unreachable_database_as_ours() -> None:
+    store = _HealthStore(f"postgresql://pvmon@127.0.0.1:{free_port()}/none")
+    with pytest.raises(DatabaseUnavailableError, match="cannot connect"):
+        store.store([], [])
