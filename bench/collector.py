@@ -19,7 +19,11 @@ Fleets: ``loopback`` (2,000 household inverters, polled every second), ``county`
 (17,062 household inverters, Lingyuan-sized, 0.3 s per reply, polled every 60 s) and
 ``county-field`` (the county under the simulator's ``field`` profile, every 300 s).
 
-    .venv/bin/python bench/collector.py [--fleet loopback|county|all] [--cycles 3]
+    .venv/bin/python bench/collector.py [--fleet loopback|county|county-field|all ...]
+        [--cycles 3] [--interval SECONDS]
+
+``--fleet county county-field --interval 300`` compares the field with the clean county
+on one schedule (the ratio is printed when both run).
 """
 
 from __future__ import annotations
@@ -243,7 +247,8 @@ async def _run_collector(
     )
 
 
-def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = None) -> None:
+def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = None) -> float:
+    """Run and print one fleet's figures; returns the collector's CPU s per 1,000 polls."""
     spec = FLEETS[name]
     fleet = _household_fleet(int(spec["households"]))
     interval = interval_s or int(spec["interval"])
@@ -377,11 +382,14 @@ def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = N
         f"on the same schedule, {(ok / cpu) / (1000 / raw_cpu):.2f} against the raw client "
         "flat out"
     )
+    return 1000 * cpu / max(ok, 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fleet", choices=[*FLEETS, "all"], default="all")
+    parser.add_argument(
+        "--fleet", choices=[*FLEETS, "all"], nargs="+", default=["all"], help="one or more"
+    )
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--raw-seconds", type=float, default=10.0)
     parser.add_argument(
@@ -391,8 +399,19 @@ def main() -> None:
         help="poll interval [s] instead of the fleet's own (to compare fleets on one schedule)",
     )
     args = parser.parse_args()
-    for name in FLEETS if args.fleet == "all" else [args.fleet]:
-        bench(name, args.cycles, args.raw_seconds, args.interval)
+    names = list(FLEETS) if "all" in args.fleet else args.fleet
+    cost = {name: bench(name, args.cycles, args.raw_seconds, args.interval) for name in names}
+    if "county" in cost and "county-field" in cost:
+        schedule = (
+            f"both every {args.interval} s"
+            if args.interval
+            else f"every {FLEETS['county-field']['interval']} s and "
+            f"{FLEETS['county']['interval']} s"
+        )
+        print(
+            f"== county-field / county: {cost['county-field'] / cost['county']:.2f}x the clean "
+            f"fleet's CPU per 1,000 polls ({schedule})"
+        )
 
 
 if __name__ == "__main__":
