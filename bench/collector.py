@@ -216,6 +216,7 @@ def _counts(collector: Collector) -> dict[str, float]:
     counts["full gc"] = _GC.count[2]
     counts["gc s"] = sum(_GC.seconds)
     counts["cpu"] = time.process_time()
+    counts["kernel"] = os.times().system  # system calls: sends, receives, wake-ups
     counts["wall"] = time.perf_counter()
     return counts
 
@@ -369,7 +370,8 @@ def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = N
         f"  per answered poll: {measured['requests'] / max(ok, 1):.2f} requests, "
         f"{1000 * measured['connects'] / max(ok, 1):.1f} connects per 1,000 polls; "
         f"garbage collector {1000 * measured['gc s'] / max(ok, 1):.3f} s per 1,000 polls "
-        f"({measured['full gc']:.0f} full collections)"
+        f"({measured['full gc']:.0f} full collections); in the kernel (system calls) "
+        f"{1000 * measured['kernel'] / max(ok, 1):.3f} s per 1,000 polls"
     )
     print(
         "  collector CPU by thread: "
