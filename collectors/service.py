@@ -252,48 +252,28 @@ class Collector:
                 misfire_grace_time=None,
                 next_run_time=now + timedelta(seconds=offset),
             )
-        self.scheduler.add_job(
-            self._job,
-            "interval",
-            args=[self._flush],
-            seconds=1.0,
-            id="flush",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self._job,
-            "interval",
-            args=[self._store_health],
-            seconds=10.0,
-            id="health",
-            max_instances=1,
-            coalesce=True,
-        )
+        self._every(self._flush, 1.0, "flush")
+        self._every(self._store_health, 10.0, "health")
         # outputs only change when polled: comparing villages more often than the
         # fleet's shortest poll interval finds nothing new (and costs a pass over
         # every inverter)
         shortest = min((t.poll_interval_s for p in self.pollers for t in p.targets), default=60)
+        self._every(self._evaluate, max(max(60.0, shortest) / self.speed, 1.0), "evaluate")
+        if self.plain:
+            self._every(self._refresh, 60.0, "rollups")
+        self.scheduler.start()
+
+    def _every(self, work: Callable[[], Awaitable[None]], seconds: float, job_id: str) -> None:
+        """Schedule ``work`` every ``seconds`` [s] (one instance at a time, runs coalesced)."""
         self.scheduler.add_job(
             self._job,
             "interval",
-            args=[self._evaluate],
-            seconds=max(max(60.0, shortest) / self.speed, 1.0),
-            id="evaluate",
+            args=[work],
+            seconds=seconds,
+            id=job_id,
             max_instances=1,
             coalesce=True,
         )
-        if self.plain:
-            self.scheduler.add_job(
-                self._job,
-                "interval",
-                args=[self._refresh],
-                seconds=60.0,
-                id="rollups",
-                max_instances=1,
-                coalesce=True,
-            )
-        self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop scheduling, let running polls finish (their readings are kept), flush."""
