@@ -10,7 +10,6 @@ compare inverters with their village, and (on plain PostgreSQL) refresh the roll
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import itertools
 import logging
@@ -36,7 +35,7 @@ from collectors.metrics import CollectorMetrics
 from collectors.poller import EndpointOptions, EndpointPoller, Target
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
-from pvmon.db.connect import connect, open_database
+from pvmon.db.connect import KeptConnection, open_database
 from pvmon.db.rollups import refresh_rollups
 from pvmon.errors import ConfigError, DatabaseError, DatabaseUnavailableError, PvmonError
 
@@ -356,8 +355,7 @@ class _HealthStore:
     between stores (every 10 s: a new connection each time cost more than the store)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self._conn: psycopg.Connection | None = None
+        self._db = KeptConnection(url)
         self._lock = threading.Lock()  # stop() may store while a late job still runs
 
     def store(self, rows: list[tuple[Any, ...]], events: list[AlarmEvent]) -> None:
@@ -365,26 +363,19 @@ class _HealthStore:
         transaction; a database error drops the connection (the next store reconnects)."""
         with self._lock:
             try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = connect(self.url, autocommit=True)
-                with self._conn.transaction():
-                    _write_health(self._conn, rows, events)
+                conn = self._db.get()
+                with conn.transaction():
+                    _write_health(conn, rows, events)
             except psycopg.OperationalError as exc:
-                self._drop()
+                self._db.drop()
                 raise DatabaseUnavailableError(f"storing inverter health failed: {exc}") from exc
             except psycopg.Error as exc:
-                self._drop()
+                self._db.drop()
                 raise DatabaseError(f"storing inverter health failed: {exc}") from exc
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._conn.close()
-        self._conn = None
 
     def close(self) -> None:
         with self._lock:
-            self._drop()
+            self._db.drop()
 
 
 def _write_health(

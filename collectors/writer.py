@@ -12,16 +12,13 @@ Database calls are synchronous psycopg in a worker thread, one at a time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import psycopg
-
 from collectors.spool import Spool, SpoolFullError, encode_batch
-from pvmon.db.connect import connect
+from pvmon.db.connect import KeptConnection
 from pvmon.db.readings import READING_COLUMNS, write_readings, write_readings_csv
 from pvmon.errors import DatabaseError, DatabaseUnavailableError
 from pvmon.quality import Quality
@@ -64,7 +61,7 @@ class ReadingWriter:
         self.retry_after_s = retry_after_s
         self.stats = WriterStats()
         self._buffer: list[Sequence[object]] = []
-        self._conn: psycopg.Connection | None = None
+        self._db = KeptConnection(url)
         self._down_until = 0.0
         self._lock = asyncio.Lock()
         self._on_rows_written = on_rows_written or (lambda n: None)
@@ -107,17 +104,6 @@ class ReadingWriter:
             if batch or self.spool.depth_bytes:  # nothing to write: no thread hop
                 await asyncio.to_thread(self._flush_sync, batch)
 
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self.url, autocommit=True)
-        return self._conn
-
-    def _drop_connection(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._conn.close()
-        self._conn = None
-
     def _flush_sync(self, batch: list[Sequence[object]]) -> None:
         healthy = time.monotonic() >= self._down_until
         if healthy and self.spool.depth_bytes:
@@ -132,7 +118,7 @@ class ReadingWriter:
 
     def _write(self, chunk: Sequence[Sequence[object]]) -> bool:
         try:
-            written = write_readings(self._connection(), chunk)
+            written = write_readings(self._db.get(), chunk)
         except DatabaseUnavailableError as exc:
             self._outage(exc)
             return False
@@ -148,7 +134,7 @@ class ReadingWriter:
         if time.monotonic() >= self._down_until:
             log.warning("database unavailable, spooling readings: %s", exc)
         self._down_until = time.monotonic() + self.retry_after_s
-        self._drop_connection()
+        self._db.drop()
 
     def _reject(self, data: bytes, rows: int, exc: Exception) -> None:
         """A batch the database refuses for its content: kept aside, never retried blindly."""
@@ -175,9 +161,7 @@ class ReadingWriter:
         """Write spooled batches oldest first; False if the database went away again."""
         for spooled, data in self.spool.pending():
             try:
-                written = write_readings_csv(
-                    self._connection(), columns=READING_COLUMNS, chunks=[data]
-                )
+                written = write_readings_csv(self._db.get(), columns=READING_COLUMNS, chunks=[data])
             except DatabaseUnavailableError as exc:
                 self._outage(exc)
                 return False
@@ -192,4 +176,4 @@ class ReadingWriter:
         return True
 
     def close(self) -> None:
-        self._drop_connection()
+        self._db.drop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,7 +12,7 @@ from pvmon.db.embedded import EmbeddedPostgres
 from pvmon.errors import DatabaseUnavailableError
 from pvmon.settings import Settings
 
-__all__ = ["connect", "database_url", "embedded_server", "open_database"]
+__all__ = ["KeptConnection", "connect", "database_url", "embedded_server", "open_database"]
 
 
 def embedded_server(settings: Settings) -> EmbeddedPostgres:
@@ -51,3 +52,25 @@ def open_database(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Con
             yield conn
     finally:
         conn.close()
+
+
+class KeptConnection:
+    """An autocommit connection opened on first use and kept between uses (a service's
+    periodic writes); :meth:`drop` closes it after an error, and the next use reconnects."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: psycopg.Connection | None = None
+
+    def get(self) -> psycopg.Connection:
+        """The kept connection (opened now if there is none or it was closed)."""
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.url, autocommit=True)
+        return self._conn
+
+    def drop(self) -> None:
+        """Close the connection, ignoring errors (it is usually broken already)."""
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -11,7 +13,7 @@ from prometheus_client import start_http_server
 
 from collectors.health import AlarmEvent
 from collectors.metrics import CollectorMetrics
-from collectors.service import Shard, _HealthStore, parse_shard
+from collectors.service import Collector, Shard, _HealthStore, parse_shard
 from pvmon.db.embedded import free_port
 from pvmon.errors import ConfigError, DatabaseUnavailableError
 from pvmon.registry import generate_fleet, store_fleet
@@ -123,9 +125,9 @@ def test_health_store_applies_events_in_order_on_one_kept_connection(db_url: str
     try:
         # opened, closed and opened again within one store: applied in that order
         store.store([row], [event(0, closed=False), event(5, closed=True), event(9, closed=False)])
-        kept = store._conn
+        kept = store._db.get()
         store.store([row], [event(12, closed=True)])
-        assert store._conn is kept  # no new connection per store
+        assert store._db.get() is kept  # no new connection per store
     finally:
         store.close()
     with psycopg.connect(db_url) as conn:
@@ -148,3 +150,21 @@ def test_health_store_reports_an_unreachable_database_as_ours() -> None:
     store = _HealthStore(f"postgresql://pvmon@127.0.0.1:{free_port()}/none")
     with pytest.raises(DatabaseUnavailableError, match="cannot connect"):
         store.store([], [])
+
+
+async def test_stop_lets_a_running_job_finish_instead_of_cancelling_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    collector = Collector(url=db_url, spool_dir=tmp_path / "spool")
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow_job() -> None:
+        started.set()
+        await asyncio.sleep(0.3)  # cancelled here if stop() shuts the scheduler down first
+        finished.set()
+
+    collector.start()
+    collector._every(slow_job, 0.05, "slow")
+    await asyncio.wait_for(started.wait(), timeout=5)
+    await collector.stop()
+    assert finished.is_set()
