@@ -20,7 +20,7 @@ Fleets: ``loopback`` (2,000 household inverters, polled every second), ``county`
 ``county-field`` (the county under the simulator's ``field`` profile, every 300 s).
 
     .venv/bin/python bench/collector.py [--fleet loopback|county|county-field|all ...]
-        [--cycles 3] [--interval SECONDS]
+        [--cycles 3] [--interval SECONDS] [--loop auto|uvloop|asyncio] [--no-raw]
 
 ``--fleet county county-field --interval 300`` compares the field with the clean county
 on one schedule (the ratio is printed when both run).
@@ -51,6 +51,7 @@ from rawmodbus import RawModbusClient
 from collectors.maps import get_map
 from collectors.poller import Target
 from collectors.service import Collector
+from pvmon.aio import loop_factory, run
 from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import upgrade
 from pvmon.registry import generate_fleet, store_fleet
@@ -112,6 +113,7 @@ def _raw_ceiling(
     seconds: float,
     *,
     interval: float = 0.0,
+    loop: str = "auto",
 ) -> tuple[float, float, float]:
     """Raw client polls/s, CPU seconds per 1,000 polls and p99 request latency [s].
 
@@ -149,7 +151,7 @@ def _raw_ceiling(
         )
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    polls = asyncio.run(drive())
+    polls = run(drive(), loop=loop)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     latencies.sort()
     return polls / wall, 1000 * cpu / polls, latencies[int(0.99 * (len(latencies) - 1))]
@@ -248,7 +250,15 @@ async def _run_collector(
     )
 
 
-def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = None) -> float:
+def bench(
+    name: str,
+    *,
+    cycles: int,
+    raw_seconds: float,
+    interval_s: int | None = None,
+    loop: str = "auto",
+    raw: bool = True,
+) -> float:
     """Run and print one fleet's figures; returns the collector's CPU s per 1,000 polls."""
     spec = FLEETS[name]
     fleet = _household_fleet(int(spec["households"]))
@@ -277,6 +287,8 @@ def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = N
     fleet_file = root / "fleet.yaml"
     fleet_file.write_text(yaml.dump(fleet, Dumper=yaml.CSafeDumper, allow_unicode=True))
     field = spec["faults"] == "field"
+    # the raw client cannot survive the field: the clean county's figures stand in
+    no_raw = field or not raw
     daytime = ["--start", FIELD_START.isoformat()] if field else []
     command = [
         sys.executable,
@@ -303,16 +315,17 @@ def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = N
         # keep reading the child's output, or it blocks once the pipe is full
         threading.Thread(target=child.stdout.read, daemon=True).start()
         time.sleep(2.0)
-        # the raw client cannot survive the field: the clean county's figures stand in
         raw_rate, raw_cpu, raw_p99 = (
-            (0.0, float("nan"), float("nan")) if field else _raw_ceiling(fleet, raw_seconds)
+            (0.0, float("nan"), float("nan"))
+            if no_raw
+            else _raw_ceiling(fleet, raw_seconds, loop=loop)
         )
         paced_rate, paced_cpu, paced_p99 = (
             (0.0, float("nan"), float("nan"))
-            if field
-            else _raw_ceiling(fleet, cycles * interval, interval=interval)
+            if no_raw
+            else _raw_ceiling(fleet, cycles * interval, interval=interval, loop=loop)
         )
-        collector, measured, split = asyncio.run(
+        collector, measured, split = run(
             # the simulated fleet may be asleep at this hour in China: poll it as by day
             _run_collector(
                 server.url(),
@@ -320,12 +333,15 @@ def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = N
                 warmup_s=interval,
                 seconds=cycles * interval,
                 daytime=True,
-            )
+            ),
+            loop=loop,
         )
         # the same schedule again after the collector: the machine drifts over a long
         # run (other processes, CPU clocks); the ratio uses the mean of both
         after_cpu = (
-            float("nan") if field else _raw_ceiling(fleet, cycles * interval, interval=interval)[1]
+            float("nan")
+            if no_raw
+            else _raw_ceiling(fleet, cycles * interval, interval=interval, loop=loop)[1]
         )
         metrics = collector.metrics
         cpu, wall, ok = measured["cpu"], measured["wall"], measured["ok"]
@@ -347,7 +363,7 @@ def bench(name: str, cycles: int, raw_seconds: float, interval_s: int | None = N
     print(
         f"== {name}: {inverters:,} inverters, reply latency {spec['latency']} s, "
         f"poll interval {interval} s, {cycles} cycles measured after one warm-up cycle "
-        "(connects, identity reads)"
+        f"(connects, identity reads), event loop {loop_factory(loop).__module__.split('.')[0]}"
     )
     print(
         f"  raw asyncio client: {raw_rate:,.0f} polls/s, {raw_cpu:.3f} CPU s per 1,000 polls "
@@ -400,9 +416,31 @@ def main() -> None:
         default=None,
         help="poll interval [s] instead of the fleet's own (to compare fleets on one schedule)",
     )
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="event loop of the collector and the raw client (auto: uvloop if installed, as "
+        "pvmon runs)",
+    )
+    parser.add_argument(
+        "--no-raw",
+        action="store_true",
+        help="measure the collector only (skips the raw client's runs: half the time)",
+    )
     args = parser.parse_args()
     names = list(FLEETS) if "all" in args.fleet else args.fleet
-    cost = {name: bench(name, args.cycles, args.raw_seconds, args.interval) for name in names}
+    cost = {
+        name: bench(
+            name,
+            cycles=args.cycles,
+            raw_seconds=args.raw_seconds,
+            interval_s=args.interval,
+            loop=args.loop,
+            raw=not args.no_raw,
+        )
+        for name in names
+    }
     if "county" in cost and "county-field" in cost:
         schedule = (
             f"both every {args.interval} s"

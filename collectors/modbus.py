@@ -24,6 +24,7 @@ import struct
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU
@@ -151,8 +152,8 @@ class ModbusConnection(asyncio.Protocol):
     # -- asyncio.Protocol ---------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a stream transport (uvloop's is one without subclassing asyncio.Transport)
+        self._transport = cast(asyncio.Transport, transport)
         self._deadlines = _deadlines(asyncio.get_running_loop())
 
     def connection_lost(self, exc: Exception | None) -> None:

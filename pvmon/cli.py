@@ -14,6 +14,7 @@ from rich.table import Table
 
 from dashboards.cli import app as dashboards_app
 from dividends.cli import dividends_app
+from pvmon.aio import run
 from pvmon.db.connect import database_url, embedded_server, open_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
 from pvmon.errors import PvmonError, ValidationError
@@ -191,17 +192,16 @@ def simulate(
     """Serve the fleet's inverters on the endpoints the fleet file names (Ctrl-C stops)."""
     if ctx.invoked_subcommand is not None:
         return
-    import asyncio
 
     from simulators.runner import run_fleet
 
-    _settings()
+    settings = _settings()
     try:
         records = load_fleet_files([fleet])
     except PvmonError as exc:
         raise _fail(exc) from exc
     try:
-        asyncio.run(
+        run(
             run_fleet(
                 records,
                 speed=speed,
@@ -210,7 +210,8 @@ def simulate(
                 seed=seed,
                 console=console,
                 latency_s=latency,
-            )
+            ),
+            loop=settings.event_loop,
         )
     except KeyboardInterrupt:
         console.print("stopped")
@@ -268,7 +269,6 @@ def collect(
     timeout: Annotated[float, typer.Option(help="Per-request timeout [s].")] = 3.0,
 ) -> None:
     """Poll every inverter of the registry (or this shard's share) until Ctrl-C."""
-    import asyncio
 
     from collectors.runner import run_collector
     from collectors.service import parse_shard
@@ -276,7 +276,7 @@ def collect(
     settings = _settings()
     try:
         url = _migrated_url(settings)
-        asyncio.run(
+        run(
             run_collector(
                 url=url,
                 spool_dir=settings.data_dir / "spool",
@@ -285,7 +285,8 @@ def collect(
                 metrics_port=metrics_port,
                 timeout_s=timeout,
                 console=console,
-            )
+            ),
+            loop=settings.event_loop,
         )
     except KeyboardInterrupt:
         console.print("stopped")
@@ -304,7 +305,6 @@ def demo(
     seed: Annotated[int, typer.Option(help="Weather seed of the simulated fleet.")] = 2016,
 ) -> None:
     """The main job: database, demo fleet and history, simulated inverters, collector, API."""
-    import asyncio
 
     from pvmon.demo import run_demo
 
@@ -330,7 +330,7 @@ def demo(
     )
     console.print(f"database: {where}, flavour {flavour}")
     try:
-        asyncio.run(
+        run(
             run_demo(
                 settings=settings,
                 url=url,
@@ -338,7 +338,8 @@ def demo(
                 history_days=history_days,
                 seed=seed,
                 console=console,
-            )
+            ),
+            loop=settings.event_loop,
         )
     except KeyboardInterrupt:
         console.print("stopped")

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     timescaledb: Literal["auto", "on", "off"] = Field(
         default="auto", description="Use TimescaleDB when the server has it (auto), always, never."
     )
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        default="auto",
+        description="Event loop of the collector, simulator and demo: uvloop when installed "
+        "(auto), uvloop, or the standard library's.",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"

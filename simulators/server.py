@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from pymodbus.framer.rtu import FramerRTU
 
@@ -72,8 +73,8 @@ class _ModbusProtocol(asyncio.Protocol):
         self.last_activity = self.connected_at
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport (uvloop's is one without subclassing asyncio.Transport)
+        self.transport = cast(asyncio.Transport, transport)
         self.server.stats.connections += 1
         if self.server.endpoint.behaviour.single_client:
             for other in list(self.server.connections):  # a second client drops the first
