@@ -87,6 +87,11 @@ class CollectorMetrics:
         self.spool_bytes = Gauge(
             "pvmon_spool_bytes", "Bytes waiting in the local spool", registry=self.registry
         )
+        self.batch_window = Gauge(
+            "pvmon_reply_batch_window_seconds",
+            "Replies are handled in batches at most this far apart (0: each at once) [s]",
+            registry=self.registry,
+        )
         self.clock_offset = Gauge(
             "pvmon_device_clock_offset_seconds",
             "Device clock minus collector clock [s]",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 import struct
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ __all__ = [
     "ModbusExceptionResponse",
     "ModbusTimeoutError",
     "ModbusUnavailableError",
+    "ReplyBatching",
     "open_connection",
+    "reply_batching",
 ]
 
 _SOCKET_FRAMER = FramerSocket(DecodePDU(False))
@@ -124,6 +127,63 @@ _DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
 )
 
 
+class ReplyBatching:
+    """Replies of one event loop handled in batches, at most one batch per ``window_s``.
+
+    Loggers behind 4G answer each at its own moment (0.3-2.5 s late, field note 4), so
+    without this every reply wakes the loop on its own, and a wake-up (the poll system
+    call, the loop's bookkeeping, caches gone cold while the process slept) costs more
+    than handling the reply. When replies come closer together than ``window_s``, the
+    loop holds for the rest of the window after handling one, so that the next wake-up
+    finds all that arrived meanwhile: interrupt moderation, as network cards do. A reply
+    waits at most ``window_s`` more; ``window_s`` 0 turns it off. The collector sets the
+    window from its endpoints' schedules and latencies (:func:`batch_window_s`).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.window_s = 0.0
+        self.batches = 0  # wake-ups that handled replies
+        self._armed = False
+        self._last = 0.0
+
+    def _reply_arrived(self) -> None:
+        if not self._armed:
+            self._armed = True
+            self._loop.call_soon(self._behind)
+
+    def _behind(self) -> None:
+        # once more to the back of the queue: the callbacks this wake-up's replies
+        # scheduled (tasks awaiting them) run before the hold, not a window later
+        self._loop.call_soon(self._hold)
+
+    def _hold(self) -> None:
+        """After this wake-up's replies: wait out the window since the previous batch."""
+        self._armed = False
+        self.batches += 1
+        now = time.monotonic()
+        wait = min(self._last + self.window_s - now, self.window_s)
+        if wait > 0:
+            time.sleep(wait)  # replies queue up in the sockets meanwhile
+            now += wait
+        self._last = now
+
+
+_BATCHING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReplyBatching] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def reply_batching(loop: asyncio.AbstractEventLoop | None = None) -> ReplyBatching:
+    """The reply batching of ``loop`` (the running one by default); off until its
+    ``window_s`` is set."""
+    loop = loop or asyncio.get_running_loop()
+    batching = _BATCHING.get(loop)
+    if batching is None:
+        batching = _BATCHING[loop] = ReplyBatching(loop)
+    return batching
+
+
 def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
     deadlines = _DEADLINES.get(loop)
     if deadlines is None:
@@ -147,6 +207,7 @@ class ModbusConnection(asyncio.Protocol):
         self._seq = 0  # number of the outstanding request
         self._expect_unit = 0
         self._deadlines: _Deadlines | None = None
+        self._batching: ReplyBatching | None = None
         self.lost = asyncio.Event()
 
     # -- asyncio.Protocol ---------------------------------------------------------
@@ -154,7 +215,9 @@ class ModbusConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # a stream transport (uvloop's is one without subclassing asyncio.Transport)
         self._transport = cast(asyncio.Transport, transport)
-        self._deadlines = _deadlines(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self._deadlines = _deadlines(loop)
+        self._batching = reply_batching(loop)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -169,6 +232,9 @@ class ModbusConnection(asyncio.Protocol):
             )
 
     def data_received(self, data: bytes) -> None:
+        batching = self._batching
+        if batching is not None and batching.window_s:
+            batching._reply_arrived()
         self._buffer += data
         if self.rtu:
             self._parse_rtu()

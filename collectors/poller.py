@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,9 +35,10 @@ from collectors.modbus import (
 )
 from collectors.validate import CounterState, validate
 from collectors.writer import ReadingWriter
+from pvmon.errors import ConfigError
 from pvmon.quality import Quality
 
-__all__ = ["EndpointOptions", "EndpointPoller", "Target"]
+__all__ = ["EndpointOptions", "EndpointPoller", "Target", "batch_window_s"]
 
 log = logging.getLogger(__name__)
 _DEVICE_CLOCK = int(Quality.DEVICE_CLOCK)
@@ -122,6 +123,28 @@ class Target:
             self.poll_blocks = (*self.poll_blocks, clock)
 
 
+def batch_window_s(
+    paces: Iterable[tuple[float, int, float]], *, ceiling_s: float, budget: float = 0.5
+) -> float:
+    """How far apart replies may be handled in batches [s] (``ReplyBatching``).
+
+    ``paces`` has one ``(interval [s], requests per pass, reply latency [s])`` per
+    endpoint. A pass sends its requests one after the other, and batching can add up to
+    the window to each, so the window is the largest that keeps every endpoint's pass
+    within ``budget`` of its interval, and at most ``ceiling_s``; 0 when an endpoint
+    has no room (a pass that already takes over half its interval is not slowed).
+    """
+    if not ceiling_s >= 0:
+        raise ConfigError(f"batch window ceiling_s must be 0 or more, not {ceiling_s!r}")
+    if not 0 < budget <= 1:
+        raise ConfigError(f"batch window budget must be in (0, 1], not {budget!r}")
+    window = ceiling_s
+    for interval_s, requests, latency_s in paces:
+        if requests > 0:
+            window = min(window, budget * interval_s / requests - latency_s)
+    return max(window, 0.0)
+
+
 class EndpointPoller:
     """All inverters behind ``host:port``; :meth:`poll` runs one cycle over them."""
 
@@ -172,6 +195,13 @@ class EndpointPoller:
     @property
     def name(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def pace(self) -> tuple[float, int, float]:
+        """(interval [s] of wall time, requests of a pass, reply latency seen [s])."""
+        interval_s = min((t.poll_interval_s for t in self.targets), default=60) / self.speed
+        requests = sum(len(t.poll_blocks) for t in self.targets)
+        return interval_s, requests, self._latency_ewma
 
     def device_now(self) -> datetime:
         """Best estimate of the devices' time.

@@ -52,11 +52,17 @@ async def run_collector(
     speed: float,
     metrics_port: int,
     timeout_s: float,
+    batch_window_max_s: float = 0.05,
     console: Console,
 ) -> None:
     """Collect until cancelled."""
     collector = Collector(
-        url=url, spool_dir=spool_dir, shard=shard, speed=speed, timeout_s=timeout_s
+        url=url,
+        spool_dir=spool_dir,
+        shard=shard,
+        speed=speed,
+        timeout_s=timeout_s,
+        batch_window_max_s=batch_window_max_s,
     )
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)

@@ -32,7 +32,8 @@ from pvlib.solarposition import sun_rise_set_transit_spa
 from collectors.health import AlarmEvent, HealthTracker, InverterInfo
 from collectors.maps import get_map
 from collectors.metrics import CollectorMetrics
-from collectors.poller import EndpointOptions, EndpointPoller, Target
+from collectors.modbus import reply_batching
+from collectors.poller import EndpointOptions, EndpointPoller, Target, batch_window_s
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
 from pvmon.db.connect import KeptConnection, open_database
@@ -146,8 +147,10 @@ class Collector:
         timeout_s: float = 3.0,
         on_cycle: Callable[[], None] | None = None,
         aligned: bool = True,
+        batch_window_max_s: float = 0.05,
     ) -> None:
         self.url = url
+        self.batch_window_max_s = batch_window_max_s
         self.speed = speed
         self.metrics = CollectorMetrics()
         self._health_store = _HealthStore(url)
@@ -251,7 +254,9 @@ class Collector:
                 misfire_grace_time=None,
                 next_run_time=now + timedelta(seconds=offset),
             )
+        self._set_batch_window()
         self._every(self._flush, 1.0, "flush")
+        self._every(self._batch, 10.0, "batching")  # latencies change: the window with them
         self._every(self._store_health, 10.0, "health")
         # outputs only change when polled: comparing villages more often than the
         # fleet's shortest poll interval finds nothing new (and costs a pass over
@@ -261,6 +266,17 @@ class Collector:
         if self.plain:
             self._every(self._refresh, 60.0, "rollups")
         self.scheduler.start()
+
+    async def _batch(self) -> None:
+        self._set_batch_window()
+
+    def _set_batch_window(self) -> None:
+        """Set the reply batching window from the endpoints' schedules and latencies."""
+        window = batch_window_s(
+            (poller.pace for poller in self.pollers), ceiling_s=self.batch_window_max_s
+        )
+        reply_batching().window_s = window
+        self.metrics.batch_window.set(window)
 
     def _every(self, work: Callable[[], Awaitable[None]], seconds: float, job_id: str) -> None:
         """Schedule ``work`` every ``seconds`` [s] (one instance at a time, runs coalesced)."""
@@ -288,6 +304,7 @@ class Collector:
         if self._running:
             await asyncio.wait(set(self._running), timeout=5.0)
         self.scheduler.shutdown(wait=False)
+        reply_batching().window_s = 0.0
         gc.unfreeze()
         await self.writer.flush()
         await self._store_health()

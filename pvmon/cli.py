@@ -267,6 +267,14 @@ def collect(
     ] = 1.0,
     metrics_port: Annotated[int, typer.Option(help="Prometheus /metrics port (0: off).")] = 9108,
     timeout: Annotated[float, typer.Option(help="Per-request timeout [s].")] = 3.0,
+    batch_window: Annotated[
+        float,
+        typer.Option(
+            help="Handle replies in batches at most this far apart [s] (fewer wake-ups "
+            "with loggers behind 4G; shrunk to what every endpoint's schedule allows); 0: off.",
+            min=0.0,
+        ),
+    ] = 0.05,
 ) -> None:
     """Poll every inverter of the registry (or this shard's share) until Ctrl-C."""
 
@@ -284,6 +292,7 @@ def collect(
                 speed=speed,
                 metrics_port=metrics_port,
                 timeout_s=timeout,
+                batch_window_max_s=batch_window,
                 console=console,
             ),
             loop=settings.event_loop,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import threading
 from typing import cast
 
 import pytest
 
 from collectors.modbus import (
     BadFrameError,
+    ModbusConnection,
     ModbusExceptionResponse,
     ModbusTimeoutError,
     open_connection,
+    reply_batching,
 )
 
 
@@ -112,3 +115,67 @@ async def test_reply_errors_are_typed(reply: bytes, error: type[Exception], matc
     finally:
         connection.close()
         server.close()
+
+
+@pytest.fixture
+def other_loop():  # type: ignore[no-untyped-def]
+    """An event loop in a thread of its own: servers there keep answering while the
+    loop under test holds for its batching window."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+    loop.close()
+
+
+@pytest.mark.parametrize("window_s", [0.0, 0.05])
+async def test_scattered_replies_are_handled_in_batches(
+    other_loop: asyncio.AbstractEventLoop, window_s: float
+) -> None:
+    """Twenty loggers answering 3 ms apart: with a 50 ms window the loop wakes up a few
+    times for all of them, each reply at most one window late; with 0, at once."""
+    delays = [0.005 + 0.003 * i for i in range(20)]
+
+    async def serve() -> list[tuple[asyncio.Server, int]]:
+        loop = asyncio.get_running_loop()
+        servers = []
+        for delay in delays:
+            server = await loop.create_server(lambda d=delay: _Logger(d), "127.0.0.1", 0)
+            servers.append((server, server.sockets[0].getsockname()[1]))
+        return servers
+
+    servers = asyncio.run_coroutine_threadsafe(serve(), other_loop).result(timeout=5)
+    connections = [
+        await open_connection("127.0.0.1", port, framing="tcp", timeout=1.0) for _, port in servers
+    ]
+    batching = reply_batching()
+    batching.window_s = window_s
+    before = batching.batches
+    loop = asyncio.get_running_loop()
+    try:
+        began = loop.time()
+        late = []
+
+        async def read(connection: ModbusConnection, delay: float) -> list[int]:
+            words = await connection.read_holding(1, 0, 2, timeout=1.0)
+            late.append(loop.time() - began - delay)
+            return words
+
+        answers = await asyncio.gather(
+            *(read(c, d) for c, d in zip(connections, delays, strict=True))
+        )
+    finally:
+        batching.window_s = 0.0
+        for connection in connections:
+            connection.close()
+        for server, _ in servers:
+            other_loop.call_soon_threadsafe(server.close)
+    assert answers == [[0x0001, 0x0203]] * len(delays)
+    batches = batching.batches - before
+    if window_s:
+        assert 1 <= batches <= 5  # the 57 ms of replies span two or three windows
+        assert max(late) < window_s + 0.05  # a window, and some slack for a busy machine
+    else:
+        assert batches == 0  # off: nothing held, nothing counted

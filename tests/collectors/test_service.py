@@ -13,6 +13,8 @@ from prometheus_client import start_http_server
 
 from collectors.health import AlarmEvent
 from collectors.metrics import CollectorMetrics
+from collectors.modbus import reply_batching
+from collectors.poller import batch_window_s
 from collectors.service import Collector, Shard, _HealthStore, parse_shard
 from pvmon.db.embedded import free_port
 from pvmon.errors import ConfigError, DatabaseUnavailableError
@@ -168,3 +170,53 @@ async def test_stop_lets_a_running_job_finish_instead_of_cancelling_it(
     await asyncio.wait_for(started.wait(), timeout=5)
     await collector.stop()
     assert finished.is_set()
+
+
+@pytest.mark.parametrize(
+    ("paces", "ceiling_s", "window_s"),
+    [
+        ([], 0.05, 0.05),  # nothing to slow down
+        ([(300.0, 80, 1.0)], 0.05, 0.05),  # 4G county: plenty of room, the ceiling
+        ([(1.0, 80, 0.0)], 0.05, 0.00625),  # loopback every second: half of 12.5 ms
+        ([(300.0, 80, 1.0), (1.0, 80, 0.0)], 0.05, 0.00625),  # the tightest endpoint rules
+        ([(60.0, 80, 0.5)], 0.05, 0.0),  # a pass already over half its interval
+        ([(60.0, 0, 0.5)], 0.05, 0.05),  # an endpoint with nothing to read
+        ([(300.0, 80, 1.0)], 0.0, 0.0),  # turned off
+    ],
+)
+def test_batch_window(
+    paces: list[tuple[float, int, float]], ceiling_s: float, window_s: float
+) -> None:
+    assert batch_window_s(paces, ceiling_s=ceiling_s) == pytest.approx(window_s)
+
+
+@pytest.mark.parametrize(
+    ("ceiling_s", "budget", "message"),
+    [
+        (-0.01, 0.5, "ceiling_s"),
+        (float("nan"), 0.5, "ceiling_s"),
+        (0.05, 0.0, "budget"),
+        (0.05, 1.5, "budget"),
+    ],
+)
+def test_batch_window_rejects(ceiling_s: float, budget: float, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        batch_window_s([], ceiling_s=ceiling_s, budget=budget)
+
+
+async def test_collector_sets_the_batch_window_from_its_fleet_and_clears_it_on_stop(
+    db_url: str, tmp_path: Path
+) -> None:
+    fleet = generate_fleet(households=3, village_stations=0, base_port=free_port() % 20000 + 40000)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store_fleet(conn, FleetFile.model_validate(fleet))
+    collector = Collector(url=db_url, spool_dir=tmp_path / "spool", batch_window_max_s=0.04)
+    expected = batch_window_s((p.pace for p in collector.pollers), ceiling_s=0.04)
+    assert 0 < expected <= 0.04
+    collector.start()
+    try:
+        assert reply_batching().window_s == expected
+        assert collector.metrics.batch_window._value.get() == expected
+    finally:
+        await collector.stop()
+    assert reply_batching().window_s == 0.0
