@@ -198,10 +198,11 @@ class EndpointPoller:
 
     @property
     def pace(self) -> tuple[float, int, float]:
-        """(interval [s] of wall time, requests of a pass, reply latency seen [s])."""
+        """(interval [s] of wall time, requests of a pass, time per request [s]: the
+        reply latency seen, or the minimum gap between requests if that is longer)."""
         interval_s = min((t.poll_interval_s for t in self.targets), default=60) / self.speed
         requests = sum(len(t.poll_blocks) for t in self.targets)
-        return interval_s, requests, self._latency_ewma
+        return interval_s, requests, max(self._latency_ewma, self.options.min_gap_s)
 
     def device_now(self) -> datetime:
         """Best estimate of the devices' time.

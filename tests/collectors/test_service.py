@@ -208,9 +208,13 @@ async def test_collector_sets_the_batch_window_from_its_fleet_and_clears_it_on_s
     db_url: str, tmp_path: Path
 ) -> None:
     fleet = generate_fleet(households=3, village_stations=0, base_port=free_port() % 20000 + 40000)
+    for station in fleet["stations"]:
+        for inverter in station["inverters"]:
+            inverter["endpoint_options"] = {"min_gap_s": 0.2}  # counts as time per request
     with psycopg.connect(db_url, autocommit=True) as conn:
         store_fleet(conn, FleetFile.model_validate(fleet))
     collector = Collector(url=db_url, spool_dir=tmp_path / "spool", batch_window_max_s=0.04)
+    assert {p.pace[2] for p in collector.pollers} == {0.2}
     expected = batch_window_s((p.pace for p in collector.pollers), ceiling_s=0.04)
     assert 0 < expected <= 0.04
     collector.start()
