@@ -176,6 +176,9 @@ class EndpointPoller:
         if self.use_device_clock:
             for target in targets:
                 target.with_device_clock()
+        # the endpoint's cycle, in wall time [s], and the requests of a pass by day
+        self.interval_s = min((t.poll_interval_s for t in targets), default=60) / speed
+        self._requests_per_pass = sum(len(t.poll_blocks) for t in targets)
         self.connects = 0
         self._connection: ModbusConnection | None = None
         self._backoff_s = 0.0
@@ -198,11 +201,13 @@ class EndpointPoller:
 
     @property
     def pace(self) -> tuple[float, int, float]:
-        """(interval [s] of wall time, requests of a pass, time per request [s]: the
-        reply latency seen, or the minimum gap between requests if that is longer)."""
-        interval_s = min((t.poll_interval_s for t in self.targets), default=60) / self.speed
-        requests = sum(len(t.poll_blocks) for t in self.targets)
-        return interval_s, requests, max(self._latency_ewma, self.options.min_gap_s)
+        """(poll interval [s], requests of a pass, time per request [s]: the reply
+        latency seen, or the minimum gap between requests if that is longer)."""
+        return (
+            self.interval_s,
+            self._requests_per_pass,
+            max(self._latency_ewma, self.options.min_gap_s),
+        )
 
     def device_now(self) -> datetime:
         """Best estimate of the devices' time.

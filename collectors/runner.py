@@ -52,7 +52,7 @@ async def run_collector(
     speed: float,
     metrics_port: int,
     timeout_s: float,
-    batch_window_max_s: float = 0.05,
+    batch_window_max_s: float,
     console: Console,
 ) -> None:
     """Collect until cancelled."""

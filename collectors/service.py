@@ -238,7 +238,7 @@ class Collector:
         now = datetime.now(UTC)
         count = max(len(self.pollers), 1)
         for index, poller in enumerate(self.pollers):
-            interval = min(t.poll_interval_s for t in poller.targets) / self.speed
+            interval = poller.interval_s
             # aligned: every endpoint starts its cycle on the same tick, so the fleet's
             # requests overlap and the event loop serves many per wake-up (and readings
             # of one cycle share a moment); staggered: cycles spread over the interval

@@ -192,7 +192,6 @@ def simulate(
     """Serve the fleet's inverters on the endpoints the fleet file names (Ctrl-C stops)."""
     if ctx.invoked_subcommand is not None:
         return
-
     from simulators.runner import run_fleet
 
     settings = _settings()
@@ -277,7 +276,6 @@ def collect(
     ] = 0.05,
 ) -> None:
     """Poll every inverter of the registry (or this shard's share) until Ctrl-C."""
-
     from collectors.runner import run_collector
     from collectors.service import parse_shard
 
@@ -314,7 +312,6 @@ def demo(
     seed: Annotated[int, typer.Option(help="Weather seed of the simulated fleet.")] = 2016,
 ) -> None:
     """The main job: database, demo fleet and history, simulated inverters, collector, API."""
-
     from pvmon.demo import run_demo
 
     settings = _settings()
