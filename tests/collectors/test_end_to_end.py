@@ -41,7 +41,7 @@ def _at(hour: float) -> datetime:
 @pytest.fixture
 def fleet() -> FleetFile:
     data = generate_fleet(
-        households=6, village_stations=1, joint_villages=2, base_port=free_port() % 20000 + 40000
+        households=6, village_stations=1, joint_villages=2, base_port=free_port() % 12000 + 20000
     )
     return FleetFile.model_validate(data)
 

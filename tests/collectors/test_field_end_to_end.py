@@ -46,7 +46,7 @@ async def test_two_field_weeks_collected_within_half_a_percent(
     if flavour == "timescaledb":
         pytest.skip("one flavour is enough here: test_end_to_end covers both storage paths")
     fleet_data = generate_fleet(
-        households=491, village_stations=2, joint_villages=2, base_port=free_port() % 20000 + 40000
+        households=491, village_stations=2, joint_villages=2, base_port=free_port() % 12000 + 20000
     )
     specs = device_specs(FleetFile.model_validate(fleet_data))
     assert len(specs) == 500

@@ -48,7 +48,7 @@ async def test_outage_and_kill_lose_nothing_and_double_nothing(
             households=4,
             village_stations=1,
             joint_villages=2,
-            base_port=free_port() % 20000 + 40000,
+            base_port=free_port() % 12000 + 20000,
         )
     )
     url = own_server.url()

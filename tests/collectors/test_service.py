@@ -207,7 +207,7 @@ def test_batch_window_rejects(ceiling_s: float, budget: float, message: str) -> 
 async def test_collector_sets_the_batch_window_from_its_fleet_and_clears_it_on_stop(
     db_url: str, tmp_path: Path
 ) -> None:
-    fleet = generate_fleet(households=3, village_stations=0, base_port=free_port() % 20000 + 40000)
+    fleet = generate_fleet(households=3, village_stations=0, base_port=free_port() % 12000 + 20000)
     for station in fleet["stations"]:
         for inverter in station["inverters"]:
             inverter["endpoint_options"] = {"min_gap_s": 0.2}  # counts as time per request
