@@ -1,25 +1,28 @@
 """``pvmon dividends``: payout runs from the terminal.
 
-    pvmon dividends setup --first-dividend-on 2017-01-01 --benchmark 辽宁省=0.3749 \
-        --tariff LN-2017-household=0.98 --tariff LN-2017-village=0.85
+Every command acts as a known person: the API key in ``PVMON_API_KEY`` or in the file
+that ``--key-file`` (or ``PVMON_API_KEY_FILE``) names, with the key's role and county as
+in the HTTP API (``pvmon keys create NAME --role finance --out FILE``).
+
+    pvmon dividends setup examples/demo-dividends.yaml   # prices, schemes, deductions
     pvmon dividends run --period 2025 | 2025-H1 | 2025-Q3 [--scope county:LY]
-    pvmon dividends show RUN
-    pvmon dividends approve RUN --user chief
+    pvmon dividends list [--status draft] [--period 2025] [--kind adjustment]
+    pvmon dividends show RUN | history RUN
+    pvmon dividends recompute RUN | discard RUN
+    pvmon dividends approve RUN [--accept-estimates]
     pvmon dividends export RUN --format csv|xlsx|bank [--out FILE] [--role finance_officer]
     pvmon dividends paid RUN
-    pvmon dividends adjust RUN
+    pvmon dividends adjust RUN --note WHY
     pvmon dividends schedule STATION
 """
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -33,37 +36,107 @@ from dividends.runs import (
     approve_run,
     compute_run,
     create_adjustment,
+    discard_run,
+    list_runs,
     mark_paid,
+    recompute_run,
+    run_history,
     run_summary,
+    scope_in_county,
 )
 from pvmon.errors import PvmonError, ValidationError
+
+if TYPE_CHECKING:
+    from pvmon.api.auth import Principal
+    from pvmon.settings import Settings
 
 __all__ = ["dividends_app"]
 
 dividends_app = typer.Typer(
-    help="Dividends: payout runs, approval, exports, 20-year schedules.", no_args_is_help=True
+    help="Dividends: payout runs, approval, exports, 20-year schedules. Acts with the API "
+    "key in PVMON_API_KEY or --key-file.",
+    no_args_is_help=True,
 )
 _console = Console()
 _err = Console(stderr=True)
+
+
+@dividends_app.callback()
+def _main(
+    ctx: typer.Context,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="File holding the API key to act with (else PVMON_API_KEY or PVMON_API_KEY_FILE).",
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = {"key_file": key_file}
+
+
+def _settings() -> Settings:
+    from pvmon.settings import load_settings
+
+    return load_settings()
 
 
 @contextmanager
 def _db() -> Iterator[psycopg.Connection]:
     from pvmon.db.connect import database_url, open_database
     from pvmon.db.migrate import upgrade
-    from pvmon.settings import load_settings
 
-    settings = load_settings()
+    settings = _settings()
     url = database_url(settings)
     with open_database(url, autocommit=True) as conn:
         upgrade(conn, timescaledb=settings.timescaledb)
         yield conn
 
 
+def _key(ctx: typer.Context | None, settings: Settings) -> str | None:
+    obj = (ctx.find_root().obj if ctx is not None else None) or {}
+    path = obj.get("key_file") or settings.api_key_file
+    if path is not None:
+        from pvmon.errors import ConfigError
+
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--key-file {path}: cannot read the key ({exc})") from exc
+    return settings.api_key.get_secret_value() if settings.api_key else None
+
+
+def acting(
+    ctx: typer.Context | None, conn: psycopg.Connection, access: str = "finance"
+) -> Principal:
+    """The person behind this command: the key's principal, which must have ``access``."""
+    from pvmon.api.auth import AuthError, authenticate
+
+    plain = _key(ctx, _settings())
+    if not plain:
+        raise AuthError(
+            "no API key: set PVMON_API_KEY or pass --key-file FILE "
+            "(pvmon keys create NAME --role finance --out FILE makes one)"
+        )
+    who = authenticate(conn, plain)
+    who.require(access)  # type: ignore[arg-type]
+    return who
+
+
+def _in_county(conn: psycopg.Connection, who: Principal, run_id: int) -> None:
+    from pvmon.api.auth import ForbiddenError
+
+    s = run_summary(conn, run_id)
+    if not scope_in_county(
+        conn, county_id=who.county_id, scope_kind=s.scope_kind, codes=s.scope_codes
+    ):
+        raise ForbiddenError(f"dividend run {run_id} is outside county {who.county_code!r}")
+
+
 def _fail(exc: PvmonError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {exc}")
+    _err.print(f"[bold red]error:[/] {escape(str(exc))}")
     for problem in getattr(exc, "problems", [])[1:]:
-        _err.print(f"  {problem}")
+        _err.print(f"  {escape(problem)}")
     return typer.Exit(code=1)
 
 
@@ -102,18 +175,53 @@ def _summary_table(conn: psycopg.Connection, run_id: int) -> Table:
     return table
 
 
+def _estimates_table(conn: psycopg.Connection, run_id: int) -> Table | None:
+    rows = conn.execute(
+        """SELECT s.code, string_agg(DISTINCT u.energy_source, ','),
+                  string_agg(DISTINCT u.revenue_basis, ','), sum(u.energy_wh)::bigint,
+                  sum(u.estimated_wh)::bigint, max(u.estimated_days)
+             FROM dividend_run_units u JOIN stations s ON s.id = u.station_id
+            WHERE u.run_id = %s AND u.estimated_wh > 0
+            GROUP BY s.code ORDER BY sum(u.estimated_wh)::numeric
+                     / nullif(sum(u.energy_wh), 0) DESC NULLS FIRST, s.code LIMIT 20""",
+        (run_id,),
+    ).fetchall()
+    if not rows:
+        return None
+    table = Table(
+        "station", "energy source", "basis", escape("energy [kWh]"), escape("estimated [kWh]"),
+        "estimated share", "estimated days", title="stations with estimated energy (top 20)",
+    )  # fmt: skip
+    for code, source, basis, wh, est, days in rows:
+        share = f"{Decimal(est) / Decimal(wh) * 100:.1f} %" if wh else "100 %"
+        table.add_row(code, source, basis, f"{wh / 1000:,.0f}", f"{est / 1000:,.0f}", share,
+                      str(days))  # fmt: skip
+    return table
+
+
+def _progress_bar() -> Progress:
+    return Progress(console=_console, transient=True)
+
+
 @dividends_app.command("run")
 def run_cmd(
+    ctx: typer.Context,
     period: Annotated[str, typer.Option(help="2025, 2025-H1 or 2025-Q3.")],
     scope: Annotated[
         str, typer.Option(help="all, county:CODE, township:CODE, village:CODE, stations:A,B")
     ] = "all",
-    user: Annotated[str, typer.Option(help="Who computes the draft.")] = "",
 ) -> None:
-    """Compute (or recompute) the draft run of a period and scope."""
+    """Compute (or recompute) the draft run of a period and scope; you become its maker."""
+    from pvmon.api.auth import ForbiddenError
+
     try:
         kind, codes = _scope(scope)
-        with _db() as conn, Progress(console=_console, transient=True) as bar:
+        with _db() as conn, _progress_bar() as bar:
+            who = acting(ctx, conn)
+            if not scope_in_county(conn, county_id=who.county_id, scope_kind=kind, codes=codes):
+                raise ForbiddenError(
+                    f"--scope {scope}: outside county {who.county_code!r} of key {who.name!r}"
+                )
             task = bar.add_task("dividend run", total=7)
 
             def progress(step: str, done: int, total: int) -> None:
@@ -124,24 +232,93 @@ def run_cmd(
                 period=period,
                 scope_kind=kind,
                 scope_codes=codes,
-                created_by=user or getpass.getuser(),
+                created_by=who.name,
                 progress=progress,
             )
             bar.stop()
-            _console.print(_summary_table(conn, run_id))
+            _show_run(conn, run_id)
     except PvmonError as exc:
         raise _fail(exc) from exc
 
 
+def _show_run(conn: psycopg.Connection, run_id: int) -> None:
+    _console.print(_summary_table(conn, run_id))
+    estimates = _estimates_table(conn, run_id)
+    if estimates is not None:
+        _console.print(estimates)
+
+
+@dividends_app.command("recompute")
+def recompute_cmd(ctx: typer.Context, run: Annotated[int, typer.Argument(help="Run id.")]) -> None:
+    """Recompute a draft on today's data; you become one of its makers."""
+    try:
+        with _db() as conn:
+            who = acting(ctx, conn)
+            _in_county(conn, who, run)
+            recompute_run(conn, run, by=who.name)
+            _show_run(conn, run)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+
+
+@dividends_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help="draft, approved, exported, paid or discarded.")
+    ] = None,
+    period: Annotated[str | None, typer.Option(help="2025, 2025-H1, 2025-Q3.")] = None,
+    kind: Annotated[str | None, typer.Option(help="regular or adjustment.")] = None,
+    corrects: Annotated[int | None, typer.Option(help="Adjustments of this run.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1)] = 50,
+) -> None:
+    """Runs, newest first, with who made and approved them and their totals."""
+    try:
+        with _db() as conn:
+            who = acting(ctx, conn)
+            runs = [
+                r
+                for r in list_runs(
+                    conn,
+                    status=status,
+                    period=period,
+                    kind=kind,
+                    corrects=corrects,
+                    limit=limit,
+                )
+                if scope_in_county(
+                    conn, county_id=who.county_id, scope_kind=r.scope_kind, codes=r.scope_codes
+                )
+            ]
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    table = Table(
+        "run", "kind", "status", "period", "scope", "made by", "approved by", "units",
+        escape("paid [yuan]"), escape("arrears paid [yuan]"), "est. units", title="dividend runs",
+    )  # fmt: skip
+    for r in runs:
+        table.add_row(
+            str(r.run_id), r.kind, r.status, r.period_label,
+            f"{r.scope_kind} {','.join(r.scope_codes)}".strip(), r.created_by,
+            r.approved_by or "-", f"{r.units:,}", yuan(r.paid_fen), yuan(r.arrears_paid_fen),
+            f"{r.estimated_units:,}",
+        )  # fmt: skip
+    _console.print(table)
+
+
 @dividends_app.command("show")
 def show_cmd(
+    ctx: typer.Context,
     run: Annotated[int, typer.Argument(help="Run id.")],
     lines: Annotated[int, typer.Option(help="Show this many lines (largest first).")] = 20,
 ) -> None:
-    """Totals of a run and its largest lines (personal data masked)."""
+    """Totals of a run, its stations with estimated energy and its largest lines
+    (personal data masked)."""
     try:
         with _db() as conn:
-            _console.print(_summary_table(conn, run))
+            who = acting(ctx, conn)
+            _in_county(conn, who, run)
+            _show_run(conn, run)
             rows = conn.execute(
                 """SELECT s.code, l.payee_kind, coalesce(h.file_no, v.code), l.component,
                           l.days_enrolled, l.obligation_fen, l.factor, l.amount_fen, l.policy,
@@ -164,38 +341,97 @@ def show_cmd(
     _console.print(table)
 
 
-@dividends_app.command("approve")
-def approve_cmd(
-    run: Annotated[int, typer.Argument(help="Run id.")],
-    user: Annotated[str, typer.Option(help="Approver (not the run's creator).")] = "",
-) -> None:
-    """Approve a draft (four eyes) and freeze it."""
+@dividends_app.command("history")
+def history_cmd(ctx: typer.Context, run: Annotated[int, typer.Argument(help="Run id.")]) -> None:
+    """Every state change of a run: what, who and when."""
     try:
         with _db() as conn:
-            approve_run(conn, run, approved_by=user or getpass.getuser())
+            who = acting(ctx, conn)
+            _in_county(conn, who, run)
+            events = run_history(conn, run)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    table = Table("when (UTC)", "event", "who", "detail", title=f"dividend run {run}: history")
+    for e in events:
+        at = e.at.strftime("%Y-%m-%d %H:%M:%S") if hasattr(e.at, "strftime") else str(e.at)
+        table.add_row(at, e.event, e.actor, e.detail)
+    _console.print(table)
+
+
+@dividends_app.command("approve")
+def approve_cmd(
+    ctx: typer.Context,
+    run: Annotated[int, typer.Argument(help="Run id.")],
+    accept_estimates: Annotated[
+        bool,
+        typer.Option(
+            "--accept-estimates",
+            help="Approve although stations' energy is estimated beyond "
+            "PVMON_ESTIMATED_SHARE_LIMIT (see `show`).",
+        ),
+    ] = False,
+) -> None:
+    """Approve a draft of an ended period (not by any of its makers) and freeze it."""
+    try:
+        settings = _settings()
+        with _db() as conn:
+            who = acting(ctx, conn)
+            _in_county(conn, who, run)
+            approve_run(
+                conn, run, approved_by=who.name, accept_estimated=accept_estimates,
+                estimated_share_limit=settings.estimated_share_limit,
+            )  # fmt: skip
             _console.print(_summary_table(conn, run))
     except PvmonError as exc:
         raise _fail(exc) from exc
 
 
+@dividends_app.command("discard")
+def discard_cmd(
+    ctx: typer.Context,
+    run: Annotated[int, typer.Argument(help="Draft run id.")],
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+) -> None:
+    """Discard a draft (kept with its history, without lines)."""
+    try:
+        with _db() as conn:
+            who = acting(ctx, conn)
+            _in_county(conn, who, run)
+            discard_run(conn, run, by=who.name, reason=reason)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    _console.print(f"dividend run {run} discarded")
+
+
 @dividends_app.command("export")
 def export_cmd(
+    ctx: typer.Context,
     run: Annotated[int, typer.Argument(help="Run id.")],
     format: Annotated[str, typer.Option("--format", help="csv, xlsx or bank.")] = "csv",
     out: Annotated[Path | None, typer.Option(help="File to write.")] = None,
     role: Annotated[
-        str, typer.Option(help="Caller's role; finance_officer/bank_export/auditor see full data.")
+        str,
+        typer.Option(
+            help="Mask as for this role; finance_officer/bank_export/auditor see full data "
+            "when the key's role may (finance, admin)."
+        ),
     ] = "viewer",
 ) -> None:
     """Export a run: lines (CSV/XLSX, drafts as previews) or the bank payment file."""
-    writers = {"csv": export_csv, "xlsx": export_xlsx, "bank": export_bank_file}
-    if format not in writers:
+    if format not in ("csv", "xlsx", "bank"):
         raise _fail(ValidationError(f"--format {format!r}: expected csv, xlsx or bank"))
     suffix = {"csv": "csv", "xlsx": "xlsx", "bank": "bank.csv"}[format]
     path = out or Path(f"dividend-run-{run}.{suffix}")
     try:
         with _db() as conn:
-            result = writers[format](conn, run, path, role=role)
+            who = acting(ctx, conn)
+            _in_county(conn, who, run)
+            shown_as = role if who.reveals_personal_data else "viewer"
+            if format == "bank":
+                result = export_bank_file(conn, run, path, by=who.name, role=shown_as)
+            else:
+                writer = export_csv if format == "csv" else export_xlsx
+                result = writer(conn, run, path, role=shown_as)
     except PvmonError as exc:
         raise _fail(exc) from exc
     _console.print(f"wrote {result.path}: {result.rows:,} rows, {yuan(result.total_fen)} yuan")
@@ -204,11 +440,13 @@ def export_cmd(
 
 
 @dividends_app.command("paid")
-def paid_cmd(run: Annotated[int, typer.Argument(help="Run id.")]) -> None:
+def paid_cmd(ctx: typer.Context, run: Annotated[int, typer.Argument(help="Run id.")]) -> None:
     """Record that the bank paid an exported run."""
     try:
         with _db() as conn:
-            mark_paid(conn, run)
+            who = acting(ctx, conn)
+            _in_county(conn, who, run)
+            mark_paid(conn, run, by=who.name)
             _console.print(_summary_table(conn, run))
     except PvmonError as exc:
         raise _fail(exc) from exc
@@ -216,26 +454,31 @@ def paid_cmd(run: Annotated[int, typer.Argument(help="Run id.")]) -> None:
 
 @dividends_app.command("adjust")
 def adjust_cmd(
+    ctx: typer.Context,
     run: Annotated[int, typer.Argument(help="Approved run to correct.")],
-    user: Annotated[str, typer.Option(help="Who computes the adjustment.")] = "",
     note: Annotated[str, typer.Option(help="Why.")] = "",
 ) -> None:
     """Draft an adjustment run: reversing and new lines for what changed since approval."""
     try:
         with _db() as conn:
-            adj = create_adjustment(conn, run, created_by=user or getpass.getuser(), note=note)
+            who = acting(ctx, conn)
+            _in_county(conn, who, run)
+            adj = create_adjustment(conn, run, created_by=who.name, note=note)
             _console.print(_summary_table(conn, adj))
     except PvmonError as exc:
         raise _fail(exc) from exc
 
 
 @dividends_app.command("schedule")
-def schedule_cmd(station: Annotated[str, typer.Argument(help="Station code.")]) -> None:
+def schedule_cmd(
+    ctx: typer.Context, station: Annotated[str, typer.Argument(help="Station code.")]
+) -> None:
     """The station's 25-year schedule: expected energy, revenue, obligations, coverage, actuals."""
     from dividends.queries import station_schedule
 
     try:
         with _db() as conn:
+            acting(ctx, conn)
             sched = station_schedule(conn, station)
     except PvmonError as exc:
         raise _fail(exc) from exc
@@ -262,45 +505,30 @@ def schedule_cmd(station: Annotated[str, typer.Argument(help="Station code.")]) 
         _console.print(f"years at risk of shortfall: {sched.years_at_risk}")
 
 
-def _price(text: str, what: str) -> tuple[str, Decimal]:
-    key, _, value = text.partition("=")
-    try:
-        return key, Decimal(value)
-    except InvalidOperation as exc:
-        raise ValidationError(f"--{what} {text!r}: expected KEY=YUAN_PER_KWH") from exc
-
-
 @dividends_app.command("setup")
 def setup_cmd(
-    first_dividend_on: Annotated[str, typer.Option(help="First dividend day (YYYY-MM-DD).")],
-    benchmark: Annotated[list[str], typer.Option(help="PROVINCE=yuan/kWh (repeatable).")] = [],  # noqa: B006
-    tariff: Annotated[list[str], typer.Option(help="TARIFF_REF=yuan/kWh (repeatable).")] = [],  # noqa: B006
-    effective_from: Annotated[str, typer.Option(help="Prices in force from.")] = "2015-01-01",
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="Settings file (YAML): prices, schemes, enrolment, deductions.")
+    ],
 ) -> None:
-    """Define the standard schemes, enrol the registry's stations and set prices."""
-    from dividends.schemes import (
-        STANDARD_SCHEMES,
-        define_scheme,
-        enrol_registry,
-        set_benchmark_price,
-        set_tariff,
-    )
+    """Set up a county's dividends from a settings file: validated whole (every problem
+    with its key), then written in one transaction; the registry's stations are enrolled.
+    Needs an admin key."""
+    from dividends.setup import apply_setup, load_setup_file
 
     try:
-        first = date.fromisoformat(first_dividend_on)
-        since = date.fromisoformat(effective_from)
+        setup = load_setup_file(file)
         with _db() as conn:
-            for spec in STANDARD_SCHEMES:
-                define_scheme(conn, spec)
-            counts = enrol_registry(conn, first_dividend_on=first)
-            for item in benchmark:
-                key, value = _price(item, "benchmark")
-                set_benchmark_price(conn, province=key, effective_from=since, yuan_per_kwh=value)
-            for item in tariff:
-                key, value = _price(item, "tariff")
-                set_tariff(conn, tariff_ref=key, effective_from=since, yuan_per_kwh=value)
-    except ValueError as exc:
-        raise _fail(ValidationError(f"date: {exc}")) from exc
+            acting(ctx, conn, "admin")
+            counts = apply_setup(conn, setup, name=file.name)
     except PvmonError as exc:
         raise _fail(exc) from exc
     _console.print(", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+# the county's cash commands, registered with the rest (``python -m pvmon.cli`` sees them)
+from dividends.cash.cli import cash_app, disclose_cmd  # noqa: E402
+
+dividends_app.add_typer(cash_app, name="cash")
+dividends_app.command("disclose")(disclose_cmd)

@@ -7,6 +7,7 @@ from pvmon.errors import NotFoundError, PvmonError, ValidationError
 __all__ = [
     "DividendError",
     "DoublePaymentError",
+    "EstimatesNotAcknowledgedError",
     "FourEyesError",
     "FrozenRunError",
     "MissingPriceError",
@@ -41,3 +42,7 @@ class DoublePaymentError(DividendError):
 
 class MissingPriceError(DividendError, ValidationError):
     """A station has no benchmark price or tariff in force for the period."""
+
+
+class EstimatesNotAcknowledgedError(RunStateError):
+    """A run with much estimated energy is approved without acknowledging the estimates."""

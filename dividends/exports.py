@@ -215,13 +215,16 @@ def export_xlsx(
 
 
 def export_bank_file(
-    conn: psycopg.Connection, run_id: int, path: Path, *, role: str = "viewer"
+    conn: psycopg.Connection, run_id: int, path: Path, *, by: str, role: str = "viewer"
 ) -> ExportResult:
     """The bank payment file (layout in the module docstring) of an approved run; marks the
-    run exported. Refuses drafts."""
+    run exported by ``by``. Refuses drafts, discarded and paid runs."""
     summary = run_summary(conn, run_id)
-    if summary.status == "draft":
-        raise RunStateError(f"dividend run {run_id}: a draft cannot go to the bank; approve it")
+    if summary.status not in ("approved", "exported"):
+        raise RunStateError(
+            f"dividend run {run_id}: status is {summary.status}; a bank file needs an approved"
+            " or exported run"
+        )
     per_household: dict[int, dict[str, Any]] = {}
     for row in _rows(conn, run_id, role=role):
         if row["payee_kind"] != "household":
@@ -248,5 +251,5 @@ def export_bank_file(
         ])  # fmt: skip
     out.writerow(["合计", n, "", "", "", yuan(total), ""])
     path.write_text(buf.getvalue(), encoding="utf-8-sig")
-    mark_exported(conn, run_id)
+    mark_exported(conn, run_id, by=by)
     return ExportResult(path, n, total, skipped)

@@ -1,10 +1,12 @@
 """Revenue as data: the energy basis per station and period, and revenue lines by part.
 
-Energy basis (``station_period_energy``) is either computed from metered daily energy
-(``station_energy_daily``; days without data are filled from the station's expected
-yield and counted as estimated days) or **fed** directly with :func:`feed_energy`
-(benchmarks, imported meter readings, later grid settlements). A fed row is never
-overwritten by the computation.
+Energy basis (``station_period_energy``) is, per station and period, the **settled**
+energy of the grid's statements where they cover the whole period
+(:func:`write_settled_energy`, source ``settled``), else computed from metered daily
+energy (``station_energy_daily``; days without data are filled from the station's
+expected yield and counted as estimated days), unless it was **fed** directly with
+:func:`feed_energy` (benchmarks, imported meter readings). A fed row is never
+overwritten; a settled row only by newer statements.
 
 Revenue lines (``revenue_lines``) are energy × price per part:
 
@@ -52,6 +54,7 @@ __all__ = [
     "stations_needing_energy",
     "write_revenue_basis",
     "write_revenue_lines",
+    "write_settled_energy",
 ]
 
 ACCRUAL_SOURCES = ("metered", "estimated")
@@ -151,8 +154,36 @@ def compute_energy_basis(conn: psycopg.Connection, period: Period) -> int:
     return cur.rowcount
 
 
+def write_settled_energy(conn: psycopg.Connection, period: Period) -> int:
+    """Settled energy [Wh] as the energy basis (source ``settled``) of every ``_div_scope``
+    station whose grid statements cover all of ``period``; replaces energy computed from
+    readings (and earlier settled figures), never fed rows. Returns stations written.
+
+    Their benchmark revenue line then carries the settled amount
+    (:func:`write_revenue_lines`): the statement is what the grid paid."""
+    cur = conn.execute(
+        """
+        INSERT INTO station_period_energy AS pe (station_id, period_start, period_end,
+               metered_wh, estimated_wh, metered_days, estimated_days, source)
+        SELECT g.station_id, %(s)s, %(e)s, sum(g.energy_wh)::bigint, 0, %(days)s, 0, 'settled'
+          FROM grid_settlements g JOIN _div_scope sc ON sc.station_id = g.station_id
+         WHERE g.period_start >= %(s)s AND g.period_end <= %(e)s
+         GROUP BY g.station_id
+        HAVING sum(g.period_end - g.period_start) = %(days)s
+        ON CONFLICT (station_id, period_start, period_end) DO UPDATE
+           SET metered_wh = excluded.metered_wh, estimated_wh = 0,
+               metered_days = excluded.metered_days, estimated_days = 0, source = 'settled',
+               computed_at = now()
+         WHERE pe.source IN ('readings', 'settled')
+        """,
+        {"s": period.start, "e": period.end, "days": period.days},
+    )
+    return cur.rowcount
+
+
 def stations_needing_energy(conn: psycopg.Connection, period: Period) -> int:
-    """Fill temporary ``_div_need`` with the ``_div_scope`` stations lacking fed energy."""
+    """Fill temporary ``_div_need`` with the ``_div_scope`` stations lacking fed or
+    settled energy."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _div_need (station_id bigint PRIMARY KEY)")
     conn.execute("TRUNCATE _div_need")
     cur = conn.execute(
@@ -161,7 +192,7 @@ def stations_needing_energy(conn: psycopg.Connection, period: Period) -> int:
         SELECT sc.station_id FROM _div_scope sc
          WHERE NOT EXISTS (SELECT 1 FROM station_period_energy e
                             WHERE e.station_id = sc.station_id AND e.period_start = %(s)s
-                              AND e.period_end = %(e)s AND e.source = 'fed')
+                              AND e.period_end = %(e)s AND e.source IN ('fed', 'settled'))
         """,
         {"s": period.start, "e": period.end},
     )
@@ -244,6 +275,22 @@ def write_revenue_lines(conn: psycopg.Connection, period: Period) -> int:
          CROSS JOIN LATERAL (VALUES ('metered', metered_wh), ('estimated', estimated_wh))
                AS src (source, wh)
          WHERE src.source = 'metered' OR src.wh > 0
+        """,
+        {"s": period.start, "e": period.end},
+    )
+    # settled energy: the benchmark part is what the grid's statements paid
+    conn.execute(
+        """
+        UPDATE revenue_lines r SET amount_fen = g.fen
+          FROM (SELECT gs.station_id, sum(gs.amount_fen)::bigint AS fen
+                  FROM grid_settlements gs JOIN _div_scope sc ON sc.station_id = gs.station_id
+                 WHERE gs.period_start >= %(s)s AND gs.period_end <= %(e)s
+                 GROUP BY gs.station_id) g,
+               station_period_energy e
+         WHERE r.station_id = g.station_id AND e.station_id = g.station_id
+           AND e.period_start = %(s)s AND e.period_end = %(e)s AND e.source = 'settled'
+           AND r.period_start = %(s)s AND r.period_end = %(e)s
+           AND r.part = 'benchmark' AND r.source = 'metered'
         """,
         {"s": period.start, "e": period.end},
     )

@@ -31,6 +31,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from psycopg import errors as pg_errors
 from dividends.allocation import allocate, grouped_largest_remainder, largest_remainder
 from dividends.errors import (
     DoublePaymentError,
+    EstimatesNotAcknowledgedError,
     FourEyesError,
     FrozenRunError,
     RunNotFoundError,
@@ -51,27 +53,43 @@ from dividends.revenue import (
     stations_needing_energy,
     write_revenue_basis,
     write_revenue_lines,
+    write_settled_energy,
 )
 from pvmon.errors import DatabaseError, ValidationError
 
 __all__ = [
+    "DEFAULT_ESTIMATED_SHARE_LIMIT",
     "SCOPE_KINDS",
+    "RunEvent",
     "RunSummary",
+    "actor_name",
     "approve_run",
     "compute_run",
     "create_adjustment",
+    "discard_run",
     "ensure_expected_yields",
+    "list_runs",
     "mark_exported",
     "mark_paid",
+    "recompute_run",
+    "run_history",
     "run_summary",
+    "scope_in_county",
 ]
 
 SCOPE_KINDS = ("all", "county", "township", "village", "stations")
+#: a station whose energy is more estimated than this share needs an acknowledgement to
+#: approve (``accept_estimated``)
+DEFAULT_ESTIMATED_SHARE_LIMIT = Decimal("0.05")
 Progress = Callable[[str, int, int], None]
 _STEPS = 7
 _SHARE_SCALE = 10**6
 # low-cardinality text columns: categoricals, not a Python string per row
-_CATEGORIES = {c: "category" for c in ("kind", "policy", "component", "basis", "payee_kind")}
+_CATEGORIES = {
+    c: "category"
+    for c in ("kind", "policy", "component", "basis", "payee_kind", "energy_source",
+              "revenue_basis")
+}  # fmt: skip
 
 _LINE_COLUMNS = (
     "run_id", "line_kind", "reverses_line_id", "station_id", "unit_village_id", "enrolment_id",
@@ -106,6 +124,33 @@ class RunSummary:
     estimated_units: int
 
 
+@dataclass(frozen=True)
+class RunEvent:
+    """One state change of a run: what, who, when, and a detail (e.g. the adjustment id)."""
+
+    run_id: int
+    event: str
+    actor: str
+    at: object
+    detail: str
+
+
+def actor_name(text: str) -> str:
+    """The acting person's name as runs record it: trimmed and case-folded, so that
+    ``"Clerk9 "`` and ``"clerk9"`` are one person."""
+    name = text.strip().casefold()
+    if not name:
+        raise ValidationError("actor: a named person must act (empty name)")
+    return name
+
+
+def _event(conn: psycopg.Connection, run_id: int, event: str, actor: str, detail: str = "") -> None:
+    conn.execute(
+        "INSERT INTO dividend_run_events (run_id, event, actor, detail) VALUES (%s, %s, %s, %s)",
+        (run_id, event, actor, detail),
+    )
+
+
 def _noop(_step: str, _done: int, _total: int) -> None:
     return None
 
@@ -138,18 +183,47 @@ def _scope(conn: psycopg.Connection, scope_kind: str, codes: Sequence[str], peri
         """,
         {"codes": list(codes), "start": period.start},
     )
-    if scope_kind == "stations":
+    if scope_kind != "all":
+        table = {"county": "counties", "township": "townships", "village": "villages",
+                 "stations": "stations"}[scope_kind]  # fmt: skip
         found = {
             r[0]
-            for r in conn.execute(
-                "SELECT s.code FROM stations s WHERE s.code = ANY(%s)", (list(codes),)
-            )
+            for r in conn.execute(f"SELECT code FROM {table} WHERE code = ANY(%s)", (list(codes),))
         }
         unknown = sorted(set(codes) - found)
         if unknown:
-            raise ValidationError(f"scope stations: unknown station code(s) {unknown}")
+            what = "station" if scope_kind == "stations" else scope_kind
+            raise ValidationError(
+                f"scope {scope_kind}: unknown {what} code(s) {', '.join(unknown)}",
+                [f"scope {scope_kind}: {code}: no such {what}" for code in unknown],
+            )
     conn.execute("ANALYZE _div_scope")
     return cur.rowcount
+
+
+def scope_in_county(
+    conn: psycopg.Connection, *, county_id: int | None, scope_kind: str, codes: Sequence[str]
+) -> bool:
+    """True when a run of this scope lies inside county ``county_id`` (None: any county),
+    so that a person limited to one county may see and act on it."""
+    if county_id is None:
+        return True
+    if scope_kind == "all" or not codes:
+        return False
+    table = {
+        "county": "counties c",
+        "township": "townships tw JOIN counties c ON c.id = tw.county_id",
+        "village": "villages v JOIN townships tw ON"
+        " tw.id = v.township_id JOIN counties c ON c.id = tw.county_id",
+        "stations": "stations s JOIN villages v ON v.id = s.village_id JOIN townships tw"
+        " ON tw.id = v.township_id JOIN counties c ON c.id = tw.county_id",
+    }[scope_kind]
+    alias = {"county": "c", "township": "tw", "village": "v", "stations": "s"}[scope_kind]
+    row = conn.execute(
+        f"SELECT count(*) FROM {table} WHERE {alias}.code = ANY(%s) AND c.id = %s",
+        (list(set(codes)), county_id),
+    ).fetchone()
+    return row is not None and int(row[0]) == len(set(codes))
 
 
 def ensure_expected_yields(conn: psycopg.Connection, *, only_need: bool = True) -> int:
@@ -216,12 +290,18 @@ def _open_run(
 ) -> int:
     if run_id is not None:
         row = conn.execute(
-            "SELECT status FROM dividend_runs WHERE id = %s FOR UPDATE", (run_id,)
+            "SELECT status, kind, corrects_run_id FROM dividend_runs WHERE id = %s FOR UPDATE",
+            (run_id,),
         ).fetchone()
         if row is None:
             raise RunNotFoundError(f"dividend run {run_id}: not found")
         if row[0] != "draft":
             raise RunStateError(f"dividend run {run_id}: status is {row[0]}, only drafts recompute")
+        if row[1] == "adjustment" and kind != "adjustment":
+            raise RunStateError(
+                f"dividend run {run_id}: an adjustment run is not recomputed; create a new "
+                f"adjustment of run {row[2]}"
+            )
         for table in ("dividend_lines", "dividend_run_units", "dividend_run_deductions"):
             conn.execute(f"DELETE FROM {table} WHERE run_id = %s", (run_id,))
         return run_id
@@ -250,6 +330,7 @@ def _open_run(
 def _revenue(conn: psycopg.Connection, period: Period, progress: Progress) -> None:
     """Energy basis, revenue lines and the revenue basis (``_div_revenue``) of the scope."""
     progress("energy basis", 1, _STEPS)
+    write_settled_energy(conn, period)
     if stations_needing_energy(conn, period):
         ensure_expected_yields(conn)
         compute_energy_basis(conn, period)
@@ -372,7 +453,8 @@ def _compute(
         conn,
         """
         WITH rev AS (
-            SELECT station_id, bench_fen AS bench, subsidy_fen AS subsidy FROM _div_revenue
+            SELECT station_id, basis, bench_fen AS bench, subsidy_fen AS subsidy
+              FROM _div_revenue
         ), ded AS (
             SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
              WHERE run_id = %(run)s GROUP BY station_id
@@ -381,7 +463,8 @@ def _compute(
                (coalesce(sh.weight, 1) * 1000000)::bigint AS weight,
                e.metered_wh + e.estimated_wh AS energy_wh, e.estimated_wh, e.estimated_days,
                coalesce(rev.bench, 0) AS bench, coalesce(rev.subsidy, 0) AS subsidy,
-               coalesce(ded.fen, 0) AS ded
+               coalesce(ded.fen, 0) AS ded, e.source AS energy_source,
+               coalesce(rev.basis, 'accrued') AS revenue_basis
           FROM _div_scope sc
           JOIN stations s ON s.id = sc.station_id
           JOIN station_period_energy e ON e.station_id = s.id
@@ -548,6 +631,8 @@ def _compute(
                     "village_collective",
                 ),
                 "factor": alloc.unit_factor,
+                "energy_source": units["energy_source"].to_numpy(object),
+                "revenue_basis": units["revenue_basis"].to_numpy(object),
             }
         ),
     )
@@ -605,6 +690,7 @@ def compute_run(
     period = parse_period(period) if isinstance(period, str) else period
     report = progress or _noop
     codes = sorted(scope_codes)
+    actor = actor_name(created_by)
     try:
         with conn.transaction():
             if run_id is None:
@@ -629,9 +715,10 @@ def compute_run(
                 period=period,
                 scope_kind=scope_kind,
                 codes=codes,
-                created_by=created_by,
+                created_by=actor,
                 run_id=run_id,
             )
+            _event(conn, rid, "created" if run_id is None else "recomputed", actor)
             report("deductions", 3, _STEPS)
             _deductions(conn, rid, period)
             _compute(conn, rid, period, report)
@@ -644,6 +731,29 @@ def compute_run(
         raise DatabaseError(f"computing dividend run for {period.label} failed: {exc}") from exc
 
 
+def recompute_run(
+    conn: psycopg.Connection, run_id: int, *, by: str, progress: Progress | None = None
+) -> int:
+    """Recompute draft ``run_id`` on today's data for its own period and scope; ``by``
+    becomes one of its makers (and so may not approve it). Adjustment drafts are not
+    recomputed (draft a new adjustment of the run they correct)."""
+    row = conn.execute(
+        "SELECT period_label, scope_kind, scope_codes FROM dividend_runs WHERE id = %s",
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        raise RunNotFoundError(f"dividend run {run_id}: not found")
+    return compute_run(
+        conn,
+        period=row[0],
+        scope_kind=row[1],
+        scope_codes=list(row[2]),
+        created_by=by,
+        run_id=run_id,
+        progress=progress,
+    )
+
+
 def _status(conn: psycopg.Connection, run_id: int) -> tuple[str, str, str]:
     row = conn.execute(
         "SELECT status, created_by, kind FROM dividend_runs WHERE id = %s FOR UPDATE", (run_id,)
@@ -653,22 +763,87 @@ def _status(conn: psycopg.Connection, run_id: int) -> tuple[str, str, str]:
     return str(row[0]), str(row[1]), str(row[2])
 
 
-def approve_run(conn: psycopg.Connection, run_id: int, *, approved_by: str) -> None:
-    """Approve a draft: a user other than its creator; freezes it and claims its payees.
+def _makers(conn: psycopg.Connection, run_id: int, creator: str) -> set[str]:
+    rows = conn.execute(
+        """SELECT DISTINCT actor FROM dividend_run_events
+            WHERE run_id = %s AND event IN ('created', 'recomputed')""",
+        (run_id,),
+    ).fetchall()
+    return {actor_name(creator), *(actor_name(r[0]) for r in rows)}
 
-    Raises :class:`FourEyesError` for the creator, :class:`DoublePaymentError` when a payee
-    of a line was already claimed for overlapping days by another approved run.
+
+def _check_period_ended(period: Period, run_id: int, today: date) -> None:
+    if period.end > today:
+        raise RunStateError(
+            f"dividend run {run_id}: period {period.label} runs until {period.end}; it can be "
+            "previewed as a draft but approved only once the period has ended"
+        )
+
+
+def _check_estimates(
+    conn: psycopg.Connection, run_id: int, *, limit: Decimal, accepted: bool
+) -> None:
+    """Refuse (unless ``accepted``) when a station's energy is estimated beyond ``limit``."""
+    if accepted:
+        return
+    rows = conn.execute(
+        """SELECT s.code, sum(u.estimated_wh)::numeric / nullif(sum(u.energy_wh), 0) AS share
+             FROM dividend_run_units u JOIN stations s ON s.id = u.station_id
+            WHERE u.run_id = %s GROUP BY s.code
+           HAVING sum(u.estimated_wh)::numeric > %s * sum(u.energy_wh)
+            ORDER BY 2 DESC, 1""",
+        (run_id, limit),
+    ).fetchall()
+    if rows:
+        shown = ", ".join(f"{code} {Decimal(share or 1) * 100:.0f} %" for code, share in rows[:5])
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        raise EstimatesNotAcknowledgedError(
+            f"dividend run {run_id}: {len(rows)} station(s) have more than {limit * 100:.0f} % "
+            f"estimated energy ({shown}{more}); acknowledge the estimates to approve"
+        )
+
+
+def approve_run(
+    conn: psycopg.Connection,
+    run_id: int,
+    *,
+    approved_by: str,
+    today: date | None = None,
+    accept_estimated: bool = False,
+    estimated_share_limit: Decimal = DEFAULT_ESTIMATED_SHARE_LIMIT,
+) -> None:
+    """Approve a draft: freezes it, claims its payees and, for its ``accrued`` units whose
+    cash pvmon tracks, records what the county advances beyond the cash received by
+    ``today`` (:func:`dividends.cash.ledger.record_advances`).
+
+    Refused with :class:`FourEyesError` for any of its makers (whoever computed or
+    recomputed it), :class:`RunStateError` while its period has not ended (by ``today``,
+    default the current date), :class:`EstimatesNotAcknowledgedError` when a station's
+    estimated energy share exceeds ``estimated_share_limit`` without
+    ``accept_estimated``, :class:`DoublePaymentError` when a payee of a line was already
+    claimed for overlapping days by another approved run.
     """
+    from dividends.cash.ledger import record_advances
+
+    today = today or date.today()
+    approver = actor_name(approved_by)
     try:
         with conn.transaction():
             status, creator, kind = _status(conn, run_id)
             if status != "draft":
                 raise RunStateError(f"dividend run {run_id}: status is {status}, not draft")
-            if approved_by.strip() == "" or approved_by == creator:
+            makers = _makers(conn, run_id, creator)
+            if approver in makers:
                 raise FourEyesError(
-                    f"dividend run {run_id}: approved_by {approved_by!r} must be a user other "
-                    f"than its creator {creator!r}"
+                    f"dividend run {run_id}: {approver!r} computed or recomputed it and may "
+                    f"not approve it (makers: {', '.join(sorted(makers))})"
                 )
+            row = conn.execute(
+                "SELECT period_label FROM dividend_runs WHERE id = %s", (run_id,)
+            ).fetchone()
+            assert row is not None
+            _check_period_ended(parse_period(row[0]), run_id, today)
+            _check_estimates(conn, run_id, limit=estimated_share_limit, accepted=accept_estimated)
             if kind == "regular":
                 conn.execute(
                     """
@@ -684,8 +859,12 @@ def approve_run(conn: psycopg.Connection, run_id: int, *, approved_by: str) -> N
             conn.execute(
                 "UPDATE dividend_runs SET status = 'approved', approved_by = %s,"
                 " approved_at = now() WHERE id = %s",
-                (approved_by, run_id),
+                (approver, run_id),
             )
+            detail = "estimates acknowledged" if accept_estimated else ""
+            _event(conn, run_id, "approved", approver, detail)
+            if kind == "regular":
+                record_advances(conn, run_id, advanced_on=today, tracked_only=True)
     except pg_errors.ExclusionViolation as exc:
         raise DoublePaymentError(
             f"dividend run {run_id}: a payee is already paid for this period by another "
@@ -697,9 +876,40 @@ def approve_run(conn: psycopg.Connection, run_id: int, *, approved_by: str) -> N
         raise DatabaseError(f"approving dividend run {run_id} failed: {exc}") from exc
 
 
+def discard_run(conn: psycopg.Connection, run_id: int, *, by: str, reason: str = "") -> None:
+    """Discard a draft: its lines go, the run and its history stay (status ``discarded``)."""
+    actor = actor_name(by)
+    try:
+        with conn.transaction():
+            status, _creator, _kind = _status(conn, run_id)
+            if status != "draft":
+                raise RunStateError(
+                    f"dividend run {run_id}: status is {status}; only a draft is discarded"
+                )
+            _discard(conn, run_id, actor, reason)
+    except pg_errors.RaiseException as exc:
+        raise FrozenRunError(str(exc.diag.message_primary)) from exc
+    except psycopg.Error as exc:
+        raise DatabaseError(f"discarding dividend run {run_id} failed: {exc}") from exc
+
+
+def _discard(conn: psycopg.Connection, run_id: int, actor: str, reason: str) -> None:
+    for table in ("dividend_lines", "dividend_run_units", "dividend_run_deductions"):
+        conn.execute(f"DELETE FROM {table} WHERE run_id = %s", (run_id,))
+    conn.execute("UPDATE dividend_runs SET status = 'discarded' WHERE id = %s", (run_id,))
+    _event(conn, run_id, "discarded", actor, reason)
+
+
 def _transition(
-    conn: psycopg.Connection, run_id: int, *, to: str, allowed: tuple[str, ...], stamp: str
+    conn: psycopg.Connection,
+    run_id: int,
+    *,
+    to: str,
+    allowed: tuple[str, ...],
+    stamp: str,
+    by: str,
 ) -> None:
+    actor = actor_name(by)
     try:
         with conn.transaction():
             status, _creator, _kind = _status(conn, run_id)
@@ -711,18 +921,21 @@ def _transition(
                 f"UPDATE dividend_runs SET status = %s, {stamp} = now() WHERE id = %s",
                 (to, run_id),
             )
+            _event(conn, run_id, to, actor)
     except pg_errors.RaiseException as exc:
         raise FrozenRunError(str(exc.diag.message_primary)) from exc
 
 
-def mark_exported(conn: psycopg.Connection, run_id: int) -> None:
-    """approved → exported (exporting again keeps it exported)."""
-    _transition(conn, run_id, to="exported", allowed=("approved", "exported"), stamp="exported_at")
+def mark_exported(conn: psycopg.Connection, run_id: int, *, by: str) -> None:
+    """approved → exported (exporting again keeps it exported, and is recorded again)."""
+    _transition(
+        conn, run_id, to="exported", allowed=("approved", "exported"), stamp="exported_at", by=by
+    )
 
 
-def mark_paid(conn: psycopg.Connection, run_id: int) -> None:
+def mark_paid(conn: psycopg.Connection, run_id: int, *, by: str) -> None:
     """exported → paid."""
-    _transition(conn, run_id, to="paid", allowed=("exported",), stamp="paid_at")
+    _transition(conn, run_id, to="paid", allowed=("exported",), stamp="paid_at", by=by)
 
 
 def create_adjustment(
@@ -740,9 +953,9 @@ def create_adjustment(
     Lines are compared with the run's **standing**: its own lines as corrected by the
     adjustments approved so far (an approved adjustment's corrections replace the lines
     it reverses), so a second correction reverses the first one's figures, never the
-    original's again. Adjusting an adjustment adjusts the run it corrects. A draft
-    adjustment of the same run is replaced (one open correction at a time, so two
-    drafts cannot both be approved against the same standing)."""
+    original's again. An adjustment run is not adjusted itself (adjust the run it
+    corrects). A draft adjustment of the same run is discarded (one open correction at a
+    time, so two drafts cannot both be approved against the same standing)."""
     report = progress or _noop
     row = conn.execute(
         "SELECT status, period_label, scope_kind, scope_codes, kind, corrects_run_id"
@@ -752,17 +965,24 @@ def create_adjustment(
     if row is None:
         raise RunNotFoundError(f"dividend run {run_id}: not found")
     status, label, scope_kind, codes, kind, corrects = row
-    if status == "draft":
-        raise RunStateError(f"dividend run {run_id}: a draft is recomputed, not adjusted")
+    if status in ("draft", "discarded"):
+        raise RunStateError(
+            f"dividend run {run_id}: status is {status}; a draft is recomputed, not adjusted"
+        )
     if kind == "adjustment":
-        run_id = int(corrects)
+        raise RunStateError(
+            f"dividend run {run_id}: is an adjustment; adjust run {corrects} (the run it corrects)"
+        )
+    actor = actor_name(created_by)
     period = parse_period(label)
     try:
         with conn.transaction():
-            conn.execute(
-                "DELETE FROM dividend_runs WHERE corrects_run_id = %s AND status = 'draft'",
+            for (open_id,) in conn.execute(
+                "SELECT id FROM dividend_runs WHERE corrects_run_id = %s AND status = 'draft'"
+                " ORDER BY id",
                 (run_id,),
-            )
+            ).fetchall():
+                _discard(conn, int(open_id), actor, "replaced by a new adjustment")
             # the standing: lines of the run and corrections of its approved adjustments
             # that no approved adjustment has reversed
             conn.execute("DROP TABLE IF EXISTS _adj_base")
@@ -787,12 +1007,14 @@ def create_adjustment(
                 period=period,
                 scope_kind=scope_kind,
                 codes=codes,
-                created_by=created_by,
+                created_by=actor,
                 run_id=None,
                 kind="adjustment",
                 corrects=run_id,
                 note=note,
             )
+            _event(conn, adj, "created", actor, note)
+            _event(conn, run_id, "adjusted", actor, f"adjustment run {adj}")
             _deductions(conn, adj, period)
             _compute(conn, adj, period, report, line_kind="correction")
             same = """n.enrolment_id = o.enrolment_id AND n.component = o.component
@@ -862,6 +1084,43 @@ def run_summary(conn: psycopg.Connection, run_id: int) -> RunSummary:
         row[6],
         *(int(x) for x in row[7:]),
     )
+
+
+def list_runs(
+    conn: psycopg.Connection,
+    *,
+    status: str | None = None,
+    period: str | None = None,
+    kind: str | None = None,
+    corrects: int | None = None,
+    limit: int = 50,
+) -> list[RunSummary]:
+    """Runs newest first, with their totals, filtered by status, period label, kind and
+    the run an adjustment corrects."""
+    if period is not None:
+        period = parse_period(period).label
+    rows = conn.execute(
+        """SELECT id FROM dividend_runs
+            WHERE (%(status)s::text IS NULL OR status = %(status)s)
+              AND (%(period)s::text IS NULL OR period_label = %(period)s)
+              AND (%(kind)s::text IS NULL OR kind = %(kind)s)
+              AND (%(corrects)s::bigint IS NULL OR corrects_run_id = %(corrects)s)
+            ORDER BY id DESC LIMIT %(limit)s""",
+        {"status": status, "period": period, "kind": kind, "corrects": corrects, "limit": limit},
+    ).fetchall()
+    return [run_summary(conn, int(r[0])) for r in rows]
+
+
+def run_history(conn: psycopg.Connection, run_id: int) -> list[RunEvent]:
+    """Every state change of a run, oldest first: who did what, and when."""
+    if conn.execute("SELECT 1 FROM dividend_runs WHERE id = %s", (run_id,)).fetchone() is None:
+        raise RunNotFoundError(f"dividend run {run_id}: not found")
+    rows = conn.execute(
+        "SELECT run_id, event, actor, at, detail FROM dividend_run_events WHERE run_id = %s"
+        " ORDER BY id",
+        (run_id,),
+    ).fetchall()
+    return [RunEvent(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def period_of(label: str) -> tuple[date, date]:

@@ -353,10 +353,6 @@ def demo(
         raise _fail(exc) from exc
 
 
-if __name__ == "__main__":
-    app()
-
-
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -366,16 +362,32 @@ def keys_create(
     name: Annotated[str, typer.Argument(help="Unique key name (shown as creator/approver).")],
     role: Annotated[str, typer.Option(help="viewer, operator, finance or admin.")] = "viewer",
     county: Annotated[str | None, typer.Option(help="Limit the key to this county code.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the key to this new file (owner-only) instead of printing it."),
+    ] = None,
 ) -> None:
-    """Create a key and print it once (only its hash is stored)."""
+    """Create a key and show it once (only its hash is stored): printed, or written to
+    ``--out`` for ``pvmon dividends --key-file`` and ``PVMON_API_KEY_FILE``."""
+    import os
+
     from pvmon.api.auth import create_key
 
+    if out is not None and out.exists():
+        raise _fail(ValidationError(f"--out {out}: the file exists; keys are never overwritten"))
     try:
         with open_database(_migrated_url(_settings()), autocommit=True) as conn:
             info, plain = create_key(conn, name=name, role=role, county=county)
     except PvmonError as exc:
         raise _fail(exc) from exc
-    console.print(f"key {info.name} ({info.role}{', county ' + county if county else ''}):")
+    what = f"key {info.name} ({info.role}{', county ' + county if county else ''})"
+    if out is not None:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(plain + "\n")
+        console.print(f"{what} written to {out}")
+        return
+    console.print(f"{what}:")
     console.print(plain, soft_wrap=True)
 
 
@@ -441,9 +453,5 @@ def serve(
     )
 
 
-# County cash (issue 11): `pvmon dividends cash ...` and `pvmon dividends disclose`, attached
-# to the existing dividends sub-app without changing its commands.
-from dividends.cash.cli import cash_app, disclose_cmd  # noqa: E402
-
-dividends_app.add_typer(cash_app, name="cash")
-dividends_app.command("disclose")(disclose_cmd)
+if __name__ == "__main__":
+    app()

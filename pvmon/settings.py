@@ -5,6 +5,7 @@ Build it once at the entrypoint (:func:`load_settings`) and pass it down.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +45,21 @@ class Settings(BaseSettings):
         default="auto",
         description="Event loop of the collector, simulator and demo: uvloop when installed "
         "(auto), uvloop, or the standard library's.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="The key the command line acts with (pvmon keys create); a person, "
+        "with the key's role and county, as in the API.",
+    )
+    api_key_file: Path | None = Field(
+        default=None, description="A file holding that key (e.g. pvmon keys create --out)."
+    )
+    estimated_share_limit: Decimal = Field(
+        default=Decimal("0.05"),
+        ge=0,
+        le=1,
+        description="Approving a run in which a station's energy is estimated beyond this "
+        "share needs an explicit acknowledgement.",
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)

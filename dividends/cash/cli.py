@@ -13,12 +13,11 @@
 
 from __future__ import annotations
 
-import getpass
 from contextlib import AbstractContextManager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -27,6 +26,9 @@ from rich.table import Table
 
 from dividends.exports import yuan
 from pvmon.errors import PvmonError, ValidationError
+
+if TYPE_CHECKING:
+    from pvmon.api.auth import Principal
 
 __all__ = ["cash_app", "disclose_cmd"]
 
@@ -46,6 +48,13 @@ def _fail(exc: PvmonError) -> typer.Exit:
     from dividends.cli import _fail as fail
 
     return fail(exc)
+
+
+def acting(ctx: typer.Context, conn: psycopg.Connection) -> Principal:
+    """The person behind the command (see :func:`dividends.cli.acting`)."""
+    from dividends.cli import acting as who
+
+    return who(ctx, conn)
 
 
 def _day(text: str, option: str) -> date:
@@ -70,6 +79,7 @@ def _number(text: str, option: str, *, places: int | None = None) -> Decimal:
 
 @cash_app.command("import-settlements")
 def import_cmd(
+    ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="CSV or XLSX statements.")],
 ) -> None:
     """Import grid settlement statements (all or nothing per file; re-import changes nothing)."""
@@ -77,6 +87,7 @@ def import_cmd(
 
     try:
         with _db() as conn:
+            acting(ctx, conn)
             for f in files:
                 r = import_settlements(conn, f)
                 _console.print(
@@ -89,6 +100,7 @@ def import_cmd(
 
 @cash_app.command("reconcile")
 def reconcile_cmd(
+    ctx: typer.Context,
     start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Day after the last, YYYY-MM-DD.")],
     county: Annotated[str | None, typer.Option(help="County code.")] = None,
@@ -102,6 +114,7 @@ def reconcile_cmd(
         first, after = _day(start, "--from"), _day(end, "--to")
         fraction = _number(tolerance, "--tolerance")
         with _db() as conn:
+            acting(ctx, conn)
             rows = reconciliation(conn, start=first, end=after, county=county, tolerance=fraction)
     except PvmonError as exc:
         raise _fail(exc) from exc
@@ -119,6 +132,7 @@ def reconcile_cmd(
 
 @cash_app.command("receipt")
 def receipt_cmd(
+    ctx: typer.Context,
     county: Annotated[str, typer.Option(help="County code.")],
     ref: Annotated[str, typer.Option(help="Batch reference.")],
     received_on: Annotated[str, typer.Option(help="YYYY-MM-DD.")],
@@ -134,9 +148,10 @@ def receipt_cmd(
         fen = int(_number(amount, "--amount", places=2) * 100)
         on = _day(received_on, "--received-on")
         with _db() as conn:
+            who = acting(ctx, conn)
             r = record_receipt(
                 conn, county=county, reference=ref, received_on=on, covers=covers,
-                amount_fen=fen, coverage=coverage, recorded_by=getpass.getuser(),
+                amount_fen=fen, coverage=coverage, recorded_by=who.name,
             )  # fmt: skip
     except PvmonError as exc:
         raise _fail(exc) from exc
@@ -151,12 +166,12 @@ def receipt_cmd(
 
 @cash_app.command("basis")
 def basis_cmd(
+    ctx: typer.Context,
     basis: Annotated[
         str | None, typer.Argument(help="accrued or received; without it, list the settings.")
     ] = None,
     county: Annotated[str | None, typer.Option(help="County code.")] = None,
     scheme: Annotated[str | None, typer.Option(help="Scheme code (wins over the county).")] = None,
-    user: Annotated[str, typer.Option(help="Who sets it.")] = "",
 ) -> None:
     """Set the allocation basis of a county or scheme: ``accrued`` (pay what the output
     earned; the county advances missing cash) or ``received`` (pay only from cash received;
@@ -165,9 +180,10 @@ def basis_cmd(
 
     try:
         with _db() as conn:
+            who = acting(ctx, conn)
             if basis is not None:
                 set_basis(
-                    conn, basis=basis, set_by=user or getpass.getuser(), county=county,
+                    conn, basis=basis, set_by=who.name, county=county,
                     scheme=scheme,
                 )  # fmt: skip
                 what = f"county {county}" if county is not None else f"scheme {scheme}"
@@ -192,12 +208,15 @@ def basis_cmd(
 
 
 @cash_app.command("advances")
-def advances_cmd(county: Annotated[str, typer.Option(help="County code.")]) -> None:
+def advances_cmd(
+    ctx: typer.Context, county: Annotated[str, typer.Option(help="County code.")]
+) -> None:
     """The county's advance ledger and what is outstanding."""
     from dividends.cash.ledger import advance_ledger, outstanding_advances
 
     try:
         with _db() as conn:
+            acting(ctx, conn)
             table = Table("date", "kind", "village", "station", "amount (yuan)", "balance (yuan)")
             for e in advance_ledger(conn, county):
                 table.add_row(
@@ -213,6 +232,7 @@ def advances_cmd(county: Annotated[str, typer.Option(help="County code.")]) -> N
 
 @cash_app.command("position")
 def position_cmd(
+    ctx: typer.Context,
     county: Annotated[str, typer.Option(help="County code.")],
     level: Annotated[str, typer.Option(help="village, township or county.")] = "village",
     period: Annotated[str | None, typer.Option(help="2025, 2025-H1; all if absent.")] = None,
@@ -223,6 +243,7 @@ def position_cmd(
 
     try:
         with _db() as conn:
+            acting(ctx, conn)
             rows = cash_position(conn, county=county, level=level, period=period)  # type: ignore[arg-type]
     except PvmonError as exc:
         raise _fail(exc) from exc
@@ -238,6 +259,7 @@ def position_cmd(
 
 
 def disclose_cmd(
+    ctx: typer.Context,
     village: Annotated[str, typer.Option(help="Village code.")],
     period: Annotated[str, typer.Option(help="2025, 2025-H1, 2025-Q3.")],
     out: Annotated[Path, typer.Option(help="Directory for the XLSX and PDF.")] = Path("."),
@@ -247,6 +269,7 @@ def disclose_cmd(
 
     try:
         with _db() as conn:
+            acting(ctx, conn)
             sheet = disclosure(conn, village=village, period=period)
     except PvmonError as exc:
         raise _fail(exc) from exc

@@ -263,6 +263,10 @@ WITH unit AS (
       FROM dividend_run_units u WHERE u.run_id = %(run)s
 ), basis AS ({basis})
 SELECT u.station_id, u.village_id, tw.county_id, u.weight, u.deductions_fen, u.paid, b.basis,
+       (EXISTS (SELECT 1 FROM grid_settlements g WHERE g.station_id = u.station_id)
+        OR EXISTS (SELECT 1 FROM subsidy_receipts r WHERE r.county_id = tw.county_id)
+        OR EXISTS (SELECT 1 FROM cash_allocation_basis cb WHERE cb.county_id = tw.county_id))
+         AS tracked,
        coalesce((SELECT sum(g.amount_fen) FROM grid_settlements g
                   WHERE g.station_id = u.station_id AND g.period_start >= %(s)s
                     AND g.period_end <= %(e)s), 0)::bigint
@@ -278,13 +282,17 @@ SELECT u.station_id, u.village_id, tw.county_id, u.weight, u.deductions_fen, u.p
 """
 
 
-def record_advances(conn: psycopg.Connection, run_id: int, *, advanced_on: date) -> int:
+def record_advances(
+    conn: psycopg.Connection, run_id: int, *, advanced_on: date, tracked_only: bool = False
+) -> int:
     """Advances [fen] for the ``accrued`` units of an approved run: paid − (settled
     benchmark + subsidy received by ``advanced_on`` for the period − deductions), when
     positive. A station's cash is split over its units by share weight (largest remainder,
     ties to the lower village id). Recording again adds nothing. Returns the run's total
     advance. Units of ``received`` stations (:func:`dividends.revenue.station_basis_sql`)
-    were paid from cash and get none."""
+    were paid from cash and get none. With ``tracked_only`` (as approval calls it), only
+    stations whose cash pvmon tracks: with grid statements, in a county with subsidy
+    receipts or an allocation basis set; elsewhere pvmon cannot tell cash from advance."""
     status, period = _run(conn, run_id)
     if status == "draft":
         raise RunStateError(f"dividend run {run_id}: advances are recorded once it is approved")
@@ -302,9 +310,11 @@ def record_advances(conn: psycopg.Connection, run_id: int, *, advanced_on: date)
         deductions = np.array(cols[4], dtype=np.int64)
         paid = np.array(cols[5], dtype=np.int64)
         accrued = np.array(cols[6], dtype=object) == "accrued"
+        if tracked_only:
+            accrued &= np.array(cols[7], dtype=bool)
         ids, group = np.unique(station, return_inverse=True)
         totals = np.zeros(ids.size, dtype=np.int64)
-        totals[group] = np.array(cols[7], dtype=np.int64)
+        totals[group] = np.array(cols[8], dtype=np.int64)
         cash = grouped_largest_remainder(
             group, np.array(cols[3], dtype=np.int64), totals, tiebreak=village
         )

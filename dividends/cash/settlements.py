@@ -21,9 +21,10 @@ Every problem is reported at once with file, row and field; nothing is written u
 whole file is valid; rows are upserted by (station, period) and only changed values are
 written, so importing the same statement again changes nothing.
 
-Settled energy becomes the engine's energy basis through its extension point
-:func:`dividends.revenue.feed_energy` (source ``fed``) for stations whose statements
-cover the whole run period (:func:`apply_settled_basis`); the inverter-metered energy stays
+Settled energy becomes the engine's energy basis (source ``settled``) for stations whose
+statements cover the whole run period: every run, recompute and adjustment does this for
+its scope (:func:`dividends.revenue.write_settled_energy`), and the run's units say which
+energy source they used; the inverter-metered energy stays
 in ``station_energy_daily``, and :func:`reconciliation` compares the two. Each statement
 row is also a revenue line (part ``benchmark``, source ``settled``).
 """
@@ -45,7 +46,7 @@ from psycopg import errors as pg_errors
 from dividends.cash.errors import SettlementImportError
 from dividends.cash.pure import Reconciliation, reconcile
 from dividends.periods import Period, parse_period
-from dividends.revenue import feed_energy
+from dividends.revenue import write_settled_energy
 from pvmon.errors import DatabaseError, ValidationError
 
 __all__ = [
@@ -296,18 +297,19 @@ def import_settlements(conn: psycopg.Connection, path: Path | str) -> ImportResu
 
 def apply_settled_basis(conn: psycopg.Connection, period: Period | str) -> int:
     """Make settled energy the energy basis [Wh] of every station whose statements cover
-    all of ``period`` (fed to the engine as source ``fed``); returns stations fed."""
+    all of ``period`` (source ``settled``); returns stations written. Runs do this for
+    their own scope by themselves (:func:`dividends.revenue.write_settled_energy`)."""
     period = parse_period(period) if isinstance(period, str) else period
-    rows = conn.execute(
-        """
-        SELECT station_id, sum(energy_wh)::bigint FROM grid_settlements
-         WHERE period_start >= %(s)s AND period_end <= %(e)s
-         GROUP BY station_id
-        HAVING sum(period_end - period_start) = %(days)s
-        """,
-        {"s": period.start, "e": period.end, "days": period.days},
-    ).fetchall()
-    return feed_energy(conn, period, [(int(s), int(wh), 0, 0) for s, wh in rows])
+    try:
+        with conn.transaction():
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS _div_scope (station_id bigint PRIMARY KEY)"
+            )
+            conn.execute("TRUNCATE _div_scope")
+            conn.execute("INSERT INTO _div_scope SELECT id FROM stations")
+            return write_settled_energy(conn, period)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"settled energy for {period.label} failed: {exc}") from exc
 
 
 def reconciliation(

@@ -17,10 +17,18 @@ import psycopg
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from psycopg.rows import dict_row
 
-from dividends.errors import RunStateError
 from dividends.exports import export_bank_file, export_csv, export_xlsx, yuan
 from dividends.queries import payee_schedule, station_schedule
-from dividends.runs import approve_run, compute_run, create_adjustment, mark_paid
+from dividends.runs import (
+    approve_run,
+    compute_run,
+    create_adjustment,
+    discard_run,
+    mark_paid,
+    recompute_run,
+    run_history,
+    scope_in_county,
+)
 from pvmon.api.auth import ForbiddenError, Principal
 from pvmon.api.deps import Conn, Paging, access, county_filter, paging
 from pvmon.api.models import (
@@ -30,6 +38,8 @@ from pvmon.api.models import (
     Page,
     PayeeStatement,
     RunCreate,
+    RunDiscard,
+    RunEventOut,
     RunLine,
     RunSummaryOut,
     ScheduleOut,
@@ -282,7 +292,7 @@ SELECT r.id, r.status, r.kind, r.period_label, r.scope_kind, r.scope_codes, r.cr
        r.paid_at, r.note,
        coalesce((SELECT count(*) FROM dividend_lines l WHERE l.run_id = r.id), 0) AS lines,
        u.units, u.revenue_fen, u.deductions_fen, u.obligations_fen, u.paid_fen,
-       u.shortfall_fen, u.residual_fen
+       u.arrears_paid_fen, u.estimated_units, u.shortfall_fen, u.residual_fen
   FROM dividend_runs r
  CROSS JOIN LATERAL (
        SELECT count(*) AS units,
@@ -290,7 +300,9 @@ SELECT r.id, r.status, r.kind, r.period_label, r.scope_kind, r.scope_codes, r.cr
                   AS revenue_fen,
               coalesce(sum(deductions_fen), 0)::bigint AS deductions_fen,
               coalesce(sum(obligations_fen), 0)::bigint AS obligations_fen,
-              coalesce(sum(paid_fen + arrears_paid_fen), 0)::bigint AS paid_fen,
+              coalesce(sum(paid_fen), 0)::bigint AS paid_fen,
+              coalesce(sum(arrears_paid_fen), 0)::bigint AS arrears_paid_fen,
+              count(*) FILTER (WHERE estimated_days > 0) AS estimated_units,
               coalesce(sum(shortfall_fen), 0)::bigint AS shortfall_fen,
               coalesce(sum(residual_fen), 0)::bigint AS residual_fen
          FROM dividend_run_units x WHERE x.run_id = r.id) u
@@ -304,7 +316,15 @@ SELECT r.id, r.status, r.kind, r.period_label, r.scope_kind, r.scope_codes, r.cr
 
 
 def _run_out(row: dict[str, Any]) -> dict[str, Any]:
-    for k in ("revenue", "deductions", "obligations", "paid", "shortfall", "residual"):
+    for k in (
+        "revenue",
+        "deductions",
+        "obligations",
+        "paid",
+        "arrears_paid",
+        "shortfall",
+        "residual",
+    ):
         row[f"{k}_yuan"] = yuan(row[f"{k}_fen"])
     row["scope_codes"] = list(row["scope_codes"])
     return row
@@ -314,25 +334,7 @@ def _scope_in_county(
     conn: psycopg.Connection, who: Principal, scope_kind: str, codes: Sequence[str]
 ) -> bool:
     """True when the key may see a run of this scope (a county key: scope inside it)."""
-    if who.county_id is None:
-        return True
-    if scope_kind == "all" or not codes:
-        return False
-    table = {
-        "county": "counties c",
-        "township": "townships tw JOIN counties c ON c.id = tw.county_id",
-        "village": "villages v JOIN townships tw ON"
-        " tw.id = v.township_id JOIN counties c ON c.id = tw.county_id",
-        "stations": "stations s JOIN villages v ON v.id = s.village_id JOIN townships tw"
-        " ON tw.id = v.township_id JOIN counties c ON c.id = tw.county_id",
-    }[scope_kind]
-    alias = {"county": "c", "township": "tw", "village": "v", "stations": "s"}[scope_kind]
-    n = _count(
-        conn,
-        f"SELECT count(*) FROM {table} WHERE {alias}.code = ANY(%s) AND c.id = %s",
-        (list(set(codes)), who.county_id),
-    )
-    return n == len(set(codes))
+    return scope_in_county(conn, county_id=who.county_id, scope_kind=scope_kind, codes=codes)
 
 
 def _visible_runs(conn: psycopg.Connection, who: Principal) -> list[int] | None:
@@ -372,7 +374,7 @@ def list_runs(
     who: Finance,
     conn: Conn,
     pages: Pager,
-    status: Literal["draft", "approved", "exported", "paid"] | None = None,
+    status: Literal["draft", "approved", "exported", "paid", "discarded"] | None = None,
     period: Annotated[str | None, Query(pattern=r"^[0-9]{4}(-(H[12]|Q[1-4]))?$")] = None,
     kind: Literal["regular", "adjustment"] | None = None,
     corrects: Annotated[
@@ -440,26 +442,12 @@ def get_run(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
     response_model=RunSummaryOut,
     summary="Recompute a draft with today's data",
 )
-def recompute_run(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
-    """409 when the run is not a draft, or is an adjustment (a new adjustment of the run
-    it corrects is created instead: recomputing would replace its reversing lines with
-    full dividend lines)."""
-    run = _run(conn, who, run_id)
-    if run["status"] != "draft":
-        raise RunStateError(f"dividend run {run_id}: status is {run['status']}, not draft")
-    if run["kind"] == "adjustment":
-        raise RunStateError(
-            f"dividend run {run_id}: an adjustment run is not recomputed; create a new "
-            f"adjustment of run {run['corrects_run_id']}"
-        )
-    compute_run(
-        conn,
-        period=run["period_label"],
-        scope_kind=run["scope_kind"],
-        scope_codes=run["scope_codes"],
-        created_by=run["created_by"],
-        run_id=run_id,
-    )
+def recompute(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
+    """The key becomes one of the draft's makers (and may not approve it). 409 when the
+    run is not a draft, or is an adjustment (a new adjustment of the run it corrects is
+    created instead)."""
+    _run(conn, who, run_id)
+    recompute_run(conn, run_id, by=who.name)
     return _run(conn, who, run_id)
 
 
@@ -469,12 +457,50 @@ def recompute_run(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
     response_model=RunSummaryOut,
     summary="Approve a draft (not by its creator)",
 )
-def approve(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
-    """Records the key's name as approver; 403 when it is the run's creator, 409 when the
-    run is not a draft or a payee is already paid for the period."""
+def approve(
+    who: Finance,
+    conn: Conn,
+    run_id: RunP,
+    accept_estimates: Annotated[
+        bool,
+        Query(description="approve although stations' energy is estimated beyond the limit"),
+    ] = False,
+) -> dict[str, Any]:
+    """Records the key's name as approver; 403 when it computed or recomputed the draft,
+    409 when the run is not a draft, its period has not ended, its estimates are not
+    acknowledged, or a payee is already paid for the period."""
     _run(conn, who, run_id)
-    approve_run(conn, run_id, approved_by=who.name)
+    approve_run(conn, run_id, approved_by=who.name, accept_estimated=accept_estimates)
     return _run(conn, who, run_id)
+
+
+@router.post(
+    "/runs/{run_id}/discard",
+    tags=["finance"],
+    response_model=RunSummaryOut,
+    summary="Discard a draft (kept with its history, without lines)",
+)
+def discard(
+    who: Finance, conn: Conn, run_id: RunP, body: Annotated[RunDiscard, Body()]
+) -> dict[str, Any]:
+    """409 when the run is not a draft."""
+    _run(conn, who, run_id)
+    discard_run(conn, run_id, by=who.name, reason=body.reason)
+    return _run(conn, who, run_id)
+
+
+@router.get(
+    "/runs/{run_id}/history",
+    tags=["finance"],
+    response_model=list[RunEventOut],
+    summary="Every state change of a run: what, who and when",
+)
+def history(who: Finance, conn: Conn, run_id: RunP) -> list[dict[str, Any]]:
+    _run(conn, who, run_id)
+    return [
+        {"event": e.event, "actor": e.actor, "at": e.at, "detail": e.detail}
+        for e in run_history(conn, run_id)
+    ]
 
 
 @router.post(
@@ -498,13 +524,7 @@ def adjust(
 
     409 when the run is a draft (recompute it instead) or is itself an adjustment (adjust
     the run it corrects)."""
-    run = _run(conn, who, run_id)
-    if run["kind"] == "adjustment":
-        raise RunStateError(
-            f"dividend run {run_id}: is an adjustment; adjust run {run['corrects_run_id']}"
-        )
-    if run["status"] == "draft":
-        raise RunStateError(f"dividend run {run_id}: a draft is recomputed, not adjusted")
+    _run(conn, who, run_id)
     adj = create_adjustment(conn, run_id, created_by=who.name, note=body.note)
     return _run(conn, who, adj)
 
@@ -521,8 +541,7 @@ def mark_run_paid(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
     status (a paid run stays paid). The schema keeps the time, not the person: the key's
     name is logged."""
     _run(conn, who, run_id)
-    mark_paid(conn, run_id)
-    _log.info("dividend run %s marked paid by key %r", run_id, who.name)
+    mark_paid(conn, run_id, by=who.name)
     return _run(conn, who, run_id)
 
 
@@ -621,15 +640,10 @@ def bank_file(who: Finance, conn: Conn, run_id: RunP) -> Response:
     """Approved (or exported) runs only: 409 for a draft or a paid run. Households
     without a bank account are left out and listed in the ``X-Pvmon-Skipped`` header
     count."""
-    run = _run(conn, who, run_id)
-    if run["status"] not in ("approved", "exported"):
-        raise RunStateError(
-            f"dividend run {run_id}: status is {run['status']}; a bank file needs an approved"
-            " or exported run"
-        )
+    _run(conn, who, run_id)
     with tempfile.TemporaryDirectory(prefix="pvmon-export-") as tmp:
         path = FsPath(tmp) / f"bank-run-{run_id}.csv"
-        result = export_bank_file(conn, run_id, path, role=_export_role(who))
+        result = export_bank_file(conn, run_id, path, by=who.name, role=_export_role(who))
         response = _file(path, "text/csv; charset=utf-8", path.name)
         response.headers["X-Pvmon-Skipped"] = str(len(result.skipped))
         return response

@@ -485,6 +485,9 @@ class RunSummaryOut(_Out):
                     "obligations_yuan": "700000.00",
                     "paid_fen": 70_000_000,
                     "paid_yuan": "700000.00",
+                    "arrears_paid_fen": 0,
+                    "arrears_paid_yuan": "0.00",
+                    "estimated_units": 0,
                     "shortfall_fen": 0,
                     "shortfall_yuan": "0.00",
                     "residual_fen": 77_000_000,
@@ -494,7 +497,7 @@ class RunSummaryOut(_Out):
         }
     )
     id: int
-    status: Literal["draft", "approved", "exported", "paid"]
+    status: Literal["draft", "approved", "exported", "paid", "discarded"]
     kind: Literal["regular", "adjustment"]
     period_label: str
     scope_kind: str
@@ -515,12 +518,31 @@ class RunSummaryOut(_Out):
     deductions_yuan: str
     obligations_fen: int
     obligations_yuan: str
-    paid_fen: int
+    paid_fen: int = Field(description="paid for the period's own obligations")
     paid_yuan: str
+    arrears_paid_fen: int = Field(description="arrears of earlier periods paid in this run")
+    arrears_paid_yuan: str
+    estimated_units: int = Field(description="units whose energy has estimated days")
     shortfall_fen: int
     shortfall_yuan: str
     residual_fen: int
     residual_yuan: str
+
+
+class RunEventOut(_Out):
+    """One state change of a run: what, who (the key's name) and when."""
+
+    event: Literal["created", "recomputed", "approved", "exported", "paid", "adjusted", "discarded"]
+    actor: str
+    at: datetime
+    detail: str
+
+
+class RunDiscard(BaseModel):
+    """Why a draft is discarded."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="", max_length=2000, pattern=r"^[^\x00]*$")
 
 
 class RunLine(_Out):

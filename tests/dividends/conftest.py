@@ -129,6 +129,13 @@ class World:
         )
 
 
+def finance_keys(conn: psycopg.Connection, *names: str) -> dict[str, str]:
+    """Plain finance API keys by name, for commands that act as a person."""
+    from pvmon.api.auth import create_key
+
+    return {n: create_key(conn, name=n, role="finance")[1] for n in names}
+
+
 @pytest.fixture
 def world(conn: psycopg.Connection) -> World:
     county = conn.execute(

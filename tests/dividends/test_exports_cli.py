@@ -25,7 +25,7 @@ from dividends.runs import approve_run, compute_run, run_summary
 from dividends.schedule import build_schedule
 from dividends.schemes import add_deduction, enrol
 from pvmon.cli import app
-from tests.dividends.conftest import World
+from tests.dividends.conftest import World, finance_keys
 
 
 def _setup(world: World) -> tuple[int, list[int]]:
@@ -97,13 +97,13 @@ def test_bank_file_layout_and_state(world: World, tmp_path: Path) -> None:
     _setup(world)
     conn = world.conn
     run = compute_run(conn, period="2025", created_by="clerk")
-    with pytest.raises(RunStateError, match="draft cannot go to the bank"):
-        export_bank_file(conn, run, tmp_path / "b.csv")
+    with pytest.raises(RunStateError, match="a bank file needs an approved"):
+        export_bank_file(conn, run, tmp_path / "b.csv", by="cashier")
     approve_run(conn, run, approved_by="chief")
     conn.execute(
         "UPDATE households SET bank_account = NULL WHERE id = (SELECT max(id) FROM households)"
     )
-    res = export_bank_file(conn, run, tmp_path / "b.csv", role="bank_export")
+    res = export_bank_file(conn, run, tmp_path / "b.csv", by="cashier", role="bank_export")
     rows = list(csv.reader((tmp_path / "b.csv").open(encoding="utf-8-sig")))
     assert tuple(rows[0]) == BANK_HEADINGS
     assert [r[5] for r in rows[1:-1]] == ["900.00"] * 3
@@ -164,18 +164,18 @@ def test_cli_run_show_approve_export_schedule(
     _setup(world)
     monkeypatch.setenv("PVMON_DATABASE_URL", db_url)
     monkeypatch.setenv("PVMON_DATA_DIR", str(tmp_path / "data"))
-    runner = CliRunner()
-    res = runner.invoke(
-        app, ["dividends", "run", "--period", "2025", "--scope", "county:LY", "--user", "clerk"]
-    )
+    keys = finance_keys(world.conn, "clerk", "chief")
+    clerk, chief = ({"PVMON_API_KEY": keys[n]} for n in ("clerk", "chief"))
+    runner = CliRunner(env=clerk)
+    res = runner.invoke(app, ["dividends", "run", "--period", "2025", "--scope", "county:LY"])
     assert res.exit_code == 0, res.output
     assert "4100.00" in res.output and "paid [yuan]" in res.output, res.output
     run = world.conn.execute("SELECT max(id) FROM dividend_runs").fetchone()[0]
     res = runner.invoke(app, ["dividends", "show", str(run)])
     assert res.exit_code == 0 and "4100.00" in res.output and "H1" in res.output, res.output
-    res = runner.invoke(app, ["dividends", "approve", str(run), "--user", "clerk"])
-    assert res.exit_code == 1 and "other than its creator" in res.output
-    res = runner.invoke(app, ["dividends", "approve", str(run), "--user", "chief"])
+    res = runner.invoke(app, ["dividends", "approve", str(run)])
+    assert res.exit_code == 1 and "may not approve it" in res.output
+    res = runner.invoke(app, ["dividends", "approve", str(run)], env=chief)
     assert res.exit_code == 0, res.output
     out = tmp_path / "bank.csv"
     res = runner.invoke(

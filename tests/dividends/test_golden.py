@@ -19,6 +19,9 @@ from dividends.schemes import (
 )
 from tests.dividends.conftest import World
 
+# these runs look decades ahead: approved as if every period had ended
+_LATER = date(2100, 1, 1)
+
 
 def _lines(conn: psycopg.Connection, run_id: int) -> list[tuple]:
     return conn.execute(
@@ -52,7 +55,7 @@ def test_household_station_pays_22000_yuan_over_20_years_and_nothing_after(world
     for year in range(2017, 2044):
         world.feed(str(year), {station: 5_000})  # 5,000 kWh = 5,000 yuan a year
         run = compute_run(conn, period=str(year), created_by="clerk")
-        approve_run(conn, run, approved_by="chief")
+        approve_run(conn, run, approved_by="chief", today=_LATER)
         paid_by_year[year] = sum(line[-1] for line in _lines(conn, run))
     assert all(paid_by_year[y] == 110_000 for y in range(2017, 2037))
     assert sum(paid_by_year.values()) == 2_200_000  # 22,000 yuan
@@ -225,14 +228,19 @@ def test_carry_forward_arrears_are_paid_first_from_later_surplus(world: World) -
     conn = world.conn
     station, _ = _village_with_three(world, "pro_rata_carry_forward")
     world.feed("2024", {station: 1_500})
-    approve_run(conn, compute_run(conn, period="2024", created_by="clerk"), approved_by="chief")
+    approve_run(
+        conn,
+        compute_run(conn, period="2024", created_by="clerk"),
+        approved_by="chief",
+        today=_LATER,
+    )
     world.feed("2025", {station: 4_000})  # 400,000: 300,000 current + 100,000 of 150,000 arrears
     run = compute_run(conn, period="2025", created_by="clerk")
     lines = _lines(conn, run)
     assert [line[5] for line in lines] == [100_000] * 3
     assert [line[7] for line in lines] == [33_334, 33_333, 33_333]
     assert _unit(conn, run)["residual"] == 0
-    approve_run(conn, run, approved_by="chief")
+    approve_run(conn, run, approved_by="chief", today=_LATER)
     world.feed("2026", {station: 10_000})
     run = compute_run(conn, period="2026", created_by="clerk")
     assert [line[7] for line in _lines(conn, run)] == [16_666, 16_667, 16_667]

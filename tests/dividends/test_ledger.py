@@ -21,6 +21,7 @@ from dividends.runs import (
     compute_run,
     create_adjustment,
     mark_exported,
+    run_history,
     mark_paid,
     run_summary,
 )
@@ -66,16 +67,27 @@ def _lines(conn: psycopg.Connection, run: int) -> list[tuple]:
 def test_approval_needs_a_second_person(world: World) -> None:
     _village(world)
     run = compute_run(world.conn, period="2025", created_by="clerk")
-    with pytest.raises(FourEyesError, match="other than its creator 'clerk'"):
+    with pytest.raises(FourEyesError, match="'clerk' computed or recomputed it"):
         approve_run(world.conn, run, approved_by="clerk")
+    with pytest.raises(FourEyesError, match="'clerk' computed or recomputed it"):
+        approve_run(world.conn, run, approved_by=" Clerk ")  # the same person
+    # whoever recomputes a draft becomes one of its makers
+    compute_run(world.conn, period="2025", created_by="chief", run_id=run)
+    with pytest.raises(FourEyesError, match="makers: chief, clerk"):
+        approve_run(world.conn, run, approved_by="chief")
     # the database refuses it too
     with pytest.raises(psycopg.errors.CheckViolation):
         world.conn.execute(
             "UPDATE dividend_runs SET status = 'approved', approved_by = 'clerk' WHERE id = %s",
             (run,),
         )
-    approve_run(world.conn, run, approved_by="chief")
+    approve_run(world.conn, run, approved_by="auditor")
     assert run_summary(world.conn, run).status == "approved"
+    assert [(e.event, e.actor) for e in run_history(world.conn, run)] == [
+        ("created", "clerk"),
+        ("recomputed", "chief"),
+        ("approved", "auditor"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -124,12 +136,12 @@ def test_status_moves_forward_only(world: World) -> None:
     conn = world.conn
     run = compute_run(conn, period="2025", created_by="clerk")
     with pytest.raises(RunStateError, match="exported needs approved"):
-        mark_exported(conn, run)
+        mark_exported(conn, run, by="cashier")
     approve_run(conn, run, approved_by="chief")
     with pytest.raises(RunStateError, match="paid needs exported"):
-        mark_paid(conn, run)
-    mark_exported(conn, run)
-    mark_paid(conn, run)
+        mark_paid(conn, run, by="cashier")
+    mark_exported(conn, run, by="cashier")
+    mark_paid(conn, run, by="cashier")
     with pytest.raises(RunStateError):
         approve_run(conn, run, approved_by="other")
     assert run_summary(conn, run).status == "paid"
@@ -290,7 +302,7 @@ def test_scope_errors_are_named(world: World) -> None:
     _village(world)
     from pvmon.errors import ValidationError
 
-    with pytest.raises(ValidationError, match=r"unknown station code\(s\) \['NOPE'\]"):
+    with pytest.raises(ValidationError, match=r"unknown station code\(s\) NOPE"):
         compute_run(
             world.conn,
             period="2025",
@@ -373,16 +385,22 @@ def test_a_second_adjustment_corrects_the_first_not_the_original_again(world: Wo
     first = create_adjustment(conn, run, created_by="clerk", note="meter re-read")
     approve_run(conn, first, approved_by="chief")
     assert adjusted_total() == 240_000
-    # nothing changed since: an adjustment of the run, or of its adjustment, is empty
-    for target in (run, first):
-        empty = create_adjustment(conn, target, created_by="clerk")
-        assert _lines(conn, empty) == []
+    # nothing changed since: an adjustment of the run is empty; an adjustment is not
+    # adjusted itself (the API and the CLI both refuse it here, in the engine)
+    empty = create_adjustment(conn, run, created_by="clerk")
+    assert _lines(conn, empty) == []
+    with pytest.raises(RunStateError, match=f"is an adjustment; adjust run {run}"):
+        create_adjustment(conn, first, created_by="clerk")
+    with pytest.raises(RunStateError, match="an adjustment run is not recomputed"):
+        compute_run(conn, period="2025", created_by="clerk", run_id=empty)
     world.feed("2025", {station: 2_800})
     second = create_adjustment(conn, run, created_by="clerk", note="settled energy")
-    # the empty draft above was replaced, not left beside the new one
+    # the empty draft above was discarded (kept, with its history), not left beside the new one
     drafts = conn.execute(
-        "SELECT id FROM dividend_runs WHERE corrects_run_id = %s AND status = 'draft'", (run,)
+        "SELECT id, status FROM dividend_runs WHERE corrects_run_id = %s AND status <> 'approved'",
+        (run,),
     ).fetchall()
-    assert drafts == [(second,)]
+    assert drafts == [(empty, "discarded"), (second, "draft")]
+    assert [e.event for e in run_history(conn, empty)] == ["created", "discarded"]
     approve_run(conn, second, approved_by="chief")
     assert adjusted_total() == 280_000  # not 280,000 + what the first already corrected

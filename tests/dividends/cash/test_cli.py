@@ -12,22 +12,27 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from dividends.cash.settlements import apply_settled_basis
 from pvmon.cli import app
 from tests.dividends.cash.helpers import statement, village_station
-from tests.dividends.conftest import World
+from tests.dividends.conftest import World, finance_keys
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world: World) -> CliRunner:
     monkeypatch.setenv("PVMON_DATABASE_URL", db_url)
+    keys = finance_keys(world.conn, "clerk", "chief")
+    monkeypatch.setenv("PVMON_API_KEY", keys["clerk"])
+    _KEYS.update(keys)
     monkeypatch.setenv("PVMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COLUMNS", "200")  # rich tables unwrapped
     return CliRunner()
 
 
-def _ok(cli: CliRunner, *args: str) -> str:
-    res = cli.invoke(app, ["dividends", *args])
+_KEYS: dict[str, str] = {}
+
+
+def _ok(cli: CliRunner, *args: str, who: str = "clerk") -> str:
+    res = cli.invoke(app, ["dividends", *args], env={"PVMON_API_KEY": _KEYS[who]})
     assert res.exit_code == 0, res.output
     return res.output
 
@@ -57,13 +62,12 @@ def test_county_cash_from_the_terminal(world: World, cli: CliRunner, tmp_path: P
     assert "12 of 12 flagged" in out  # nothing metered by the inverters
 
     # the county pays from cash received
-    out = _ok(cli, "cash", "basis", "received", "--county", "LY", "--user", "chief")
+    out = _ok(cli, "cash", "basis", "received", "--county", "LY", who="chief")
     assert "county LY: allocation basis received" in out
     out = _ok(cli, "cash", "basis")
     assert "county" in out and "LY" in out and "received" in out and "chief" in out
 
-    apply_settled_basis(world.conn, "2025")
-    out = _ok(cli, "run", "--period", "2025", "--scope", "county:LY", "--user", "clerk")
+    out = _ok(cli, "run", "--period", "2025", "--scope", "county:LY")
     # revenue is the 2,000 yuan of cash (not the 5,000 accrued); guaranteed: all 3,000 yuan
     # paid, the 1,000 beyond the cash is the guarantor's
     figures = {
@@ -76,7 +80,7 @@ def test_county_cash_from_the_terminal(world: World, cli: CliRunner, tmp_path: P
     assert figures["guarantor shortfall [yuan]"] == "1000.00"
     run = world.conn.execute("SELECT max(id) FROM dividend_runs").fetchone()
     assert run
-    _ok(cli, "approve", str(run[0]), "--user", "chief")
+    _ok(cli, "approve", str(run[0]), who="chief")
 
     out = _ok(
         cli, "cash", "receipt", "--county", "LY", "--ref", "SUB-2025-1",

@@ -10,7 +10,7 @@ adjusting an approved run with nothing changed changes nothing."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from dividends.cash.ledger import (
     subsidy_status,
 )
 from dividends.cash.settlements import apply_settled_basis, import_settlements
+from dividends.periods import parse_period
 from dividends.runs import approve_run, compute_run, create_adjustment, run_summary
 from dividends.schemes import STANDARD_SCHEMES, SchemeSpec, add_deduction, define_scheme
 from tests.dividends.cash.helpers import statement, village_station
@@ -65,7 +66,7 @@ def _run_and_recompute(conn: psycopg.Connection, label: str) -> int:
     assert _snapshot(conn, run) == first
     assert compute_run(conn, period=label, created_by="clerk", run_id=run) == run
     assert _snapshot(conn, run) == first
-    approve_run(conn, run, approved_by="chief")
+    approve_run(conn, run, approved_by="chief", today=parse_period(label).end + timedelta(days=9))
     return run
 
 
@@ -106,7 +107,7 @@ def test_accrued_pays_every_household_on_time_and_the_advance_is_repaid_to_zero(
     assert import_settlements(conn, csv).inserted == 24
     assert apply_settled_basis(conn, "2025") == 2
     run = compute_run(conn, period="2025", created_by="clerk")
-    approve_run(conn, run, approved_by="chief")
+    approve_run(conn, run, approved_by="chief", today=date(2026, 1, 20))
     # every household gets its 900 yuan and every collective its 100 per slot, on time
     paid = _payee_totals(conn, [run])
     assert all(paid[("household", h)] == 90_000 for h in hh1 + hh2)

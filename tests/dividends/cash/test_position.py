@@ -10,13 +10,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from dividends.cash.ledger import record_advances, record_receipt
+from dividends.cash.ledger import record_receipt
 from dividends.cash.position import FIGURES, CashPosition, cash_position
 from dividends.cash.settlements import apply_settled_basis, import_settlements
 from dividends.runs import approve_run, compute_run
 from pvmon.errors import NotFoundError, ValidationError
 from tests.dividends.cash.helpers import statement, village_station
-from tests.dividends.conftest import World
+from tests.dividends.conftest import World, finance_keys
 
 Figures = tuple[int, int, int, int, int, int]
 ZERO: Figures = (0, 0, 0, 0, 0, 0)
@@ -67,8 +67,7 @@ def _golden(world: World, tmp_path: Path) -> int:
     import_settlements(conn, statement(tmp_path / "grid-2025.csv", energy))
     apply_settled_basis(conn, "2025")
     run = compute_run(conn, period="2025", created_by="clerk")
-    approve_run(conn, run, approved_by="chief")
-    record_advances(conn, run, advanced_on=date(2026, 1, 20))
+    approve_run(conn, run, approved_by="chief", today=date(2026, 1, 20))  # advances too
     return run
 
 
@@ -173,7 +172,8 @@ def test_position_command_prints_places_and_totals(
     _golden(world, tmp_path)
     monkeypatch.setattr(cli, "_db", lambda: nullcontext(world.conn))
     monkeypatch.setattr(cli, "_console", Console(width=200))
-    result = CliRunner().invoke(
+    key = finance_keys(world.conn, "clerk")["clerk"]
+    result = CliRunner(env={"PVMON_API_KEY": key}).invoke(
         cli.cash_app, ["position", "--county", "LY", "--level", "township", "--period", "2025"]
     )
     assert result.exit_code == 0, result.output

@@ -51,16 +51,20 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/runs/{run_id}/bank-file"): ("finance", "deny"),
     ("POST", "/v1/runs/{run_id}/adjustments"): ("finance", "deny"),
     ("POST", "/v1/runs/{run_id}/mark-paid"): ("finance", "deny"),
+    ("POST", "/v1/runs/{run_id}/discard"): ("finance", "deny"),
+    ("GET", "/v1/runs/{run_id}/history"): ("finance", "deny"),
 }
 
 # list routes are "denied" for a county key when asked for another county
 _COUNTY_QUERY = {"county": "LY"}
 _BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/stations/{code}"): {"tilt_deg": 30},
+    ("POST", "/v1/runs/{run_id}/discard"): {"reason": "wrong scope"},
     ("PATCH", "/v1/inverters/{serial}"): {"poll_interval_s": 60},
     ("POST", "/v1/alarms/{alarm_id}/acknowledge"): {"comment": "seen"},
     ("POST", "/v1/registry/import"): {},
-    ("POST", "/v1/runs"): {"period": "2024", "scope_kind": "county", "scope_codes": ["LY"]},
+    # a draft of its own (re-posting the fixture's would make every key one of its makers)
+    ("POST", "/v1/runs"): {"period": "2024-H1", "scope_kind": "county", "scope_codes": ["LY"]},
     ("POST", "/v1/runs/{run_id}/adjustments"): {"note": "meter re-read"},
 }
 

@@ -152,7 +152,7 @@ def test_runs_four_eyes_exports_statement(client: TestClient, world: ApiWorld) -
     r = client.post(f"/v1/runs/{world.run_id}/bank-file", headers=_h(world, "finance"))
     assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
     r = client.post(f"/v1/runs/{world.run_id}/approve", headers=_h(world, "clerk"))
-    assert r.status_code == 403 and "creator" in r.json()["detail"]
+    assert r.status_code == 403 and "may not approve it" in r.json()["detail"]
     r = client.post(f"/v1/runs/{world.run_id}/approve", headers=_h(world, "finance"))
     assert r.status_code == 200, r.text
     assert r.json()["approved_by"] == "finance" and r.json()["status"] == "approved"
@@ -307,7 +307,13 @@ def test_adjustment_and_paid_lifecycle(client: TestClient, world: ApiWorld) -> N
     r = client.post(url, json={"note": "again"}, headers=clerk)
     assert r.status_code == 201
     second = r.json()
-    assert client.get(f"/v1/runs/{adj['id']}", headers=fin).status_code == 404
+    replaced = client.get(f"/v1/runs/{adj['id']}", headers=fin).json()
+    assert replaced["status"] == "discarded" and replaced["lines"] == 0
+    history = client.get(f"/v1/runs/{adj['id']}/history", headers=fin).json()
+    assert [(e["event"], e["actor"]) for e in history] == [
+        ("created", adj["created_by"]),
+        ("discarded", second["created_by"]),
+    ]
     r = client.post(f"/v1/runs/{second['id']}/recompute", headers=fin)
     assert r.status_code == 409 and "adjustment" in r.json()["detail"]
     assert client.post(f"/v1/runs/{second['id']}/approve", headers=clerk).status_code == 403
@@ -320,7 +326,11 @@ def test_adjustment_and_paid_lifecycle(client: TestClient, world: ApiWorld) -> N
     listed = client.get(
         "/v1/runs", params={"kind": "adjustment", "corrects": run_id}, headers=clerk
     ).json()
-    assert [x["id"] for x in listed["items"]] == [third["id"], second["id"]]
+    assert [(x["id"], x["status"]) for x in listed["items"]] == [
+        (third["id"], "draft"),
+        (second["id"], "approved"),
+        (adj["id"], "discarded"),
+    ]
 
     # bank file → exported → paid, once
     assert client.post(f"/v1/runs/{run_id}/bank-file", headers=fin).status_code == 200
