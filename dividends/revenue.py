@@ -27,7 +27,9 @@ Revenue basis (:func:`write_revenue_basis`): what a run allocates per station an
 - ``received``: the cash of the period: the grid's settled benchmark amounts for
   settlement periods within the run period (``grid_settlements``) and the subsidy batches
   *received* within it (``subsidy_receipts.received_on``), whatever generation period they
-  pay (``subsidy_receipt_lines``).
+  pay (``subsidy_receipt_lines``); ``late_fen`` is the part that pays generation periods
+  before the run's, which pays their carry-forward arrears first
+  (:func:`dividends.runs`, step 5).
 
 The run's deductions and allocation both read this basis, so computing, recomputing and
 adjusting a run all allocate the same money.
@@ -344,7 +346,8 @@ def station_basis_sql(conn: psycopg.Connection, stations: str) -> str:
 _ACCRUED = """
 SELECT r.station_id, 'accrued' AS basis,
        coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'benchmark'), 0)::bigint AS bench,
-       coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'subsidy'), 0)::bigint AS subsidy
+       coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'subsidy'), 0)::bigint AS subsidy,
+       0::bigint AS late
   FROM revenue_lines r JOIN _div_scope sc ON sc.station_id = r.station_id
  WHERE r.period_start = %(s)s AND r.period_end = %(e)s AND r.source IN ('metered', 'estimated')
  GROUP BY r.station_id
@@ -357,7 +360,8 @@ WITH basis AS ({basis}), accrued AS ({accrued}), settled AS (
      WHERE g.period_start >= %(s)s AND g.period_end <= %(e)s
      GROUP BY g.station_id
 ), received AS (
-    SELECT l.station_id, sum(l.amount_fen)::bigint AS fen
+    SELECT l.station_id, sum(l.amount_fen)::bigint AS fen,
+           coalesce(sum(l.amount_fen) FILTER (WHERE l.period_start < %(s)s), 0)::bigint AS late
       FROM subsidy_receipt_lines l JOIN subsidy_receipts r ON r.id = l.receipt_id
       JOIN _div_scope sc ON sc.station_id = l.station_id
      WHERE r.received_on >= %(s)s AND r.received_on < %(e)s
@@ -365,7 +369,8 @@ WITH basis AS ({basis}), accrued AS ({accrued}), settled AS (
 )
 SELECT b.station_id, b.basis,
        CASE WHEN b.basis = 'received' THEN coalesce(st.fen, 0) ELSE a.bench END,
-       CASE WHEN b.basis = 'received' THEN coalesce(rc.fen, 0) ELSE a.subsidy END
+       CASE WHEN b.basis = 'received' THEN coalesce(rc.fen, 0) ELSE a.subsidy END,
+       CASE WHEN b.basis = 'received' THEN coalesce(rc.late, 0) ELSE 0 END
   FROM basis b
   LEFT JOIN accrued a ON a.station_id = b.station_id
   LEFT JOIN settled st ON st.station_id = b.station_id
@@ -376,16 +381,18 @@ SELECT b.station_id, b.basis,
 
 def write_revenue_basis(conn: psycopg.Connection, period: Period) -> int:
     """Fill temporary ``_div_revenue`` with what each ``_div_scope`` station allocates in
-    ``period`` on its allocation basis: ``(station_id, basis, bench_fen, subsidy_fen)``
+    ``period`` on its allocation basis: ``(station_id, basis, bench_fen, subsidy_fen,
+    late_fen)``
     [fen] (see the module docstring). Accrued stations without revenue lines get no row.
     Returns the number of ``received`` stations."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _div_revenue (station_id bigint PRIMARY KEY,"
-        " basis text NOT NULL, bench_fen bigint NOT NULL, subsidy_fen bigint NOT NULL)"
+        " basis text NOT NULL, bench_fen bigint NOT NULL, subsidy_fen bigint NOT NULL,"
+        " late_fen bigint NOT NULL)"
     )
     conn.execute("TRUNCATE _div_revenue")
     params = {"s": period.start, "e": period.end}
-    columns = "INSERT INTO _div_revenue (station_id, basis, bench_fen, subsidy_fen) "
+    columns = "INSERT INTO _div_revenue (station_id, basis, bench_fen, subsidy_fen, late_fen) "
     if not _any_received(conn):  # nobody allocates on cash: the accrual lines as they are
         conn.execute(columns + _ACCRUED, params)
         received = 0

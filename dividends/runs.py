@@ -38,7 +38,12 @@ import pandas as pd
 import psycopg
 from psycopg import errors as pg_errors
 
-from dividends.allocation import allocate, grouped_largest_remainder, largest_remainder
+from dividends.allocation import (
+    Allocation,
+    allocate,
+    grouped_largest_remainder,
+    largest_remainder,
+)
 from dividends.errors import (
     DoublePaymentError,
     EstimatesNotAcknowledgedError,
@@ -439,6 +444,42 @@ def _copy_frame(
             cp.write(part.to_csv(index=False, header=False, float_format="%.9f").encode())
 
 
+def _allocate_late_first(
+    *,
+    row_unit: np.ndarray,
+    late: np.ndarray,
+    own: np.ndarray,
+    obligations: np.ndarray,
+    policies: np.ndarray,
+    arrears: np.ndarray,
+    arrears_late: np.ndarray,
+) -> Allocation:
+    """Allocate a unit's late cash [fen] (received now for earlier generation periods)
+    to the carry-forward arrears of the periods it pays for (``arrears_late``, oldest
+    first) before anything else, then its own cash to the period's obligations and, from
+    a surplus, to the arrears left (:func:`dividends.allocation.allocate` twice). What
+    late cash leaves over is residual: it was those periods' surplus, as under
+    ``accrued``."""
+    if not late.any():
+        return allocate(units=row_unit, available=own, obligations=obligations,
+                        policies=policies, arrears=arrears)  # fmt: skip
+    first = allocate(units=row_unit, available=late, obligations=np.zeros_like(obligations),
+                     policies=policies, arrears=arrears_late)  # fmt: skip
+    then = allocate(units=row_unit, available=own, obligations=obligations,
+                    policies=policies, arrears=arrears - first.arrears_paid)  # fmt: skip
+    return Allocation(
+        paid=then.paid,
+        arrears_added=then.arrears_added,
+        arrears_paid=first.arrears_paid + then.arrears_paid,
+        factor=then.factor,
+        unit_paid=then.unit_paid,
+        unit_arrears_paid=first.unit_arrears_paid + then.unit_arrears_paid,
+        unit_shortfall=then.unit_shortfall,
+        unit_residual=first.unit_residual + then.unit_residual,
+        unit_factor=then.unit_factor,
+    )
+
+
 def _compute(
     conn: psycopg.Connection,
     run_id: int,
@@ -453,7 +494,8 @@ def _compute(
         conn,
         """
         WITH rev AS (
-            SELECT station_id, basis, bench_fen AS bench, subsidy_fen AS subsidy
+            SELECT station_id, basis, bench_fen AS bench, subsidy_fen AS subsidy,
+                   late_fen AS late
               FROM _div_revenue
         ), ded AS (
             SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
@@ -463,8 +505,8 @@ def _compute(
                (coalesce(sh.weight, 1) * 1000000)::bigint AS weight,
                e.metered_wh + e.estimated_wh AS energy_wh, e.estimated_wh, e.estimated_days,
                coalesce(rev.bench, 0) AS bench, coalesce(rev.subsidy, 0) AS subsidy,
-               coalesce(ded.fen, 0) AS ded, e.source AS energy_source,
-               coalesce(rev.basis, 'accrued') AS revenue_basis
+               coalesce(rev.late, 0) AS late, coalesce(ded.fen, 0) AS ded,
+               e.source AS energy_source, coalesce(rev.basis, 'accrued') AS revenue_basis
           FROM _div_scope sc
           JOIN stations s ON s.id = sc.station_id
           JOIN station_period_energy e ON e.station_id = s.id
@@ -491,7 +533,16 @@ def _compute(
         return grouped_largest_remainder(st_group, u_weight, values[first], tiebreak=u_village)
 
     units["net"] = np.maximum(units["bench"] + units["subsidy"] - units["ded"], 0)
-    a_available = split("net")
+    # late cash (received now for earlier generation periods) bears its share of the
+    # deductions, rounded up so that the period's own net never goes negative
+    gross = (units["bench"] + units["subsidy"]).to_numpy(np.int64)
+    late = units["late"].to_numpy(np.int64)
+    ded = units["ded"].to_numpy(np.int64)
+    ded_late = np.where(gross > 0, -((-ded * late) // np.maximum(gross, 1)), 0)
+    units["net_late"] = np.maximum(late - ded_late, 0)
+    units["net_own"] = units["net"] - units["net_late"]
+    a_late = split("net_late")
+    a_available = a_late + split("net_own")
     shares = {c: split(c) for c in ("bench", "subsidy", "ded", "energy_wh", "estimated_wh")}
 
     # obligation segments: holder x component with days in period, scheme window, enrolment
@@ -525,16 +576,31 @@ def _compute(
               JOIN dividend_scheme_components c ON c.scheme_id = sc.id
               LEFT JOIN households h ON h.id = en.household_id
              WHERE en.starts_on < %(e)s AND (en.ends_on IS NULL OR en.ends_on > %(s)s)
+        ), late AS (  -- the last generation day that late cash of the period pays for
+            SELECT l.station_id, max(l.period_end) AS until
+              FROM subsidy_receipt_lines l JOIN subsidy_receipts r ON r.id = l.receipt_id
+              JOIN _div_revenue v ON v.station_id = l.station_id AND v.late_fen > 0
+             WHERE r.received_on >= %(s)s AND r.received_on < %(e)s AND l.period_start < %(s)s
+             GROUP BY l.station_id
         ), arrears AS (
+            -- arrears are repaid oldest first: of what periods up to late.until added,
+            -- what all repayments so far have not covered is what late cash pays
             SELECT l.enrolment_id, l.component,
-                   sum(l.arrears_added_fen - l.arrears_paid_fen)::bigint AS fen
+                   sum(l.arrears_added_fen - l.arrears_paid_fen)::bigint AS fen,
+                   greatest(0, coalesce(sum(l.arrears_added_fen)
+                                        FILTER (WHERE l.period_end <= lt.until), 0)
+                               - sum(l.arrears_paid_fen))::bigint AS old_fen
               FROM dividend_lines l JOIN dividend_runs r ON r.id = l.run_id
-             WHERE r.status <> 'draft' AND l.period_start < %(s)s
+              LEFT JOIN late lt ON lt.station_id = l.station_id
+             WHERE r.status NOT IN ('draft', 'discarded') AND l.period_start < %(s)s
                AND (l.arrears_added_fen <> 0 OR l.arrears_paid_fen <> 0)
              GROUP BY l.enrolment_id, l.component
         )
         SELECT seg.*, CASE WHEN seg.policy = 'pro_rata_carry_forward'
-                           THEN coalesce(ar.fen, 0) ELSE 0 END AS arrears
+                           THEN coalesce(ar.fen, 0) ELSE 0 END AS arrears,
+               CASE WHEN seg.policy = 'pro_rata_carry_forward'
+                    THEN least(coalesce(ar.fen, 0), coalesce(ar.old_fen, 0)) ELSE 0 END
+                 AS arrears_late
           FROM seg
           LEFT JOIN arrears ar ON ar.enrolment_id = seg.enrolment_id
                               AND ar.component = seg.component
@@ -594,12 +660,14 @@ def _compute(
     )
     obligation = parts[:n]
 
-    alloc = allocate(
-        units=row_unit,
-        available=a_available,
+    alloc = _allocate_late_first(
+        row_unit=row_unit,
+        late=a_late,
+        own=a_available - a_late,
         obligations=obligation,
         policies=segs["policy"].to_numpy(object),
         arrears=segs["arrears"].to_numpy(np.int64),
+        arrears_late=segs["arrears_late"].to_numpy(np.int64),
     )
     progress("writing lines", 5, _STEPS)
     unit_ob = np.zeros(m, dtype=np.int64)

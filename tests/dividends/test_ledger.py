@@ -21,8 +21,8 @@ from dividends.runs import (
     compute_run,
     create_adjustment,
     mark_exported,
-    run_history,
     mark_paid,
+    run_history,
     run_summary,
 )
 from dividends.schemes import enrol

@@ -205,33 +205,46 @@ def test_received_pays_the_shortfall_when_the_cash_arrives(world: World, tmp_pat
         conn, county="LY", reference="SUB-2025-2", received_on=date(2026, 9, 10),
         covers="2025", amount_fen=3_620_736, coverage="full", recorded_by="clerk",
     )  # fmt: skip
-    # 2026-H1: cash 2,972,840 + 5,431,104; the period is paid in full and the surplus
-    # 3,445,044 pays arrears; 2026-H2: the remaining 520,396 of arrears are paid
+    # 2026-H1: the first batch pays 2025's for 2025 first: all 3,965,440 of 2025's arrears,
+    # the other 1,465,664 is 2025's surplus (the collective's residual, as under accrued);
+    # 2026-H1's own cash (2,972,840 settled) pays its obligations pro rata
     h3 = half("2026-H1")
-    assert sums(h3) == (4_958_900, 4_958_900, 0, 8_403_944 - 4_958_900)
+    assert sums(h3) == (4_958_900, 2_972_840, 1_986_060, 3_965_440)
     # the unit's revenue is the cash of the period: settled benchmark + subsidy received
     unit = conn.execute(
-        "SELECT revenue_benchmark_fen, revenue_subsidy_fen, available_fen"
+        "SELECT revenue_benchmark_fen, revenue_subsidy_fen, available_fen, residual_fen"
         " FROM dividend_run_units WHERE run_id = %s",
         (h3,),
     ).fetchone()
-    assert unit == (2_972_840, 5_431_104, 8_403_944)
+    assert unit == (2_972_840, 5_431_104, 8_403_944, 5_431_104 - 3_965_440)
+    # 2026-H2: the second 2025 batch finds 2025 paid up: all of it is 2025's surplus; it
+    # never pays 2026's arrears, which wait for 2026's own subsidy
     h4 = half("2026-H2")
-    assert sums(h4) == (5_041_100, 5_041_100, 0, 3_965_440 - 3_445_044)
+    assert sums(h4) == (5_041_100, 3_061_720, 1_979_380, 0)
     residual = conn.execute(
         "SELECT residual_fen FROM dividend_run_units WHERE run_id = %s", (h4,)
     ).fetchone()
-    assert residual == (3_061_720 + 3_620_736 - 5_041_100 - 520_396,)
-    # to the fen: every payee received exactly its two years' obligations
-    totals = _payee_totals(conn, [h1, h2, h3, h4])
-    assert all(totals[("household", h)] == 180_000 for h in households)
-    assert totals[("collective", v1)] == 100 * 20_000
+    assert residual == (3_620_736,)
+    # to the fen, once all of 2025's cash is in: every payee got its 2025 obligations, and
+    # the collective 2025's surplus: 150,864 kWh x 100 fen - 10,000,000 fen, as accrued pays
+    year_2025 = conn.execute(
+        """SELECT payee_kind, payee_id, sum(obligation_fen), sum(paid_fen + arrears_added_fen)
+             FROM dividend_lines WHERE run_id = ANY(%s) GROUP BY 1, 2""",
+        ([h1, h2],),
+    ).fetchall()
+    assert {(k, p) for k, p, _ob, _pd in year_2025} == {
+        *(("household", h) for h in households),
+        ("collective", v1),
+    }
+    arrears_2025 = sums(h1)[2] + sums(h2)[2]
+    assert sums(h3)[3] == arrears_2025  # every fen owed for 2025, paid by 2025's cash
+    assert 1_465_664 + 3_620_736 == 150_864 * 100 - 10_000_000
     owed = conn.execute(
         "SELECT sum(arrears_added_fen - arrears_paid_fen) FROM dividend_lines"
         " WHERE run_id = ANY(%s)",
         ([h1, h2, h3, h4],),
     ).fetchone()
-    assert owed == (0,)
+    assert owed == (1_986_060 + 1_979_380,)  # 2026's, until 2026's subsidy comes
     assert outstanding_advances(conn, "LY") == 0  # nothing advanced under 'received'
     for run in (h1, h2, h3, h4):
         assert record_advances(conn, run, advanced_on=date(2027, 1, 10)) == 0
@@ -310,27 +323,39 @@ def test_received_by_scheme_with_deductions_and_a_late_batch(world: World, tmp_p
     h3 = _run_and_recompute(conn, "2026-H1")
     cash = 2_972_840 + 9_051_840
     fee = 348_716  # 2.9 % of 12,024,680 fen, rounded
+    # the late batch bears its share of the fee (262,504, rounded up) and pays 2025's
+    # arrears first; the rest of it is 2025's surplus (residual). 2026-H1's own cash, less
+    # its share of the fee (86,212, exactly 2.9 % of it), pays 2026-H1 pro rata
+    late_net = 9_051_840 - 262_504
+    own_net = cash - fee - late_net
+    assert own_net == 2_886_628
     assert unit(h3, s1) == (
-        cash, fee, cash - fee, 4_958_900, 4_958_900, arrears,
-        cash - fee - 4_958_900 - arrears, 0,
+        cash, fee, cash - fee, 4_958_900, own_net, arrears, late_net - arrears,
+        4_958_900 - own_net,
     )  # fmt: skip
-    # to the fen: each payee of VS1 got exactly its obligations of the three half-years
-    runs = [h1, h2, h3]
+    # to the fen: each payee of VS1 got exactly its 2025 obligations from 2025's cash
     rows = conn.execute(
         """SELECT payee_kind, payee_id, sum(obligation_fen) FROM dividend_lines
             WHERE run_id = ANY(%s) AND station_id = %s GROUP BY 1, 2""",
-        (runs, s1),
+        ([h1, h2], s1),
     ).fetchall()
     owed = {(str(kind), int(pid)): int(fen) for kind, pid, fen in rows}
-    paid = _payee_totals(conn, runs)
+    paid_2025 = _payee_totals(conn, [h1, h2])
+    arrears_now = conn.execute(
+        """SELECT payee_kind, payee_id, sum(arrears_paid_fen) FROM dividend_lines
+            WHERE run_id = %s AND station_id = %s GROUP BY 1, 2""",
+        (h3, s1),
+    ).fetchall()
+    for kind, pid, fen in arrears_now:
+        paid_2025[(str(kind), int(pid))] += int(fen)
     assert len(owed) == len(hh1) + 1
     for key, fen in owed.items():
-        assert paid[key] == fen, key
-    assert sum(owed.values()) == 4_958_900 + 5_041_100 + 4_958_900
+        assert paid_2025[key] == fen, key
+    assert sum(owed.values()) == 4_958_900 + 5_041_100
     left = conn.execute(
         "SELECT sum(arrears_added_fen - arrears_paid_fen) FROM dividend_lines"
         " WHERE run_id = ANY(%s)",
-        (runs,),
+        ([h1, h2, h3],),
     ).fetchone()
-    assert left == (0,)
+    assert left == (4_958_900 - own_net,)  # 2026-H1's, until 2026's subsidy comes
     _assert_adjustment_changes_nothing(conn, h3)
