@@ -27,6 +27,7 @@ __all__ = [
     "Allocation",
     "Policy",
     "allocate",
+    "allocate_late_first",
     "grouped_largest_remainder",
     "largest_remainder",
 ]
@@ -215,4 +216,40 @@ def allocate(
         unit_shortfall=shortfall,
         unit_residual=surplus - a_pay,
         unit_factor=unit_factor.astype(np.float64),
+    )
+
+
+def allocate_late_first(
+    *,
+    row_unit: npt.ArrayLike,
+    late: IntArray,
+    own: IntArray,
+    obligations: IntArray,
+    policies: npt.ArrayLike,
+    arrears: IntArray,
+    arrears_late: IntArray,
+) -> Allocation:
+    """Allocate a unit's late cash [fen] (received now for earlier generation periods)
+    to the carry-forward arrears of the periods it pays for (``arrears_late``, oldest
+    first) before anything else, then its own cash to the period's obligations and, from
+    a surplus, to the arrears left (:func:`allocate` twice). What
+    late cash leaves over is residual: it was those periods' surplus, as under
+    ``accrued``."""
+    if not late.any():
+        return allocate(units=row_unit, available=own, obligations=obligations,
+                        policies=policies, arrears=arrears)  # fmt: skip
+    first = allocate(units=row_unit, available=late, obligations=np.zeros_like(obligations),
+                     policies=policies, arrears=arrears_late)  # fmt: skip
+    then = allocate(units=row_unit, available=own, obligations=obligations,
+                    policies=policies, arrears=arrears - first.arrears_paid)  # fmt: skip
+    return Allocation(
+        paid=then.paid,
+        arrears_added=then.arrears_added,
+        arrears_paid=first.arrears_paid + then.arrears_paid,
+        factor=then.factor,
+        unit_paid=then.unit_paid,
+        unit_arrears_paid=first.unit_arrears_paid + then.unit_arrears_paid,
+        unit_shortfall=then.unit_shortfall,
+        unit_residual=first.unit_residual + then.unit_residual,
+        unit_factor=then.unit_factor,
     )

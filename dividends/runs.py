@@ -39,8 +39,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from dividends.allocation import (
-    Allocation,
-    allocate,
+    allocate_late_first,
     grouped_largest_remainder,
     largest_remainder,
 )
@@ -444,42 +443,6 @@ def _copy_frame(
             cp.write(part.to_csv(index=False, header=False, float_format="%.9f").encode())
 
 
-def _allocate_late_first(
-    *,
-    row_unit: np.ndarray,
-    late: np.ndarray,
-    own: np.ndarray,
-    obligations: np.ndarray,
-    policies: np.ndarray,
-    arrears: np.ndarray,
-    arrears_late: np.ndarray,
-) -> Allocation:
-    """Allocate a unit's late cash [fen] (received now for earlier generation periods)
-    to the carry-forward arrears of the periods it pays for (``arrears_late``, oldest
-    first) before anything else, then its own cash to the period's obligations and, from
-    a surplus, to the arrears left (:func:`dividends.allocation.allocate` twice). What
-    late cash leaves over is residual: it was those periods' surplus, as under
-    ``accrued``."""
-    if not late.any():
-        return allocate(units=row_unit, available=own, obligations=obligations,
-                        policies=policies, arrears=arrears)  # fmt: skip
-    first = allocate(units=row_unit, available=late, obligations=np.zeros_like(obligations),
-                     policies=policies, arrears=arrears_late)  # fmt: skip
-    then = allocate(units=row_unit, available=own, obligations=obligations,
-                    policies=policies, arrears=arrears - first.arrears_paid)  # fmt: skip
-    return Allocation(
-        paid=then.paid,
-        arrears_added=then.arrears_added,
-        arrears_paid=first.arrears_paid + then.arrears_paid,
-        factor=then.factor,
-        unit_paid=then.unit_paid,
-        unit_arrears_paid=first.unit_arrears_paid + then.unit_arrears_paid,
-        unit_shortfall=then.unit_shortfall,
-        unit_residual=first.unit_residual + then.unit_residual,
-        unit_factor=then.unit_factor,
-    )
-
-
 def _compute(
     conn: psycopg.Connection,
     run_id: int,
@@ -660,7 +623,7 @@ def _compute(
     )
     obligation = parts[:n]
 
-    alloc = _allocate_late_first(
+    alloc = allocate_late_first(
         row_unit=row_unit,
         late=a_late,
         own=a_available - a_late,

@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dividends.allocation import allocate, grouped_largest_remainder, largest_remainder
+from dividends.allocation import (
+    allocate,
+    allocate_late_first,
+    grouped_largest_remainder,
+    largest_remainder,
+)
 from pvmon.errors import ValidationError
 
 
@@ -159,3 +164,76 @@ def test_allocate_properties(rows, available) -> None:
             f = Fraction(sum(int(a.paid[i]) for i in scaled), want)
             for i in scaled:  # each scaled line within 1 fen of factor x obligation
                 assert abs(int(a.paid[i]) - f * ob[i]) < 1
+
+
+def _cf(n: int) -> np.ndarray:
+    return np.array(["pro_rata_carry_forward"] * n, dtype=object)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    obligations=st.lists(st.integers(1, 200_000), min_size=1, max_size=8),
+    bench_share=st.fractions(min_value=0, max_value=1),
+    surplus=st.integers(0, 500_000),
+    batches=st.lists(st.integers(1, 100), min_size=1, max_size=4),
+    lands=st.lists(st.sampled_from([1, 2]), min_size=4, max_size=4),
+    later_own=st.lists(st.integers(0, 400_000), min_size=2, max_size=2),
+)
+def test_received_pays_what_accrued_pays_once_the_cash_is_in(
+    obligations: list[int],
+    bench_share: Fraction,
+    surplus: int,
+    batches: list[int],
+    lands: list[int],
+    later_own: list[int],
+) -> None:
+    """Year 0 earns enough for its obligations: ``accrued`` pays them at once. Under
+    ``received`` year 0's run has only its benchmark cash; its subsidy comes in batches
+    (random sizes) in the runs of year 1 or year 2 (random timing), whose own cash and
+    obligations are random too. Once every batch is in, each payee got exactly what
+    accrued paid for year 0, and year 0's late cash never paid a later year's
+    obligations (what it leaves is residual, as accrued's surplus was)."""
+    n = len(obligations)
+    ob = np.array(obligations, dtype=np.int64)
+    units = np.zeros(n, dtype=np.int64)
+    revenue = int(ob.sum()) + surplus
+    bench = int(revenue * bench_share)
+    subsidy = revenue - bench
+    parts = largest_remainder(subsidy, batches)
+    late_by_run = {1: 0, 2: 0}
+    for part, run in zip(parts, lands, strict=False):
+        late_by_run[run] += part
+    late_by_run[2] += sum(parts[len(lands) :])
+
+    accrued = allocate(units=units, available=[revenue], obligations=ob, policies=_cf(n))
+    assert accrued.paid.tolist() == obligations and int(accrued.unit_residual[0]) == surplus
+
+    year0 = allocate(units=units, available=[bench], obligations=ob, policies=_cf(n))
+    owed0 = year0.arrears_added.copy()  # year 0's arrears, oldest
+    owed_later = np.zeros(n, dtype=np.int64)  # later years' arrears
+    paid0 = year0.paid.copy()
+    for run in (1, 2):
+        own = later_own[run - 1]
+        late = late_by_run[run]
+        result = allocate_late_first(
+            row_unit=units,
+            late=np.array([late], dtype=np.int64),
+            own=np.array([own], dtype=np.int64),
+            obligations=ob,
+            policies=_cf(n),
+            arrears=owed0 + owed_later,
+            arrears_late=owed0,
+        )
+        assert (result.paid >= 0).all() and (result.arrears_paid >= 0).all()
+        assert int(result.unit_paid[0]) <= own  # a year's obligations from its own cash
+        # oldest first: what was paid goes to year 0's arrears before later ones
+        to_old = np.minimum(result.arrears_paid, owed0)
+        to_later = result.arrears_paid - to_old
+        assert int(to_old.sum()) >= min(late, int(owed0.sum()))
+        paid0 += to_old
+        owed0 -= to_old
+        owed_later = owed_later - to_later + result.arrears_added
+        # the late cash left over is residual, never a later year's obligation
+        assert int(result.unit_residual[0]) >= late - int(to_old.sum())
+    assert paid0.tolist() == accrued.paid.tolist()  # to the fen, per payee
+    assert owed0.tolist() == [0] * n
