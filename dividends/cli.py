@@ -94,7 +94,7 @@ def _db() -> Iterator[psycopg.Connection]:
 
 
 def _key(ctx: typer.Context | None, settings: Settings) -> str | None:
-    obj = (ctx.find_root().obj if ctx is not None else None) or {}
+    obj = (ctx.obj if ctx is not None else None) or {}
     path = obj.get("key_file") or settings.api_key_file
     if path is not None:
         from pvmon.errors import ConfigError
@@ -170,9 +170,21 @@ def _summary_table(conn: psycopg.Connection, run_id: int) -> Table:
         ("guarantor shortfall [yuan]", yuan(s.shortfall_fen)),
         ("residual [yuan]", yuan(s.residual_fen)),
         ("units with estimated days", f"{s.estimated_units:,}"),
+        ("stations by energy source", _stations_by(conn, run_id, "energy_source")),
+        ("stations by allocation basis", _stations_by(conn, run_id, "revenue_basis")),
     ):
         table.add_row(escape(label), value)
     return table
+
+
+def _stations_by(conn: psycopg.Connection, run_id: int, column: str) -> str:
+    """``settled 2, readings 5``: how many of the run's stations used each value."""
+    rows = conn.execute(
+        f"""SELECT {column}, count(DISTINCT station_id) FROM dividend_run_units
+             WHERE run_id = %s GROUP BY 1 ORDER BY 1""",
+        (run_id,),
+    ).fetchall()
+    return ", ".join(f"{value} {count:,}" for value, count in rows) or "-"
 
 
 def _estimates_table(conn: psycopg.Connection, run_id: int) -> Table | None:
