@@ -163,7 +163,7 @@ def _receipts(c: County) -> list[str]:
             "--coverage",
             coverage,
             who="clerk",
-        )  # fmt: skip
+        )
         for ref, on, amount, coverage in (
             ("SUB-2024-1", "2025-03-15", "1296.00", "partial"),
             ("SUB-2024-2", "2025-09-10", "864.00", "full"),
