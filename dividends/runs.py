@@ -894,7 +894,7 @@ def approve_run(
             )
             detail = "estimates acknowledged" if accept_estimated else ""
             _event(conn, run_id, "approved", approver, detail)
-            if kind == "regular":
+            if kind == "regular" and _tracks_cash(conn):
                 record_advances(conn, run_id, advanced_on=today, tracked_only=True)
     except pg_errors.ExclusionViolation as exc:
         raise DoublePaymentError(
@@ -905,6 +905,16 @@ def approve_run(
         raise FrozenRunError(str(exc.diag.message_primary)) from exc
     except psycopg.Error as exc:
         raise DatabaseError(f"approving dividend run {run_id} failed: {exc}") from exc
+
+
+def _tracks_cash(conn: psycopg.Connection) -> bool:
+    """True when any cash is recorded at all (statements, receipts or a basis setting):
+    without, approval has no advances to work out (and skips reading every unit)."""
+    row = conn.execute(
+        """SELECT EXISTS (SELECT 1 FROM grid_settlements) OR EXISTS (SELECT 1 FROM
+                  subsidy_receipts) OR EXISTS (SELECT 1 FROM cash_allocation_basis)"""
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def discard_run(conn: psycopg.Connection, run_id: int, *, by: str, reason: str = "") -> None:
