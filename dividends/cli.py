@@ -365,8 +365,7 @@ def history_cmd(ctx: typer.Context, run: Annotated[int, typer.Argument(help="Run
         raise _fail(exc) from exc
     table = Table("when (UTC)", "event", "who", "detail", title=f"dividend run {run}: history")
     for e in events:
-        at = e.at.strftime("%Y-%m-%d %H:%M:%S") if hasattr(e.at, "strftime") else str(e.at)
-        table.add_row(at, e.event, e.actor, e.detail)
+        table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.event, e.actor, e.detail)
     _console.print(table)
 
 
@@ -530,7 +529,7 @@ def setup_cmd(
     from dividends.setup import apply_setup, load_setup_file
 
     try:
-        setup = load_setup_file(file)
+        setup = load_setup_file(file, max_bytes=_settings().setup_file_max_bytes)
         with _db() as conn:
             acting(ctx, conn, "admin")
             counts = apply_setup(conn, setup, name=file.name)

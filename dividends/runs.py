@@ -17,9 +17,15 @@ one per share village for joint stations):
 4. obligations: per slot, scheme component and year the yearly amount is first split
    over the year's periods by days, then over the slot's holders by days enrolled (an
    unheld day is a "vacant" part that nobody is owed), all by largest remainder;
-5. :func:`dividends.allocation.allocate` with each scheme's policy (carry-forward arrears
-   of approved earlier runs are paid from a surplus); residual to the village collective
+5. :func:`dividends.allocation.allocate_late_first` with each scheme's policy: cash
+   received now for earlier generation periods (``received`` stations) pays those
+   periods' carry-forward arrears first, oldest first; the period's own cash pays its
+   obligations, and a surplus the arrears left; residual to the village collective
    (village/joint stations) or the project owner (household stations).
+
+Every state change is an event (``dividend_run_events``: who and when); whoever computes
+or recomputes a draft is one of its makers and may not approve it; only a period that
+has ended is approved, and estimated energy beyond a limit needs an acknowledgement.
 
 ``compute_run`` (and recomputing a draft) and ``create_adjustment`` share these steps, so
 a ``received`` run is recomputed and adjusted on the cash it was computed on.
@@ -30,7 +36,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -135,7 +141,7 @@ class RunEvent:
     run_id: int
     event: str
     actor: str
-    at: object
+    at: datetime
     detail: str
 
 

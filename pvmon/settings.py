@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         description="Approving a run in which a station's energy is estimated beyond this "
         "share needs an explicit acknowledgement.",
     )
+    setup_file_max_bytes: int = Field(
+        default=1_000_000, ge=1_000, description="Largest dividend settings file read [bytes]."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"

@@ -6,7 +6,6 @@ county), shapes the answers and masks personal data unless the role permits.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
@@ -51,7 +50,6 @@ from pvmon.privacy import mask_bank_account, mask_id_number, mask_name
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1")
-_log = logging.getLogger(__name__)
 Reader = Annotated[Principal, Depends(access("read"))]
 Finance = Annotated[Principal, Depends(access("finance"))]
 Pager = Annotated[Paging, Depends(paging)]
