@@ -14,12 +14,17 @@ in the HTTP API (``pvmon keys create NAME --role finance --out FILE``).
     pvmon dividends paid RUN
     pvmon dividends adjust RUN --note WHY
     pvmon dividends schedule STATION
+    pvmon dividends enrol --station S --household F --scheme C --from D | enrolments --station S
+    pvmon dividends reassign --station S --slot N --to F --on D | end-enrolment ... --reason R
+    pvmon dividends move-scheme --station S --scheme C --on D
+    pvmon dividends deduction --kind om_fee --seq 1 --county LY --rate 0.029
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -514,6 +519,190 @@ def schedule_cmd(
     _console.print(table)
     if sched.years_at_risk:
         _console.print(f"years at risk of shortfall: {sched.years_at_risk}")
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(f"{option} {text!r}: expected a date YYYY-MM-DD") from exc
+
+
+def _station_in_county(conn: psycopg.Connection, who: Principal, station: str) -> None:
+    from dividends.enrolments import station_county
+    from pvmon.api.auth import ForbiddenError
+
+    if who.county_id is not None and station_county(conn, station) != who.county_id:
+        raise ForbiddenError(f"station {station!r} is outside county {who.county_code!r}")
+
+
+Station = Annotated[str, typer.Option("--station", help="Station code.")]
+Slot = Annotated[int, typer.Option("--slot", help="Slot number of the station.", min=1)]
+
+
+@dividends_app.command("enrol")
+def enrol_cmd(
+    ctx: typer.Context,
+    station: Station,
+    household: Annotated[str, typer.Option(help="Household file number (建档立卡).")],
+    scheme: Annotated[str, typer.Option(help="Scheme code, e.g. village_slot.")],
+    start: Annotated[str, typer.Option("--from", help="First day enrolled, YYYY-MM-DD.")],
+    first_dividend_on: Annotated[
+        str | None, typer.Option(help="First dividend day of the new slot (default --from).")
+    ] = None,
+) -> None:
+    """Enrol a household on a new slot of a station."""
+    from dividends.enrolments import enrol_household
+
+    try:
+        starts = _day(start, "--from")
+        first = _day(first_dividend_on, "--first-dividend-on") if first_dividend_on else None
+        with _db() as conn:
+            who = acting(ctx, conn)
+            _station_in_county(conn, who, station)
+            slot_no, _ = enrol_household(
+                conn, station=station, household=household, scheme=scheme, starts_on=starts,
+                first_dividend_on=first,
+            )  # fmt: skip
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    _console.print(f"{household} holds slot {slot_no} of {station} under {scheme} from {starts}")
+
+
+@dividends_app.command("reassign")
+def reassign_cmd(
+    ctx: typer.Context,
+    station: Station,
+    slot: Slot,
+    to: Annotated[str, typer.Option("--to", help="File number of the new holder.")],
+    on: Annotated[str, typer.Option(help="First day of the new holder, YYYY-MM-DD.")],
+    reason: Annotated[str, typer.Option(help="Why the former holder's enrolment ends.")] = (
+        "reassigned"
+    ),
+) -> None:
+    """Pass a slot to another household on a date; each is paid for its own days."""
+    from dividends.enrolments import reassign_by_code
+
+    try:
+        day = _day(on, "--on")
+        with _db() as conn:
+            who = acting(ctx, conn)
+            _station_in_county(conn, who, station)
+            reassign_by_code(conn, station=station, slot_no=slot, to_household=to, on=day,
+                             reason=reason)  # fmt: skip
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    _console.print(f"slot {slot} of {station}: {to} from {day} ({reason})")
+
+
+@dividends_app.command("end-enrolment")
+def end_cmd(
+    ctx: typer.Context,
+    station: Station,
+    slot: Slot,
+    on: Annotated[str, typer.Option(help="First day no longer held, YYYY-MM-DD.")],
+    reason: Annotated[
+        str, typer.Option(help="left_poverty, moved, deceased, reassigned, scheme_ended, ...")
+    ],
+) -> None:
+    """End a slot's enrolment (the holder is paid up to the day before --on)."""
+    from dividends.enrolments import end_slot
+
+    try:
+        day = _day(on, "--on")
+        with _db() as conn:
+            who = acting(ctx, conn)
+            _station_in_county(conn, who, station)
+            end_slot(conn, station=station, slot_no=slot, on=day, reason=reason)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    _console.print(f"slot {slot} of {station}: enrolment ends {day} ({reason})")
+
+
+@dividends_app.command("move-scheme")
+def move_scheme_cmd(
+    ctx: typer.Context,
+    station: Station,
+    scheme: Annotated[str, typer.Option(help="The scheme every slot moves to.")],
+    on: Annotated[str, typer.Option(help="First day under it, YYYY-MM-DD.")],
+) -> None:
+    """Move every open enrolment of a station to another scheme from a date."""
+    from dividends.enrolments import move_station_scheme
+
+    try:
+        day = _day(on, "--on")
+        with _db() as conn:
+            who = acting(ctx, conn)
+            _station_in_county(conn, who, station)
+            moved = move_station_scheme(conn, station=station, scheme=scheme, on=day)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    _console.print(f"{station}: {moved} enrolment(s) under {scheme} from {day}")
+
+
+@dividends_app.command("enrolments")
+def enrolments_cmd(ctx: typer.Context, station: Station) -> None:
+    """A station's slots and who held each under which scheme, from and to."""
+    from dividends.enrolments import list_enrolments
+
+    try:
+        with _db() as conn:
+            who = acting(ctx, conn)
+            _station_in_county(conn, who, station)
+            rows = list_enrolments(conn, station=station)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    table = Table(
+        "slot", "holder", "scheme", "from", "to", "reason", title=f"{station}: enrolments"
+    )
+    for r in rows:
+        table.add_row(str(r.slot_no), r.holder, r.scheme, str(r.starts_on),
+                      str(r.ends_on or ""), r.end_reason or "")  # fmt: skip
+    _console.print(table)
+
+
+@dividends_app.command("deduction")
+def deduction_cmd(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Option(help="land_rent, om_fee, reserve, insurance, tax, other.")],
+    seq: Annotated[int, typer.Option(help="Order among deductions (1 first).", min=1)],
+    county: Annotated[str | None, typer.Option(help="For every station of a county.")] = None,
+    station: Annotated[str | None, typer.Option(help="For one station (wins).")] = None,
+    rate: Annotated[str | None, typer.Option(help="Share of gross revenue, e.g. 0.029.")] = None,
+    yearly_yuan: Annotated[str | None, typer.Option(help="Fixed yuan per year.")] = None,
+    start: Annotated[str, typer.Option("--from", help="In force from, YYYY-MM-DD.")] = (
+        "2000-01-01"
+    ),
+    end: Annotated[str | None, typer.Option("--to", help="In force until (exclusive).")] = None,
+) -> None:
+    """Add a deduction taken before dividends (a share of revenue or a fixed yearly sum)."""
+    from dividends.cash.cli import _number
+    from dividends.enrolments import add_deduction_by_code
+
+    try:
+        share = _number(rate, "--rate", places=6) if rate is not None else None
+        fixed = (
+            int(_number(yearly_yuan, "--yearly-yuan", places=2) * 100)
+            if yearly_yuan is not None
+            else None
+        )
+        since, until = _day(start, "--from"), (_day(end, "--to") if end else None)
+        with _db() as conn:
+            who = acting(ctx, conn)
+            if station is not None:
+                _station_in_county(conn, who, station)
+            elif who.county_id is not None and county != who.county_code:
+                from pvmon.api.auth import ForbiddenError
+
+                raise ForbiddenError(f"county {county!r} is not {who.county_code!r}")
+            add_deduction_by_code(
+                conn, seq=seq, kind=kind, county=county, station=station, rate=share,
+                yearly_fen=fixed, effective_from=since, effective_to=until,
+            )  # fmt: skip
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    what = f"{rate} of revenue" if rate is not None else f"{yearly_yuan} yuan/year"
+    _console.print(f"deduction {kind} (seq {seq}) for {station or county}: {what} from {since}")
 
 
 @dividends_app.command("setup")

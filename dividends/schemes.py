@@ -266,7 +266,7 @@ def enrol(
             f"enrolment ({exc.diag.constraint_name})"
         ) from exc
     except psycopg.Error as exc:
-        raise DatabaseError(f"enrolment on slot {slot_id}: {exc}") from exc
+        raise DatabaseError(f"enrolment on slot {slot_id}: could not be stored") from exc
     assert row is not None
     return int(row[0])
 
@@ -378,6 +378,8 @@ def add_deduction(
             ),
         ).fetchone()
     except psycopg.Error as exc:
-        raise ValidationError(f"deduction {kind}: {exc}") from exc
+        raise ValidationError(
+            f"deduction {kind} (seq {seq}): refused by the database (kind, rate or dates)"
+        ) from exc
     assert row is not None
     return int(row[0])

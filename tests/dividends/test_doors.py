@@ -62,12 +62,12 @@ enrol:
 """
 
 
-def _household(n: int) -> str:
+def _household(n: int, *, served: bool = True) -> str:
     first17 = f"21138219800101{n:03d}"
     return (
         f"- {{file_no: TC{n:05d}, name: 张{n}, village: TC-V1, "
         f"id_number: '{first17}{id_number_check_char(first17)}', bank_name: 农村信用社, "
-        f"bank_account: '62170000{n:011d}', served_by_station: VS1}}"
+        f"bank_account: '62170000{n:011d}'" + (", served_by_station: VS1}" if served else "}")
     )
 
 
@@ -128,7 +128,8 @@ class County:
 @pytest.fixture
 def county(db_url: str, tmp_path: Path) -> County:
     c = County(db_url, tmp_path)
-    households = "\n".join(_household(n) for n in (1, 2, 3))
+    # TC00004 is registered but holds no slot until a clerk enrols it
+    households = "\n".join([*(_household(n) for n in (1, 2, 3)), _household(4, served=False)])
     (tmp_path / "fleet.yaml").write_text(_FLEET.replace("HOUSEHOLDS", households), "utf-8")
     (tmp_path / "dividends.yaml").write_text(_SETUP, "utf-8")
     grid = ["station,period,energy_kwh,price,amount"]
@@ -271,3 +272,61 @@ def test_four_eyes_guards_and_scope_from_the_command_line(county: County) -> Non
     history = c.pvmon("dividends", "history", str(run), who="clerk")
     for event in ("created", "recomputed", "approved"):
         assert event in history
+
+
+def test_enrolments_schemes_and_deductions_from_the_command_line(county: County) -> None:
+    c = county
+    # slot 1 passes from TC00001 to TC00004 on 1 July 2024 (TC00001 left poverty)
+    out = c.pvmon("dividends", "reassign", "--station", "VS1", "--slot", "1", "--to", "TC00004",
+                  "--on", "2024-07-01", "--reason", "left_poverty", who="clerk")  # fmt: skip
+    assert "slot 1 of VS1: TC00004 from 2024-07-01" in out
+    # slot 2's holder moves away on 1 October: the rest of the year is owed to nobody
+    c.pvmon("dividends", "end-enrolment", "--station", "VS1", "--slot", "2", "--on",
+            "2024-10-01", "--reason", "moved", who="clerk")  # fmt: skip
+    # 2.9 % O&M fee before dividends
+    c.pvmon("dividends", "deduction", "--kind", "om_fee", "--seq", "1", "--county", "TC",
+            "--rate", "0.029", who="clerk")  # fmt: skip
+    listing = c.pvmon("dividends", "enrolments", "--station", "VS1", who="clerk")
+    assert "left_poverty" in listing and "TC00004" in listing and "moved" in listing
+    out = c.pvmon("dividends", "run", "--period", "2024", "--scope", "stations:VS1", who="clerk")
+    f = c.figures(out)
+    assert f["deductions [yuan]"] == "104.40", out  # 2.9 % of 3,600 yuan
+    run = c.run_id(out)
+    paid = c.payees(run)
+    # 2024 has 366 days: 182 for TC00001, 184 for TC00004; TC00002 274 days
+    assert paid["TC00001"] + paid["TC00004"] == 90_000
+    assert paid["TC00001"] == 44_754 and paid["TC00002"] == 67_377, paid
+    # the station moves to the guaranteed village scheme from 2025
+    out = c.pvmon("dividends", "move-scheme", "--station", "VS1", "--scheme", "village_slot",
+                  "--on", "2025-01-01", who="clerk")  # fmt: skip
+    assert "2 enrolment(s) under village_slot from 2025-01-01" in out  # slots 1 and 3
+    listing = c.pvmon("dividends", "enrolments", "--station", "VS1", who="clerk")
+    assert "scheme_ended" in listing and "village_slot " in listing
+    # a new household on a new slot
+    out = c.pvmon("dividends", "enrol", "--station", "VS1", "--household", "TC00002",
+                  "--scheme", "village_slot", "--from", "2025-03-01", who="clerk")  # fmt: skip
+    assert "TC00002 holds slot 4 of VS1" in out
+    before = c.pvmon("dividends", "enrolments", "--station", "VS1", who="clerk")
+    # bad input names the field and the value; nothing is written
+    for args, message in (
+        (("reassign", "--station", "VS1", "--slot", "3", "--to", "NOPE", "--on", "2025-05-01"),
+         "--to 'NOPE': not found"),
+        (("reassign", "--station", "VS9", "--slot", "3", "--to", "TC00001", "--on",
+          "2025-05-01"), "--station 'VS9': not found"),
+        (("end-enrolment", "--station", "VS1", "--slot", "3", "--on", "2025-13-01", "--reason",
+          "moved"), "--on '2025-13-01': expected a date"),
+        (("end-enrolment", "--station", "VS1", "--slot", "3", "--on", "2025-06-01", "--reason",
+          "bored"), "--reason 'bored': expected one of"),
+        (("end-enrolment", "--station", "VS1", "--slot", "9", "--on", "2025-06-01", "--reason",
+          "moved"), "--slot 9: station VS1 has no such slot"),
+        (("deduction", "--kind", "bribe", "--seq", "2", "--county", "TC", "--rate", "0.1"),
+         "--kind 'bribe': expected one of"),
+        (("deduction", "--kind", "tax", "--seq", "2", "--county", "TC", "--rate", "-0.1"),
+         "--rate '-0.1': expected a number >= 0"),
+        (("move-scheme", "--station", "VS1", "--scheme", "nope", "--on", "2026-01-01"),
+         "--scheme 'nope': not found"),
+    ):  # fmt: skip
+        out = c.pvmon("dividends", *args, who="clerk", ok=False)
+        assert message in out, out
+    # the refused commands wrote nothing
+    assert c.pvmon("dividends", "enrolments", "--station", "VS1", who="clerk") == before
