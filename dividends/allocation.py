@@ -29,6 +29,7 @@ __all__ = [
     "allocate",
     "allocate_late_first",
     "grouped_largest_remainder",
+    "grouped_split_within",
     "largest_remainder",
 ]
 
@@ -104,6 +105,44 @@ def grouped_largest_remainder(
     extra = np.zeros(n, dtype=np.int64)
     extra[order] = (pos < left[g_sorted]).astype(np.int64)
     return q + extra
+
+
+def grouped_split_within(
+    groups: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    totals: npt.ArrayLike,
+    caps: npt.ArrayLike,
+    *,
+    tiebreak: npt.ArrayLike | None = None,
+) -> IntArray:
+    """:func:`grouped_largest_remainder`, with no part above its row's ``cap`` [fen].
+
+    A part the split puts above its cap is cut to it, and the fen cut go to the group's
+    other rows with room, in tie-break order. Each group's caps must add up to at least
+    its total. Used to derive a unit's parts of a whole that is itself split (deductions
+    within revenue), so every unit's columns reconcile to the fen.
+    """
+    g = np.asarray(groups, dtype=np.int64)
+    cap = _as_int(caps, "caps")
+    parts = grouped_largest_remainder(g, weights, totals, tiebreak=tiebreak)
+    over = parts > cap
+    if not over.any():
+        return parts
+    key = np.arange(g.size, dtype=np.int64) if tiebreak is None else np.asarray(tiebreak, np.int64)
+    for group in np.unique(g[over]):
+        rows = np.flatnonzero(g == group)
+        rows = rows[np.argsort(key[rows], kind="stable")]
+        excess = int((parts[rows] - cap[rows]).clip(min=0).sum())
+        parts[rows] = np.minimum(parts[rows], cap[rows])
+        for row in rows:
+            if excess == 0:
+                break
+            give = min(excess, int(cap[row] - parts[row]))
+            parts[row] += give
+            excess -= give
+        if excess:
+            raise ValidationError(f"group {int(group)}: caps add up to less than the total")
+    return parts
 
 
 def largest_remainder(

@@ -47,6 +47,7 @@ from psycopg import errors as pg_errors
 from dividends.allocation import (
     allocate_late_first,
     grouped_largest_remainder,
+    grouped_split_within,
     largest_remainder,
 )
 from dividends.errors import (
@@ -497,22 +498,28 @@ def _compute(
     first = np.zeros(st_ids.size, dtype=np.int64)
     first[st_group[::-1]] = np.arange(m)[::-1]
 
-    def split(column: str) -> np.ndarray:
-        values = units[column].to_numpy(np.int64)
-        return grouped_largest_remainder(st_group, u_weight, values[first], tiebreak=u_village)
+    def split(column: str, within: np.ndarray | None = None) -> np.ndarray:
+        values = units[column].to_numpy(np.int64)[first]
+        if within is None:
+            return grouped_largest_remainder(st_group, u_weight, values, tiebreak=u_village)
+        return grouped_split_within(st_group, u_weight, values, within, tiebreak=u_village)
 
-    units["net"] = np.maximum(units["bench"] + units["subsidy"] - units["ded"], 0)
     # late cash (received now for earlier generation periods) bears its share of the
     # deductions, rounded up so that the period's own net never goes negative
     gross = (units["bench"] + units["subsidy"]).to_numpy(np.int64)
     late = units["late"].to_numpy(np.int64)
     ded = units["ded"].to_numpy(np.int64)
     ded_late = np.where(gross > 0, -((-ded * late) // np.maximum(gross, 1)), 0)
+    units["gross"] = gross
     units["net_late"] = np.maximum(late - ded_late, 0)
-    units["net_own"] = units["net"] - units["net_late"]
-    a_late = split("net_late")
-    a_available = a_late + split("net_own")
-    shares = {c: split(c) for c in ("bench", "subsidy", "ded", "energy_wh", "estimated_wh")}
+    # a joint station's units: revenue split once, every other column within it, so each
+    # unit's benchmark + subsidy - deductions is its available money to the fen
+    shares = {c: split(c) for c in ("gross", "energy_wh", "estimated_wh")}
+    shares["ded"] = split("ded", within=shares["gross"])
+    shares["subsidy"] = split("subsidy", within=shares["gross"])
+    shares["bench"] = shares["gross"] - shares["subsidy"]
+    a_available = shares["gross"] - shares["ded"]
+    a_late = split("net_late", within=a_available)
 
     # obligation segments: holder x component with days in period, scheme window, enrolment
     segs = _frame(

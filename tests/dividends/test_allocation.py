@@ -13,6 +13,7 @@ from dividends.allocation import (
     allocate,
     allocate_late_first,
     grouped_largest_remainder,
+    grouped_split_within,
     largest_remainder,
 )
 from pvmon.errors import ValidationError
@@ -237,3 +238,53 @@ def test_received_pays_what_accrued_pays_once_the_cash_is_in(
         assert int(result.unit_residual[0]) >= late - int(to_old.sum())
     assert paid0.tolist() == accrued.paid.tolist()  # to the fen, per payee
     assert owed0.tolist() == [0] * n
+
+
+@pytest.mark.parametrize(
+    ("total", "weights", "caps", "expected"),
+    [
+        (7, [1, 1, 1], [3, 3, 3], [3, 2, 2]),  # no cap bites: plain largest remainder
+        (7, [1, 1, 1], [1, 3, 3], [1, 3, 3]),  # 3 -> 1: the two fen cut go on in key order
+        (3, [1, 1], [0, 5], [0, 3]),
+        (0, [1, 2], [0, 0], [0, 0]),
+    ],
+)
+def test_split_within_table(
+    total: int, weights: list[int], caps: list[int], expected: list[int]
+) -> None:
+    parts = grouped_split_within(np.zeros(len(weights)), weights, [total], caps)
+    assert parts.tolist() == expected
+
+
+def test_split_within_refuses_caps_below_the_total() -> None:
+    with pytest.raises(ValidationError, match="caps add up to less than the total"):
+        grouped_split_within([0, 0], [1, 1], [5], [1, 1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weights=st.lists(st.integers(1, 10**6), min_size=1, max_size=30),
+    gross=st.integers(0, 10**9),
+    parts=st.lists(st.fractions(0, 1), min_size=2, max_size=2),
+)
+def test_a_joint_stations_unit_columns_reconcile(
+    weights: list[int], gross: int, parts: list[Fraction]
+) -> None:
+    """Revenue split once over the villages' units, deductions and subsidy split within
+    each unit's revenue: benchmark + subsidy - deductions = available, to the fen, per
+    unit; every column adds up to the station's; nothing negative; each part within 2 fen
+    of its exact share."""
+    n = len(weights)
+    groups = np.zeros(n, dtype=np.int64)
+    ded, subsidy = int(gross * parts[0]), int(gross * parts[1])
+    g = grouped_largest_remainder(groups, weights, [gross])
+    d = grouped_split_within(groups, weights, [ded], g)
+    s = grouped_split_within(groups, weights, [subsidy], g)
+    bench, available = g - s, g - d
+    assert (bench + s - d == available).all()
+    assert int(d.sum()) == ded and int(s.sum()) == subsidy and int(available.sum()) == gross - ded
+    assert (bench >= 0).all() and (available >= 0).all() and (d >= 0).all()
+    total_w = sum(weights)
+    for column, whole in ((d, ded), (s, subsidy), (g, gross)):
+        exact = [Fraction(whole * w, total_w) for w in weights]
+        assert all(abs(int(p) - e) < 2 for p, e in zip(column, exact, strict=True))

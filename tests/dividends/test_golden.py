@@ -296,3 +296,42 @@ def test_deductions_are_capped_at_what_revenue_covers(world: World) -> None:
     ).fetchall()
     assert ded == [("land_rent", 50_000, 50_000), ("insurance", 50_000, 20_000)]
     assert run_summary(conn, run).residual_fen == 0
+
+
+def test_a_joint_stations_village_columns_reconcile_to_the_fen(world: World) -> None:
+    """Seven share villages with awkward weights, a fixed and a rate deduction: for every
+    village's unit, benchmark + subsidy - deductions = available (each column used to be
+    split on its own, and about half the villages were a fen off)."""
+    conn = world.conn
+    town = conn.execute("SELECT id FROM townships LIMIT 1").fetchone()[0]  # type: ignore[index]
+    villages = list(world.villages[:3]) + [
+        conn.execute(
+            "INSERT INTO villages (code, name, township_id) VALUES (%s, %s, %s) RETURNING id",
+            (f"JV{i}", f"联村{i}", town),
+        ).fetchone()[0]  # type: ignore[index]
+        for i in range(4)
+    ]
+    weights = ["0.137", "0.2", "0.061", "0.3", "0.113", "0.071", "0.118"]
+    station = world.station(
+        "J7", "joint", villages[0], shares=dict(zip(villages, weights, strict=True))
+    )
+    for n, v in enumerate(villages, start=1):
+        enrol(
+            conn,
+            slot_id=world.slot(station, slot_no=n, village=v),
+            scheme="village_slot",
+            household_id=world.household(v, served_by=station),
+            starts_on=date(2017, 1, 1),
+        )
+    world.feed("2025", {station: 123_458})
+    add_deduction(conn, county_id=world.county, seq=1, kind="land_rent", yearly_fen=100_001)
+    add_deduction(conn, county_id=world.county, seq=2, kind="om_fee", rate=Decimal("0.029"))
+    run = compute_run(conn, period="2025", created_by="clerk")
+    rows = conn.execute(
+        """SELECT revenue_benchmark_fen, revenue_subsidy_fen, deductions_fen, available_fen
+             FROM dividend_run_units WHERE run_id = %s""",
+        (run,),
+    ).fetchall()
+    assert len(rows) == 7
+    assert all(b + s - d == a for b, s, d, a in rows), rows
+    assert sum(r[0] + r[1] for r in rows) == 12_345_800  # 123,458 kWh x 100 fen
