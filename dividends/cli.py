@@ -88,13 +88,9 @@ def _settings() -> Settings:
 
 @contextmanager
 def _db() -> Iterator[psycopg.Connection]:
-    from pvmon.db.connect import database_url, open_database
-    from pvmon.db.migrate import upgrade
+    from pvmon.db.connect import open_database, prepare_database
 
-    settings = _settings()
-    url = database_url(settings)
-    with open_database(url, autocommit=True) as conn:
-        upgrade(conn, timescaledb=settings.timescaledb)
+    with open_database(prepare_database(_settings()), autocommit=True) as conn:
         yield conn
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from dashboards.cli import app as dashboards_app
 from dividends.cli import dividends_app
 from pvmon.aio import run
-from pvmon.db.connect import database_url, embedded_server, open_database
+from pvmon.db.connect import database_url, embedded_server, open_database, prepare_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
 from pvmon.errors import PvmonError, ValidationError
 from pvmon.registry import generate_fleet, load_fleet_files, store_fleet
@@ -58,10 +58,8 @@ def _fail(exc: PvmonError) -> typer.Exit:
 
 
 def _migrated_url(settings: Settings) -> str:
-    url = database_url(settings)
-    with open_database(url, autocommit=True) as conn:
-        upgrade(conn, timescaledb=settings.timescaledb)
-    return url
+    """Migrate as the owner; the URL the application connects with (no ownership)."""
+    return prepare_database(settings)
 
 
 @db_app.command("upgrade")
@@ -80,6 +78,26 @@ def db_upgrade(
             )
     except PvmonError as exc:
         raise _fail(exc) from exc
+
+
+@db_app.command("grant-app")
+def db_grant_app() -> None:
+    """Let the application role pvmon_app log in with the password in PVMON_APP_DB_PASSWORD
+    (run as the owner, after `pvmon db upgrade`; the embedded server needs none of this)."""
+    import os
+
+    from pvmon.db.connect import APP_ROLE, enable_app_role
+
+    settings = _settings()
+    password = os.environ.get("PVMON_APP_DB_PASSWORD", "")
+    if not password:
+        raise _fail(ValidationError("PVMON_APP_DB_PASSWORD: set the application role's password"))
+    try:
+        with open_database(database_url(settings), autocommit=True) as conn:
+            enable_app_role(conn, password)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    console.print(f"role {APP_ROLE} may log in")
 
 
 @db_app.command("downgrade")
@@ -230,8 +248,11 @@ def simulate_backfill(
 
     settings = _settings()
     try:
-        url = _migrated_url(settings)
-        with open_database(url, autocommit=True) as conn, Progress(console=console) as bar:
+        _migrated_url(settings)
+        # history and its rollup refresh are the owner's work (TimescaleDB refreshes a
+        # continuous aggregate only for its owner)
+        owner = database_url(settings)
+        with open_database(owner, autocommit=True) as conn, Progress(console=console) as bar:
             task = bar.add_task("simulating history", total=None)
 
             def progress(done: int, total: int) -> None:
@@ -340,6 +361,7 @@ def demo(
             run_demo(
                 settings=settings,
                 url=url,
+                owner_url=database_url(settings),
                 fleet=records,
                 history_days=history_days,
                 seed=seed,

@@ -57,6 +57,7 @@ async def run_demo(
     *,
     settings: Settings,
     url: str,
+    owner_url: str,
     fleet: FleetFile,
     history_days: int,
     seed: int,
@@ -67,7 +68,12 @@ async def run_demo(
     start = datetime.now(UTC).replace(microsecond=0)
     if history_days > 0:
         await asyncio.to_thread(
-            _backfill_if_empty, url, days=history_days, seed=seed, start=start, console=console
+            _backfill_if_empty,
+            owner_url,
+            days=history_days,
+            seed=seed,
+            start=start,
+            console=console,
         )
     clock = SimClock(start=start)
     simulator = FleetServer(

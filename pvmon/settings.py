@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset means the embedded server."
     )
+    owner_database_url: SecretStr | None = Field(
+        default=None,
+        description="URL migrations run with (the schema's owner); unset: PVMON_DATABASE_URL "
+        "(the embedded server: its superuser, while the application connects as pvmon_app).",
+    )
     data_dir: Path = Field(
         default=Path(".pvmon"), description="Embedded database, spool and generated files."
     )

@@ -158,9 +158,30 @@ class EmbeddedPostgres:
             ) from exc
 
     def url(self, database: str = _DATABASE) -> str:
-        """Connection URL for ``database`` on this server."""
+        """Connection URL for ``database`` on this server, as the superuser (migrations)."""
         return (
             f"postgresql://{_SUPERUSER}:{quote(self.password, safe='')}"
+            f"@127.0.0.1:{self.port}/{quote(database, safe='')}"
+        )
+
+    @property
+    def app_password(self) -> str:
+        """The application role's password, generated on first use and kept beside the
+        superuser's (``root_dir/app-password``, 0600)."""
+        path = self.root_dir / "app-password"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(secrets.token_urlsafe(24) + "\n")
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise EmbeddedDatabaseError(f"cannot read the application password at {path}") from exc
+
+    def app_url(self, role: str, database: str = _DATABASE) -> str:
+        """Connection URL for ``database`` as the application ``role`` (no ownership)."""
+        return (
+            f"postgresql://{role}:{quote(self.app_password, safe='')}"
             f"@127.0.0.1:{self.port}/{quote(database, safe='')}"
         )
 

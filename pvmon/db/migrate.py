@@ -97,6 +97,12 @@ def load_migrations() -> list[Migration]:
 
 
 def _ensure_bookkeeping(conn: psycopg.Connection) -> None:
+    row = conn.execute(
+        "SELECT to_regclass('pvmon_meta') IS NOT NULL AND to_regclass('schema_migrations')"
+        " IS NOT NULL"
+    ).fetchone()
+    if row and row[0]:
+        return  # nothing to create (and a role without CREATE may check for upgrades)
     conn.execute(
         """
         CREATE TABLE IF NOT EXISTS pvmon_meta (key text PRIMARY KEY, value text NOT NULL);

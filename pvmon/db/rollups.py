@@ -20,8 +20,11 @@ __all__ = ["refresh_rollups"]
 
 def refresh_rollups(
     conn: psycopg.Connection, *, start: datetime | None = None, end: datetime | None = None
-) -> None:
-    """Recompute invalidated buckets between ``start`` and ``end`` (default: all).
+) -> bool:
+    """Recompute invalidated buckets between ``start`` and ``end`` (default: all); False
+    when skipped: on TimescaleDB only the aggregates' owner refreshes them, and the
+    application role leaves it to the refresh policy (real-time aggregation covers what
+    is recent).
 
     ``conn`` must be in autocommit mode (TimescaleDB's refresh cannot run in a transaction).
     """
@@ -36,5 +39,8 @@ def refresh_rollups(
                 )
         else:
             conn.execute("SELECT pvmon_refresh_rollups()")
+        return True
+    except psycopg.errors.InsufficientPrivilege:
+        return False
     except psycopg.Error as exc:
         raise DatabaseError(f"refreshing energy rollups failed: {exc}") from exc

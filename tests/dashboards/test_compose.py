@@ -15,7 +15,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-_SECRETS = {"POSTGRES_PASSWORD": "a", "GRAFANA_DB_PASSWORD": "b", "GRAFANA_ADMIN_PASSWORD": "c"}
+_SECRETS = {
+    "POSTGRES_PASSWORD": "a",
+    "APP_DB_PASSWORD": "d",
+    "GRAFANA_DB_PASSWORD": "b",
+    "GRAFANA_ADMIN_PASSWORD": "c",
+}
 
 
 def _services() -> dict[str, Any]:
