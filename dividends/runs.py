@@ -58,7 +58,7 @@ from dividends.errors import (
     RunNotFoundError,
     RunStateError,
 )
-from dividends.periods import Period, days_in_year, parse_period, year_periods
+from dividends.periods import Period, parse_period, year_periods
 from dividends.revenue import (
     compute_energy_basis,
     stations_needing_energy,
@@ -350,58 +350,105 @@ def _revenue(conn: psycopg.Connection, period: Period, progress: Progress) -> No
     write_revenue_basis(conn, period)
 
 
+_LATE_BASIS = """
+WITH late AS (  -- per station and earlier generation period: its cash before and now
+    SELECT l.station_id, l.period_start AS ps, l.period_end AS pe,
+           coalesce(sum(l.amount_fen) FILTER (WHERE r.received_on < %(s)s), 0) AS before_fen,
+           coalesce(sum(l.amount_fen) FILTER (WHERE r.received_on >= %(s)s), 0) AS now_fen
+      FROM subsidy_receipt_lines l JOIN subsidy_receipts r ON r.id = l.receipt_id
+      JOIN _div_revenue v ON v.station_id = l.station_id AND v.late_fen > 0
+     WHERE l.period_start < %(s)s AND r.received_on < %(e)s
+     GROUP BY 1, 2, 3
+    HAVING coalesce(sum(l.amount_fen) FILTER (WHERE r.received_on >= %(s)s), 0) > 0
+), cash AS (
+    SELECT lt.*, lt.before_fen + coalesce((
+               SELECT sum(g.amount_fen) FROM grid_settlements g
+                WHERE g.station_id = lt.station_id AND g.period_start >= lt.ps
+                  AND g.period_end <= lt.pe), 0)::bigint AS had_fen
+      FROM late lt
+)
+INSERT INTO _ded_basis (station_id, part, ps, pe, gross, what)
+SELECT station_id, 'before', ps, pe, had_fen, ' fen received' FROM cash
+UNION ALL
+SELECT station_id, 'after', ps, pe, had_fen + now_fen, ' fen received' FROM cash
+"""
+
+_DEDUCT = """
+WITH rules AS (
+    SELECT b.station_id, b.part, b.ps, b.pe, b.gross, b.what, d.seq, d.kind, d.method,
+           d.yearly_fen, d.rate, b.pe - b.ps AS days,
+           make_date(extract(year FROM b.ps)::int + 1, 1, 1)
+             - make_date(extract(year FROM b.ps)::int, 1, 1) AS ydays
+      FROM _ded_basis b
+      JOIN stations s ON s.id = b.station_id
+      JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
+      JOIN deduction_rules d
+        ON (d.station_id = s.id OR (d.county_id = tw.county_id AND NOT EXISTS (
+                SELECT 1 FROM deduction_rules o
+                 WHERE o.station_id = s.id AND o.kind = d.kind AND o.effective_from < b.pe
+                   AND (o.effective_to IS NULL OR o.effective_to > b.ps))))
+     WHERE d.effective_from < b.pe AND (d.effective_to IS NULL OR d.effective_to > b.ps)
+), due AS (
+    SELECT station_id, part, ps, gross, seq, kind, method,
+           CASE WHEN method = 'fixed' THEN round(yearly_fen * days::numeric / ydays)::bigint
+                ELSE round(gross * rate)::bigint END AS due_fen,
+           CASE WHEN method = 'fixed'
+                THEN yearly_fen || ' fen/year x ' || days || '/' || ydays || ' days'
+                ELSE (rate * 100)::numeric(9, 4) || '%% of ' || gross || what
+           END AS basis
+      FROM rules
+), amounts AS (
+    SELECT *, least(due_fen, greatest(0, gross - coalesce(sum(due_fen) OVER (
+               PARTITION BY station_id, part, ps ORDER BY seq, kind
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS amount_fen
+      FROM due
+), late AS (  -- what cash for earlier periods adds to their deductions: after - before
+    SELECT station_id, seq, kind, min(method) AS method,
+           sum(CASE part WHEN 'after' THEN due_fen ELSE -due_fen END)::bigint AS due_fen,
+           sum(CASE part WHEN 'after' THEN amount_fen ELSE -amount_fen END)::bigint AS fen
+      FROM amounts WHERE part <> 'own' GROUP BY 1, 2, 3
+), noted AS (
+    INSERT INTO _div_late_ded (station_id, fen)
+    SELECT station_id, sum(fen) FROM late GROUP BY station_id
+)
+INSERT INTO dividend_run_deductions (run_id, station_id, seq, kind, method, basis, due_fen,
+                                     amount_fen, earlier_fen)
+SELECT %(run)s, coalesce(o.station_id, l.station_id), coalesce(o.seq, l.seq),
+       coalesce(o.kind, l.kind), coalesce(o.method, l.method),
+       concat_ws('; ', o.basis, CASE WHEN l.fen <> 0
+                 THEN '+' || l.fen || ' fen on cash for earlier periods' END),
+       coalesce(o.due_fen, 0) + coalesce(l.due_fen, 0),
+       coalesce(o.amount_fen, 0) + coalesce(l.fen, 0), coalesce(l.fen, 0)
+  FROM (SELECT * FROM amounts WHERE part = 'own') o
+  FULL JOIN late l ON l.station_id = o.station_id AND l.seq = o.seq AND l.kind = o.kind
+"""
+
+
 def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
-    """Deductions per station on its gross revenue [fen] of ``_div_revenue`` (accrued, or
-    the cash received for ``received`` stations), in ``seq`` order, each capped."""
+    """Deductions per station, in ``seq`` order, each capped at what is left: on its
+    gross revenue [fen] of ``_div_revenue`` (accrued, or for ``received`` stations the
+    cash of the period itself). Cash received now for an earlier generation period bears
+    what it adds to that period's deductions: due on all the period's cash so far, less
+    due on what it had before (kept per station in ``_div_late_ded``), so a period's
+    deductions come to the same total however its cash arrives."""
+    for table, columns in (
+        ("_ded_basis", "station_id bigint, part text, ps date, pe date, gross bigint, what text"),
+        ("_div_late_ded", "station_id bigint PRIMARY KEY, fen bigint NOT NULL"),
+    ):
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
+        conn.execute(f"TRUNCATE {table}")
+    params = {"s": period.start, "e": period.end, "run": run_id}
     conn.execute(
-        """
-        WITH gross AS (
-            SELECT station_id, bench_fen + subsidy_fen AS fen,
-                   CASE WHEN basis = 'received' THEN ' fen received' ELSE ' fen gross' END
-                     AS what
-              FROM _div_revenue
-        ), rules AS (
-            SELECT g.station_id, g.fen AS gross, g.what, d.seq, d.kind, d.method, d.yearly_fen,
-                   d.rate
-              FROM gross g
-              JOIN stations s ON s.id = g.station_id
-              JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
-              JOIN deduction_rules d
-                ON (d.station_id = s.id OR (d.county_id = tw.county_id AND NOT EXISTS (
-                        SELECT 1 FROM deduction_rules o
-                         WHERE o.station_id = s.id AND o.kind = d.kind
-                           AND o.effective_from < %(e)s
-                           AND (o.effective_to IS NULL OR o.effective_to > %(s)s))))
-             WHERE d.effective_from < %(e)s AND (d.effective_to IS NULL OR d.effective_to > %(s)s)
-        ), due AS (
-            SELECT station_id, gross, seq, kind, method,
-                   CASE WHEN method = 'fixed'
-                        THEN round(yearly_fen * %(days)s::numeric / %(ydays)s)::bigint
-                        ELSE round(gross * rate)::bigint END AS due_fen,
-                   CASE WHEN method = 'fixed'
-                        THEN yearly_fen || ' fen/year x ' || %(days)s || '/' || %(ydays)s || ' days'
-                        ELSE (rate * 100)::numeric(9, 4) || '%% of ' || gross || what
-                   END AS basis
-              FROM rules
-        ), capped AS (
-            SELECT *, coalesce(sum(due_fen) OVER (PARTITION BY station_id ORDER BY seq, kind
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_fen
-              FROM due
-        )
-        INSERT INTO dividend_run_deductions (run_id, station_id, seq, kind, method, basis,
-                                             due_fen, amount_fen)
-        SELECT %(run)s, station_id, seq, kind, method, basis, due_fen,
-               least(due_fen, greatest(0, gross - before_fen))
-          FROM capped
-        """,
-        {
-            "s": period.start,
-            "e": period.end,
-            "days": period.days,
-            "ydays": days_in_year(period.year),
-            "run": run_id,
-        },
+        """INSERT INTO _ded_basis (station_id, part, ps, pe, gross, what)
+           SELECT station_id, 'own', %(s)s, %(e)s, bench_fen + subsidy_fen - late_fen,
+                  CASE WHEN basis = 'received' THEN ' fen received' ELSE ' fen gross' END
+             FROM _div_revenue""",
+        params,
     )
+    late = conn.execute("SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0)")
+    if (late.fetchone() or (False,))[0]:
+        conn.execute(_LATE_BASIS, params)
+    conn.execute(_DEDUCT, params)
 
 
 def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
@@ -470,12 +517,15 @@ def _compute(
         ), ded AS (
             SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
              WHERE run_id = %(run)s GROUP BY station_id
+        ), late_ded AS (
+            SELECT station_id, fen FROM _div_late_ded
         )
         SELECT s.id AS station_id, s.kind, coalesce(sh.village_id, s.village_id) AS village_id,
                (coalesce(sh.weight, 1) * 1000000)::bigint AS weight,
                e.metered_wh + e.estimated_wh AS energy_wh, e.estimated_wh, e.estimated_days,
                coalesce(rev.bench, 0) AS bench, coalesce(rev.subsidy, 0) AS subsidy,
                coalesce(rev.late, 0) AS late, coalesce(ded.fen, 0) AS ded,
+               coalesce(ld.fen, 0) AS late_ded,
                e.source AS energy_source, coalesce(rev.basis, 'accrued') AS revenue_basis
           FROM _div_scope sc
           JOIN stations s ON s.id = sc.station_id
@@ -484,6 +534,7 @@ def _compute(
           LEFT JOIN station_village_shares sh ON sh.station_id = s.id AND s.kind = 'joint'
           LEFT JOIN rev ON rev.station_id = s.id
           LEFT JOIN ded ON ded.station_id = s.id
+          LEFT JOIN late_ded ld ON ld.station_id = s.id
          ORDER BY s.id, coalesce(sh.village_id, s.village_id)
         """,
         params,
@@ -504,14 +555,10 @@ def _compute(
             return grouped_largest_remainder(st_group, u_weight, values, tiebreak=u_village)
         return grouped_split_within(st_group, u_weight, values, within, tiebreak=u_village)
 
-    # late cash (received now for earlier generation periods) bears its share of the
-    # deductions, rounded up so that the period's own net never goes negative
-    gross = (units["bench"] + units["subsidy"]).to_numpy(np.int64)
-    late = units["late"].to_numpy(np.int64)
-    ded = units["ded"].to_numpy(np.int64)
-    ded_late = np.where(gross > 0, -((-ded * late) // np.maximum(gross, 1)), 0)
-    units["gross"] = gross
-    units["net_late"] = np.maximum(late - ded_late, 0)
+    # late cash (received now for earlier generation periods) net of what it added to
+    # those periods' deductions (:func:`_deductions`)
+    units["gross"] = units["bench"] + units["subsidy"]
+    units["net_late"] = np.maximum(units["late"] - units["late_ded"], 0)
     # a joint station's units: revenue split once, every other column within it, so each
     # unit's benchmark + subsidy - deductions is its available money to the fen
     shares = {c: split(c) for c in ("gross", "energy_wh", "estimated_wh")}

@@ -1,3 +1,4 @@
+ALTER TABLE dividend_run_deductions DROP COLUMN earlier_fen;
 ALTER TABLE dividend_run_units DROP COLUMN revenue_basis;
 ALTER TABLE dividend_run_units DROP COLUMN energy_source;
 UPDATE station_period_energy SET source = 'fed' WHERE source = 'settled';

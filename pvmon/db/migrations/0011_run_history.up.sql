@@ -77,3 +77,6 @@ ALTER TABLE station_period_energy ADD CONSTRAINT station_period_energy_source_ch
     CHECK (source IN ('readings', 'fed', 'settled'));
 ALTER TABLE dividend_run_units ADD COLUMN energy_source text NOT NULL DEFAULT 'readings';
 ALTER TABLE dividend_run_units ADD COLUMN revenue_basis text NOT NULL DEFAULT 'accrued';
+-- of a deduction's amount, what cash received for earlier generation periods added to
+-- those periods' deductions (received basis)
+ALTER TABLE dividend_run_deductions ADD COLUMN earlier_fen bigint NOT NULL DEFAULT 0;
