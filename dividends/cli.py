@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -36,6 +35,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from dividends.cash.cli import _day, _number, cash_app, disclose_cmd
 from dividends.exports import export_bank_file, export_csv, export_xlsx, yuan
 from dividends.runs import (
     approve_run,
@@ -517,13 +517,6 @@ def schedule_cmd(
         _console.print(f"years at risk of shortfall: {sched.years_at_risk}")
 
 
-def _day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationError(f"{option} {text!r}: expected a date YYYY-MM-DD") from exc
-
-
 def _station_in_county(conn: psycopg.Connection, who: Principal, station: str) -> None:
     from dividends.enrolments import station_county
     from pvmon.api.auth import ForbiddenError
@@ -672,7 +665,6 @@ def deduction_cmd(
     end: Annotated[str | None, typer.Option("--to", help="In force until (exclusive).")] = None,
 ) -> None:
     """Add a deduction taken before dividends (a share of revenue or a fixed yearly sum)."""
-    from dividends.cash.cli import _number
     from dividends.enrolments import add_deduction_by_code
 
     try:
@@ -724,7 +716,5 @@ def setup_cmd(
 
 
 # the county's cash commands, registered with the rest (``python -m pvmon.cli`` sees them)
-from dividends.cash.cli import cash_app, disclose_cmd  # noqa: E402
-
 dividends_app.add_typer(cash_app, name="cash")
 dividends_app.command("disclose")(disclose_cmd)

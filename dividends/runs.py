@@ -373,13 +373,20 @@ UNION ALL
 SELECT station_id, 'after', ps, pe, had_fen + now_fen, ' fen received' FROM cash
 """
 
+_OWN_BASIS = """
+SELECT station_id, 'own'::text AS part, %(s)s::date AS ps, %(e)s::date AS pe,
+       bench_fen + subsidy_fen - late_fen AS gross,
+       CASE WHEN basis = 'received' THEN ' fen received' ELSE ' fen gross' END AS what
+  FROM _div_revenue
+"""
+
 _DEDUCT = """
 WITH rules AS (
     SELECT b.station_id, b.part, b.ps, b.pe, b.gross, b.what, d.seq, d.kind, d.method,
            d.yearly_fen, d.rate, b.pe - b.ps AS days,
            make_date(extract(year FROM b.ps)::int + 1, 1, 1)
              - make_date(extract(year FROM b.ps)::int, 1, 1) AS ydays
-      FROM _ded_basis b
+      FROM ({basis}) b
       JOIN stations s ON s.id = b.station_id
       JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
       JOIN deduction_rules d
@@ -438,17 +445,12 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
         conn.execute(f"TRUNCATE {table}")
     params = {"s": period.start, "e": period.end, "run": run_id}
-    conn.execute(
-        """INSERT INTO _ded_basis (station_id, part, ps, pe, gross, what)
-           SELECT station_id, 'own', %(s)s, %(e)s, bench_fen + subsidy_fen - late_fen,
-                  CASE WHEN basis = 'received' THEN ' fen received' ELSE ' fen gross' END
-             FROM _div_revenue""",
-        params,
-    )
+    basis = _OWN_BASIS
     late = conn.execute("SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0)")
-    if (late.fetchone() or (False,))[0]:
+    if (late.fetchone() or (False,))[0]:  # only then the earlier periods' rows
         conn.execute(_LATE_BASIS, params)
-    conn.execute(_DEDUCT, params)
+        basis = f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis"
+    conn.execute(_DEDUCT.format(basis=basis), params)
 
 
 def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
@@ -772,8 +774,10 @@ def compute_run(
     created_by: str,
     run_id: int | None = None,
     progress: Progress | None = None,
+    note: str = "",
 ) -> int:
     """Create (or, given ``run_id`` of a draft, recompute) a draft run; returns its id.
+    ``note`` says why (kept on a new run).
 
     Without ``run_id``, an existing regular draft with the same period and scope is
     recomputed in place (its lines are replaced), so re-running gives one draft.
@@ -808,6 +812,7 @@ def compute_run(
                 codes=codes,
                 created_by=actor,
                 run_id=run_id,
+                note=note,
             )
             _event(conn, rid, "created" if run_id is None else "recomputed", actor)
             report("deductions", 3, _STEPS)

@@ -50,11 +50,16 @@ def _fail(exc: PvmonError) -> typer.Exit:
     return fail(exc)
 
 
-def acting(ctx: typer.Context, conn: psycopg.Connection) -> Principal:
-    """The person behind the command (see :func:`dividends.cli.acting`)."""
+def acting(ctx: typer.Context, conn: psycopg.Connection, county: str | None = None) -> Principal:
+    """The person behind the command (see :func:`dividends.cli.acting`); a key limited to
+    one county acts on that county only."""
     from dividends.cli import acting as who
+    from pvmon.api.auth import ForbiddenError
 
-    return who(ctx, conn)
+    principal = who(ctx, conn)
+    if county is not None and principal.county_id is not None and (county != principal.county_code):
+        raise ForbiddenError(f"county {county!r} is outside county {principal.county_code!r}")
+    return principal
 
 
 def _day(text: str, option: str) -> date:
@@ -114,7 +119,8 @@ def reconcile_cmd(
         first, after = _day(start, "--from"), _day(end, "--to")
         fraction = _number(tolerance, "--tolerance")
         with _db() as conn:
-            acting(ctx, conn)
+            who = acting(ctx, conn, county)
+            county = county or who.county_code  # a county's key sees its own county
             rows = reconciliation(conn, start=first, end=after, county=county, tolerance=fraction)
     except PvmonError as exc:
         raise _fail(exc) from exc
@@ -148,7 +154,7 @@ def receipt_cmd(
         fen = int(_number(amount, "--amount", places=2) * 100)
         on = _day(received_on, "--received-on")
         with _db() as conn:
-            who = acting(ctx, conn)
+            who = acting(ctx, conn, county)
             r = record_receipt(
                 conn, county=county, reference=ref, received_on=on, covers=covers,
                 amount_fen=fen, coverage=coverage, recorded_by=who.name,
@@ -180,7 +186,7 @@ def basis_cmd(
 
     try:
         with _db() as conn:
-            who = acting(ctx, conn)
+            who = acting(ctx, conn, county)
             if basis is not None:
                 set_basis(
                     conn, basis=basis, set_by=who.name, county=county,
@@ -216,7 +222,7 @@ def advances_cmd(
 
     try:
         with _db() as conn:
-            acting(ctx, conn)
+            acting(ctx, conn, county)
             table = Table("date", "kind", "village", "station", "amount (yuan)", "balance (yuan)")
             for e in advance_ledger(conn, county):
                 table.add_row(
@@ -243,7 +249,7 @@ def position_cmd(
 
     try:
         with _db() as conn:
-            acting(ctx, conn)
+            acting(ctx, conn, county)
             rows = cash_position(conn, county=county, level=level, period=period)  # type: ignore[arg-type]
     except PvmonError as exc:
         raise _fail(exc) from exc

@@ -418,9 +418,8 @@ def create_run(who: Finance, conn: Conn, body: Annotated[RunCreate, Body()]) -> 
         scope_kind=body.scope_kind,
         scope_codes=body.scope_codes,
         created_by=who.name,
+        note=body.note,
     )
-    if body.note:
-        conn.execute("UPDATE dividend_runs SET note = %s WHERE id = %s", (body.note, run_id))
     return _run(conn, who, run_id)
 
 

@@ -180,3 +180,23 @@ def test_errors_exit_non_zero_with_the_reason(
     res = _err(cli, *args)
     assert message in res.output, res.output
     assert _count(world, "cash_allocation_basis") == _count(world, "subsidy_receipts") == 0
+
+
+def test_a_county_key_acts_on_its_own_county_only(world: World, cli: CliRunner) -> None:
+    from pvmon.api.auth import create_key
+
+    village_station(world, "VS1", world.villages[0], slots=1)
+    world.conn.execute(
+        "INSERT INTO counties (code, name, province) VALUES ('XX', '别县', '辽宁省')"
+    )
+    _KEYS["xx"] = create_key(world.conn, name="xx-clerk", role="finance", county="XX")[1]
+    for args in (
+        ("cash", "receipt", "--county", "LY", "--ref", "S-1", "--received-on", "2026-04-15",
+         "--covers", "2025", "--amount", "1.00"),
+        ("cash", "advances", "--county", "LY"),
+        ("run", "--period", "2025", "--scope", "county:LY"),
+        ("enrolments", "--station", "VS1"),
+    ):  # fmt: skip
+        res = cli.invoke(app, ["dividends", *args], env={"PVMON_API_KEY": _KEYS["xx"]})
+        assert res.exit_code == 1 and "outside county" in res.output, (args, res.output)
+    assert _count(world, "subsidy_receipts") == 0 and _count(world, "dividend_runs") == 0
