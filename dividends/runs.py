@@ -380,7 +380,7 @@ SELECT station_id, 'own'::text AS part, %(s)s::date AS ps, %(e)s::date AS pe,
   FROM _div_revenue
 """
 
-_DEDUCT = """
+_DEDUCT_RULES = """
 WITH rules AS (
     SELECT b.station_id, b.part, b.ps, b.pe, b.gross, b.what, d.seq, d.kind, d.method,
            d.yearly_fen, d.rate, b.pe - b.ps AS days,
@@ -409,7 +409,18 @@ WITH rules AS (
                PARTITION BY station_id, part, ps ORDER BY seq, kind
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS amount_fen
       FROM due
-), late AS (  -- what cash for earlier periods adds to their deductions: after - before
+"""
+
+# the period's own cash only (the common case): streamed, nothing materialised
+_DEDUCT_OWN = """
+INSERT INTO dividend_run_deductions (run_id, station_id, seq, kind, method, basis, due_fen,
+                                     amount_fen)
+{rules})
+SELECT %(run)s, station_id, seq, kind, method, basis, due_fen, amount_fen FROM amounts
+"""
+
+_DEDUCT = """
+{rules}), late AS (  -- what cash for earlier periods adds to their deductions: after - before
     SELECT station_id, seq, kind, min(method) AS method,
            sum(CASE part WHEN 'after' THEN due_fen ELSE -due_fen END)::bigint AS due_fen,
            sum(CASE part WHEN 'after' THEN amount_fen ELSE -amount_fen END)::bigint AS fen
@@ -445,12 +456,14 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
         conn.execute(f"TRUNCATE {table}")
     params = {"s": period.start, "e": period.end, "run": run_id}
-    basis = _OWN_BASIS
     late = conn.execute("SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0)")
-    if (late.fetchone() or (False,))[0]:  # only then the earlier periods' rows
-        conn.execute(_LATE_BASIS, params)
-        basis = f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis"
-    conn.execute(_DEDUCT.format(basis=basis), params)
+    if not (late.fetchone() or (False,))[0]:
+        rules = _DEDUCT_RULES.format(basis=_OWN_BASIS)
+        conn.execute(_DEDUCT_OWN.format(rules=rules), params)
+        return
+    conn.execute(_LATE_BASIS, params)  # the earlier periods' cash before and now
+    rules = _DEDUCT_RULES.format(basis=f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis")
+    conn.execute(_DEDUCT.format(rules=rules), params)
 
 
 def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
@@ -883,18 +896,20 @@ def _check_estimates(
     if accepted:
         return
     rows = conn.execute(
-        """SELECT s.code, sum(u.estimated_wh)::numeric / nullif(sum(u.energy_wh), 0) AS share
-             FROM dividend_run_units u JOIN stations s ON s.id = u.station_id
-            WHERE u.run_id = %s GROUP BY s.code
-           HAVING sum(u.estimated_wh)::numeric > %s * sum(u.energy_wh)
-            ORDER BY 2 DESC, 1""",
+        """SELECT s.code, x.share, count(*) OVER () FROM (
+               SELECT station_id, sum(estimated_wh)::numeric / nullif(sum(energy_wh), 0) AS share
+                 FROM dividend_run_units WHERE run_id = %s GROUP BY station_id
+                HAVING sum(estimated_wh)::numeric > %s * sum(energy_wh)) x
+             JOIN stations s ON s.id = x.station_id
+            ORDER BY x.share DESC NULLS FIRST, s.code LIMIT 5""",
         (run_id, limit),
     ).fetchall()
     if rows:
-        shown = ", ".join(f"{code} {Decimal(share or 1) * 100:.0f} %" for code, share in rows[:5])
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        total = int(rows[0][2])
+        shown = ", ".join(f"{code} {Decimal(share or 1) * 100:.0f} %" for code, share, _n in rows)
+        more = f" and {total - 5} more" if total > 5 else ""
         raise EstimatesNotAcknowledgedError(
-            f"dividend run {run_id}: {len(rows)} station(s) have more than {limit * 100:.0f} % "
+            f"dividend run {run_id}: {total} station(s) have more than {limit * 100:.0f} % "
             f"estimated energy ({shown}{more}); acknowledge the estimates to approve"
         )
 

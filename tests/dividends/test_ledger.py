@@ -4,6 +4,7 @@ identical re-runs, adjustment runs, estimates flagged; the migration goes up and
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from dividends.errors import (
     DividendError,
     DoublePaymentError,
+    EstimatesNotAcknowledgedError,
     FourEyesError,
     RunStateError,
 )
@@ -404,3 +406,15 @@ def test_a_second_adjustment_corrects_the_first_not_the_original_again(world: Wo
     assert [e.event for e in run_history(conn, empty)] == ["created", "discarded"]
     approve_run(conn, second, approved_by="chief")
     assert adjusted_total() == 280_000  # not 280,000 + what the first already corrected
+
+
+def test_much_estimated_energy_needs_an_acknowledgement(world: World) -> None:
+    station, _household = world.enrolled_village_household(world.villages[0])
+    world.feed("2025", {station: 3_000}, estimated={station: (1_000, 90)})  # 25 % estimated
+    conn = world.conn
+    run = compute_run(conn, period="2025", created_by="clerk")
+    with pytest.raises(EstimatesNotAcknowledgedError, match=r"1 station\(s\) .* \(V1 25 %\)"):
+        approve_run(conn, run, approved_by="chief")
+    approve_run(conn, run, approved_by="chief", estimated_share_limit=Decimal("0.25"))
+    assert run_summary(conn, run).status == "approved"
+    assert [e.detail for e in run_history(conn, run) if e.event == "approved"] == [""]
