@@ -96,11 +96,9 @@ Progress = Callable[[str, int, int], None]
 _STEPS = 7
 _SHARE_SCALE = 10**6
 # low-cardinality text columns: categoricals, not a Python string per row
-_CATEGORIES = {
-    c: "category"
-    for c in ("kind", "policy", "component", "basis", "payee_kind", "energy_source",
-              "revenue_basis")
-}  # fmt: skip
+_CATEGORIES = {c: "category" for c in ("kind", "policy", "component", "basis", "payee_kind")}
+_ENERGY_SOURCES = np.array(["readings", "fed", "settled"], dtype=object)
+_BASES = np.array(["accrued", "received"], dtype=object)
 
 _LINE_COLUMNS = (
     "run_id", "line_kind", "reverses_line_id", "station_id", "unit_village_id", "enrolment_id",
@@ -520,7 +518,12 @@ def _compute(
     *,
     line_kind: str = "dividend",
 ) -> None:
-    params: dict[str, object] = {"s": period.start, "e": period.end, "run": run_id}
+    params: dict[str, object] = {
+        "s": period.start,
+        "e": period.end,
+        "run": run_id,
+        "sources": list(_ENERGY_SOURCES),
+    }
     # units: station x village with the station's revenue, deductions and share weight
     units = _frame(
         conn,
@@ -541,7 +544,8 @@ def _compute(
                coalesce(rev.bench, 0) AS bench, coalesce(rev.subsidy, 0) AS subsidy,
                coalesce(rev.late, 0) AS late, coalesce(ded.fen, 0) AS ded,
                coalesce(ld.fen, 0) AS late_ded,
-               e.source AS energy_source, coalesce(rev.basis, 'accrued') AS revenue_basis
+               array_position(%(sources)s::text[], e.source) - 1 AS energy_source,
+               coalesce((rev.basis = 'received')::int, 0) AS revenue_basis
           FROM _div_scope sc
           JOIN stations s ON s.id = sc.station_id
           JOIN station_period_energy e ON e.station_id = s.id
@@ -737,8 +741,9 @@ def _compute(
                     "village_collective",
                 ),
                 "factor": alloc.unit_factor,
-                "energy_source": units["energy_source"].to_numpy(object),
-                "revenue_basis": units["revenue_basis"].to_numpy(object),
+                # small codes read, names written: no Python string per unit
+                "energy_source": _ENERGY_SOURCES[units["energy_source"].to_numpy(np.int64)],
+                "revenue_basis": _BASES[units["revenue_basis"].to_numpy(np.int64)],
             }
         ),
     )
