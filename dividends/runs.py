@@ -510,87 +510,7 @@ def _copy_frame(
             cp.write(part.to_csv(index=False, header=False, float_format="%.9f").encode())
 
 
-def _compute(
-    conn: psycopg.Connection,
-    run_id: int,
-    period: Period,
-    progress: Progress,
-    *,
-    line_kind: str = "dividend",
-) -> None:
-    params: dict[str, object] = {
-        "s": period.start,
-        "e": period.end,
-        "run": run_id,
-        "sources": list(_ENERGY_SOURCES),
-    }
-    # units: station x village with the station's revenue, deductions and share weight
-    units = _frame(
-        conn,
-        """
-        WITH rev AS (
-            SELECT station_id, basis, bench_fen AS bench, subsidy_fen AS subsidy,
-                   late_fen AS late
-              FROM _div_revenue
-        ), ded AS (
-            SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
-             WHERE run_id = %(run)s GROUP BY station_id
-        ), late_ded AS (
-            SELECT station_id, fen FROM _div_late_ded
-        )
-        SELECT s.id AS station_id, s.kind, coalesce(sh.village_id, s.village_id) AS village_id,
-               (coalesce(sh.weight, 1) * 1000000)::bigint AS weight,
-               e.metered_wh + e.estimated_wh AS energy_wh, e.estimated_wh, e.estimated_days,
-               coalesce(rev.bench, 0) AS bench, coalesce(rev.subsidy, 0) AS subsidy,
-               coalesce(rev.late, 0) AS late, coalesce(ded.fen, 0) AS ded,
-               coalesce(ld.fen, 0) AS late_ded,
-               array_position(%(sources)s::text[], e.source) - 1 AS energy_source,
-               coalesce((rev.basis = 'received')::int, 0) AS revenue_basis
-          FROM _div_scope sc
-          JOIN stations s ON s.id = sc.station_id
-          JOIN station_period_energy e ON e.station_id = s.id
-               AND e.period_start = %(s)s AND e.period_end = %(e)s
-          LEFT JOIN station_village_shares sh ON sh.station_id = s.id AND s.kind = 'joint'
-          LEFT JOIN rev ON rev.station_id = s.id
-          LEFT JOIN ded ON ded.station_id = s.id
-          LEFT JOIN late_ded ld ON ld.station_id = s.id
-         ORDER BY s.id, coalesce(sh.village_id, s.village_id)
-        """,
-        params,
-    )
-    progress("allocating", 4, _STEPS)
-    m = len(units)
-    u_station = units["station_id"].to_numpy(np.int64)
-    u_village = units["village_id"].to_numpy(np.int64)
-    u_weight = units["weight"].to_numpy(np.int64)
-    # per station totals -> split among the station's units by weight (village id breaks ties)
-    st_ids, st_group = np.unique(u_station, return_inverse=True)
-    first = np.zeros(st_ids.size, dtype=np.int64)
-    first[st_group[::-1]] = np.arange(m)[::-1]
-
-    def split(column: str, within: np.ndarray | None = None) -> np.ndarray:
-        values = units[column].to_numpy(np.int64)[first]
-        if within is None:
-            return grouped_largest_remainder(st_group, u_weight, values, tiebreak=u_village)
-        return grouped_split_within(st_group, u_weight, values, within, tiebreak=u_village)
-
-    # late cash (received now for earlier generation periods) net of what it added to
-    # those periods' deductions (:func:`_deductions`)
-    units["gross"] = units["bench"] + units["subsidy"]
-    units["net_late"] = np.maximum(units["late"] - units["late_ded"], 0)
-    # a joint station's units: revenue split once, every other column within it, so each
-    # unit's benchmark + subsidy - deductions is its available money to the fen
-    shares = {c: split(c) for c in ("gross", "energy_wh", "estimated_wh")}
-    shares["ded"] = split("ded", within=shares["gross"])
-    shares["subsidy"] = split("subsidy", within=shares["gross"])
-    shares["bench"] = shares["gross"] - shares["subsidy"]
-    a_available = shares["gross"] - shares["ded"]
-    a_late = split("net_late", within=a_available)
-
-    # obligation segments: holder x component with days in period, scheme window, enrolment
-    segs = _frame(
-        conn,
-        """
+_SEGMENTS = """
         WITH seg AS (
             SELECT en.id AS enrolment_id, sl.id AS slot_id, sl.station_id,
                    CASE WHEN s.kind = 'joint' THEN sl.village_id ELSE s.village_id END
@@ -639,19 +559,131 @@ def _compute(
              GROUP BY l.enrolment_id, l.component
         )
         SELECT seg.*, CASE WHEN seg.policy = 'pro_rata_carry_forward'
-                           THEN coalesce(ar.fen, 0) ELSE 0 END AS arrears,
-               CASE WHEN seg.policy = 'pro_rata_carry_forward'
-                    THEN least(coalesce(ar.fen, 0), coalesce(ar.old_fen, 0)) ELSE 0 END
-                 AS arrears_late
+                           THEN coalesce(ar.fen, 0) ELSE 0 END AS arrears{late_column}
           FROM seg
           LEFT JOIN arrears ar ON ar.enrolment_id = seg.enrolment_id
                               AND ar.component = seg.component
          WHERE seg.days > 0
             OR (seg.policy = 'pro_rata_carry_forward' AND coalesce(ar.fen, 0) > 0)
          ORDER BY seg.enrolment_id, seg.component
+        """
+# with late cash only: what of each carry-forward row's arrears it pays first
+_LATE_COLUMN = """,
+       CASE WHEN seg.policy = 'pro_rata_carry_forward'
+            THEN least(coalesce(ar.fen, 0), coalesce(ar.old_fen, 0)) ELSE 0 END AS arrears_late"""
+
+
+def _names(names: np.ndarray, codes: np.ndarray, group: np.ndarray) -> object:
+    """Per unit, the name of its station's code; one name for all when they agree (a
+    scalar column costs COPY nothing per row)."""
+    if not codes.any():
+        return str(names[0])
+    return names[codes[group]]
+
+
+def _compute(
+    conn: psycopg.Connection,
+    run_id: int,
+    period: Period,
+    progress: Progress,
+    *,
+    line_kind: str = "dividend",
+) -> None:
+    params: dict[str, object] = {
+        "s": period.start,
+        "e": period.end,
+        "run": run_id,
+        "sources": list(_ENERGY_SOURCES),
+    }
+    # units: station x village with the station's revenue, deductions and share weight
+    units = _frame(
+        conn,
+        """
+        WITH rev AS (
+            SELECT station_id, bench_fen AS bench, subsidy_fen AS subsidy FROM _div_revenue
+        ), ded AS (
+            SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
+             WHERE run_id = %(run)s GROUP BY station_id
+        )
+        SELECT s.id AS station_id, s.kind, coalesce(sh.village_id, s.village_id) AS village_id,
+               (coalesce(sh.weight, 1) * 1000000)::bigint AS weight,
+               e.metered_wh + e.estimated_wh AS energy_wh, e.estimated_wh, e.estimated_days,
+               coalesce(rev.bench, 0) AS bench, coalesce(rev.subsidy, 0) AS subsidy,
+               coalesce(ded.fen, 0) AS ded
+          FROM _div_scope sc
+          JOIN stations s ON s.id = sc.station_id
+          JOIN station_period_energy e ON e.station_id = s.id
+               AND e.period_start = %(s)s AND e.period_end = %(e)s
+          LEFT JOIN station_village_shares sh ON sh.station_id = s.id AND s.kind = 'joint'
+          LEFT JOIN rev ON rev.station_id = s.id
+          LEFT JOIN ded ON ded.station_id = s.id
+         ORDER BY s.id, coalesce(sh.village_id, s.village_id)
         """,
         params,
     )
+    # the stations that are not metered and accrued (few, as a rule): their energy
+    # source, basis and late cash, read apart so the common case costs no column
+    cash = _frame(
+        conn,
+        """
+        SELECT e.station_id, array_position(%(sources)s::text[], e.source) - 1 AS source,
+               (v.basis = 'received')::int AS received, v.late_fen AS late,
+               coalesce(ld.fen, 0) AS late_ded
+          FROM _div_scope sc
+          JOIN station_period_energy e ON e.station_id = sc.station_id
+               AND e.period_start = %(s)s AND e.period_end = %(e)s
+          LEFT JOIN _div_revenue v ON v.station_id = sc.station_id
+          LEFT JOIN _div_late_ded ld ON ld.station_id = sc.station_id
+         WHERE e.source <> 'readings' OR v.basis = 'received'
+        """,
+        params,
+    )
+    progress("allocating", 4, _STEPS)
+    m = len(units)
+    u_station = units["station_id"].to_numpy(np.int64)
+    u_village = units["village_id"].to_numpy(np.int64)
+    u_weight = units["weight"].to_numpy(np.int64)
+    # per station totals -> split among the station's units by weight (village id breaks ties)
+    st_ids, st_group = np.unique(u_station, return_inverse=True)
+    first = np.zeros(st_ids.size, dtype=np.int64)
+    first[st_group[::-1]] = np.arange(m)[::-1]
+
+    def station(column: str) -> np.ndarray:
+        return np.asarray(units[column].to_numpy(np.int64)[first])
+
+    def split(values: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
+        """Station totals [fen] over the station's units by weight (within caps)."""
+        if within is None:
+            return grouped_largest_remainder(st_group, u_weight, values, tiebreak=u_village)
+        return grouped_split_within(st_group, u_weight, values, within, tiebreak=u_village)
+
+    # per station: energy source and basis codes, late cash (received now for earlier
+    # generation periods) net of what it added to those periods' deductions
+    st_source = np.zeros(st_ids.size, dtype=np.int64)
+    st_received = np.zeros(st_ids.size, dtype=np.int64)
+    st_net_late = np.zeros(st_ids.size, dtype=np.int64)
+    if len(cash):
+        at = np.searchsorted(st_ids, cash["station_id"].to_numpy(np.int64))
+        st_source[at] = cash["source"].to_numpy(np.int64)
+        st_received[at] = cash["received"].fillna(0).to_numpy(np.int64)
+        late = cash["late"].fillna(0).to_numpy(np.int64) - cash["late_ded"].to_numpy(np.int64)
+        st_net_late[at] = np.maximum(late, 0)
+    # a joint station's units: revenue split once, every other column within it, so each
+    # unit's benchmark + subsidy - deductions is its available money to the fen
+    shares = {
+        "gross": split(station("bench") + station("subsidy")),
+        "energy_wh": split(station("energy_wh")),
+        "estimated_wh": split(station("estimated_wh")),
+    }
+    shares["ded"] = split(station("ded"), within=shares["gross"])
+    shares["subsidy"] = split(station("subsidy"), within=shares["gross"])
+    shares["bench"] = shares["gross"] - shares["subsidy"]
+    a_available = shares["gross"] - shares["ded"]
+    a_late = split(st_net_late, within=a_available)
+
+    # obligation segments: holder x component with days in period, scheme window, enrolment
+    late_column = _LATE_COLUMN if st_net_late.any() else ""
+    segs = _frame(conn, _SEGMENTS.format(late_column=late_column), params)
     n = len(segs)
     # each segment's allocation unit (station, village)
     unit_index = pd.DataFrame(
@@ -709,7 +741,9 @@ def _compute(
         obligations=obligation,
         policies=segs["policy"].to_numpy(object),
         arrears=segs["arrears"].to_numpy(np.int64),
-        arrears_late=segs["arrears_late"].to_numpy(np.int64),
+        arrears_late=(
+            segs["arrears_late"].to_numpy(np.int64) if late_column else np.zeros(n, np.int64)
+        ),
     )
     progress("writing lines", 5, _STEPS)
     unit_ob = np.zeros(m, dtype=np.int64)
@@ -742,8 +776,8 @@ def _compute(
                 ),
                 "factor": alloc.unit_factor,
                 # small codes read, names written: no Python string per unit
-                "energy_source": _ENERGY_SOURCES[units["energy_source"].to_numpy(np.int64)],
-                "revenue_basis": _BASES[units["revenue_basis"].to_numpy(np.int64)],
+                "energy_source": _names(_ENERGY_SOURCES, st_source, st_group),
+                "revenue_basis": _names(_BASES, st_received, st_group),
             }
         ),
     )
