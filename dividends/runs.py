@@ -58,7 +58,7 @@ from dividends.errors import (
     RunNotFoundError,
     RunStateError,
 )
-from dividends.periods import Period, parse_period, year_periods
+from dividends.periods import Period, days_in_year, parse_period, year_periods
 from dividends.revenue import (
     compute_energy_basis,
     stations_needing_energy,
@@ -380,19 +380,17 @@ SELECT station_id, 'own'::text AS part, %(s)s::date AS ps, %(e)s::date AS pe,
 
 _DEDUCT_RULES = """
 WITH rules AS (
-    SELECT b.station_id, b.part, b.ps, b.pe, b.gross, b.what, d.seq, d.kind, d.method,
-           d.yearly_fen, d.rate, b.pe - b.ps AS days,
-           make_date(extract(year FROM b.ps)::int + 1, 1, 1)
-             - make_date(extract(year FROM b.ps)::int, 1, 1) AS ydays
+    SELECT b.station_id, b.part, b.ps, b.gross, b.what, d.seq, d.kind, d.method,
+           d.yearly_fen, d.rate, {days} AS days, {ydays} AS ydays
       FROM ({basis}) b
       JOIN stations s ON s.id = b.station_id
       JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
       JOIN deduction_rules d
         ON (d.station_id = s.id OR (d.county_id = tw.county_id AND NOT EXISTS (
                 SELECT 1 FROM deduction_rules o
-                 WHERE o.station_id = s.id AND o.kind = d.kind AND o.effective_from < b.pe
-                   AND (o.effective_to IS NULL OR o.effective_to > b.ps))))
-     WHERE d.effective_from < b.pe AND (d.effective_to IS NULL OR d.effective_to > b.ps)
+                 WHERE o.station_id = s.id AND o.kind = d.kind AND o.effective_from < {pe}
+                   AND (o.effective_to IS NULL OR o.effective_to > {ps}))))
+     WHERE d.effective_from < {pe} AND (d.effective_to IS NULL OR d.effective_to > {ps})
 ), due AS (
     SELECT station_id, part, ps, gross, seq, kind, method,
            CASE WHEN method = 'fixed' THEN round(yearly_fen * days::numeric / ydays)::bigint
@@ -404,10 +402,28 @@ WITH rules AS (
       FROM rules
 ), amounts AS (
     SELECT *, least(due_fen, greatest(0, gross - coalesce(sum(due_fen) OVER (
-               PARTITION BY station_id, part, ps ORDER BY seq, kind
+               PARTITION BY {partition} ORDER BY seq, kind
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS amount_fen
       FROM due
 """
+
+# the rules of the period itself: its dates as constants, so the planner sees them
+_OWN_RULES = {
+    "ps": "%(s)s::date",
+    "pe": "%(e)s::date",
+    "days": "%(days)s::int",
+    "ydays": "%(ydays)s::int",
+    "partition": "station_id",
+}
+# the rules of each basis row's own generation period (earlier periods' cash)
+_ROW_RULES = {
+    "ps": "b.ps",
+    "pe": "b.pe",
+    "days": "b.pe - b.ps",
+    "ydays": "make_date(extract(year FROM b.ps)::int + 1, 1, 1)"
+    " - make_date(extract(year FROM b.ps)::int, 1, 1)",
+    "partition": "station_id, part, ps",
+}
 
 # the period's own cash only (the common case): streamed, nothing materialised
 _DEDUCT_OWN = """
@@ -453,14 +469,21 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
     ):
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
         conn.execute(f"TRUNCATE {table}")
-    params = {"s": period.start, "e": period.end, "run": run_id}
+    params = {
+        "s": period.start,
+        "e": period.end,
+        "days": period.days,
+        "ydays": days_in_year(period.year),
+        "run": run_id,
+    }
     late = conn.execute("SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0)")
     if not (late.fetchone() or (False,))[0]:
-        rules = _DEDUCT_RULES.format(basis=_OWN_BASIS)
+        rules = _DEDUCT_RULES.format(basis=_OWN_BASIS, **_OWN_RULES)
         conn.execute(_DEDUCT_OWN.format(rules=rules), params)
         return
     conn.execute(_LATE_BASIS, params)  # the earlier periods' cash before and now
-    rules = _DEDUCT_RULES.format(basis=f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis")
+    basis = f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis"
+    rules = _DEDUCT_RULES.format(basis=basis, **_ROW_RULES)
     conn.execute(_DEDUCT.format(rules=rules), params)
 
 
