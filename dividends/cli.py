@@ -10,7 +10,7 @@ in the HTTP API (``pvmon keys create NAME --role finance --out FILE``).
     pvmon dividends show RUN | history RUN
     pvmon dividends recompute RUN | discard RUN
     pvmon dividends approve RUN [--accept-estimates]
-    pvmon dividends export RUN --format csv|xlsx|bank [--out FILE] [--role finance_officer]
+    pvmon dividends export RUN --format csv|xlsx|bank [--out FILE] [--layout cn-batch-gbk]
     pvmon dividends paid RUN
     pvmon dividends adjust RUN --note WHY
     pvmon dividends schedule STATION
@@ -35,8 +35,9 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from dividends.bank import DEFAULT_LAYOUT, export_bank_file, layout_names, load_layout
 from dividends.cash.cli import _day, _number, cash_app, disclose_cmd
-from dividends.exports import export_bank_file, export_csv, export_xlsx, yuan
+from dividends.exports import export_csv, export_xlsx, yuan
 from dividends.runs import (
     approve_run,
     compute_run,
@@ -421,34 +422,38 @@ def export_cmd(
     run: Annotated[int, typer.Argument(help="Run id.")],
     format: Annotated[str, typer.Option("--format", help="csv, xlsx or bank.")] = "csv",
     out: Annotated[Path | None, typer.Option(help="File to write.")] = None,
-    role: Annotated[
+    layout: Annotated[
         str,
-        typer.Option(
-            help="Mask as for this role; finance_officer/bank_export/auditor see full data "
-            "when the key's role may (finance, admin)."
-        ),
-    ] = "viewer",
+        typer.Option(help=f"Bank file layout: {', '.join(layout_names())} or a layout .toml file."),
+    ] = DEFAULT_LAYOUT,
 ) -> None:
-    """Export a run: lines (CSV/XLSX, drafts as previews) or the bank payment file."""
+    """Export a run: its lines (CSV/XLSX; drafts as previews; personal data masked unless
+    the key's role sees it) or the bank payment file (finance or admin keys only; marks
+    the run exported, recorded with the file's checksum)."""
     if format not in ("csv", "xlsx", "bank"):
         raise _fail(ValidationError(f"--format {format!r}: expected csv, xlsx or bank"))
-    suffix = {"csv": "csv", "xlsx": "xlsx", "bank": "bank.csv"}[format]
-    path = out or Path(f"dividend-run-{run}.{suffix}")
     try:
         with _db() as conn:
             who = acting(ctx, conn)
             _in_county(conn, who, run)
-            shown_as = role if who.reveals_personal_data else "viewer"
             if format == "bank":
-                result = export_bank_file(conn, run, path, by=who.name, role=shown_as)
-            else:
-                writer = export_csv if format == "csv" else export_xlsx
-                result = writer(conn, run, path, role=shown_as)
+                chosen = load_layout(layout, allow_file=True)
+                path = out or Path(f"dividend-run-{run}.bank.{chosen.format}")
+                bank = export_bank_file(
+                    conn, run, path, by=who.name, may_see_accounts=who.reveals_personal_data,
+                    layout=chosen,
+                )  # fmt: skip
+                _console.print(
+                    f"wrote {bank.path} ({bank.layout}): {bank.rows:,} payees, "
+                    f"{yuan(bank.total_fen)} yuan, sha256 {bank.sha256}"
+                )
+                return
+            path = out or Path(f"dividend-run-{run}.{format}")
+            writer = export_csv if format == "csv" else export_xlsx
+            result = writer(conn, run, path, reveal=who.reveals_personal_data)
     except PvmonError as exc:
         raise _fail(exc) from exc
     _console.print(f"wrote {result.path}: {result.rows:,} rows, {yuan(result.total_fen)} yuan")
-    for skipped in result.skipped:
-        _err.print(f"[yellow]left out:[/] {skipped}")
 
 
 @dividends_app.command("paid")

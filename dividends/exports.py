@@ -1,58 +1,30 @@
 """Exports for finance: the run's lines as CSV or XLSX (one sheet per village plus totals,
-Chinese headings, the basis columns) and the bank payment file.
+Chinese headings, the basis columns). The bank payment file is :mod:`dividends.bank`.
 
 Personal data (names, ID numbers, bank accounts) is masked with :mod:`pvmon.privacy` unless
-the caller's role is in :data:`REVEAL_ROLES`. Amounts are printed in yuan with two
-decimals, converted from integer fen without floats.
-
-Bank payment file layout (CSV, UTF-8 with BOM, comma-separated, one header row):
-
-=====  ============  =============================================================
-col    heading       content
-=====  ============  =============================================================
-1      序号          sequence number from 1
-2      收款人姓名    household head's name
-3      身份证号      18-character resident ID number
-4      开户银行      bank name
-5      银行账号      account number (12-30 digits)
-6      金额(元)      amount in yuan, two decimals, sum of the household's lines
-7      用途          "光伏收益分红 <period> 运行<run id>"
-=====  ============  =============================================================
-
-Only household payees with a non-zero amount are listed; collectives are paid by county
-transfer to the village account and appear in the XLSX totals. Households without a bank
-account are left out of the bank file and returned to the caller (they must be fixed in
-the registry first). The last row is ``合计`` with the count and the total.
+the caller's role reveals it (``reveal``). Every cell is written through
+:mod:`pvmon.sheets`: text never becomes a formula, ID and account numbers stay text, and in
+the XLSX amounts are numeric cells [yuan] with two decimals, the header is frozen, the
+columns are sized and each sheet ends with a totals row equal to its lines (the ``合计``
+sheet's to the run).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from dividends.errors import RunStateError
-from dividends.runs import mark_exported, run_summary
+from dividends.runs import run_summary
 from pvmon.privacy import mask_bank_account, mask_id_number, mask_name
+from pvmon.sheets import Money, SafeCsvWriter, append_row, new_sheet, yuan
 
-__all__ = [
-    "BANK_HEADINGS",
-    "LINE_HEADINGS",
-    "REVEAL_ROLES",
-    "ExportResult",
-    "export_bank_file",
-    "export_csv",
-    "export_xlsx",
-    "yuan",
-]
-
-REVEAL_ROLES = frozenset({"finance_officer", "bank_export", "auditor"})
+__all__ = ["LINE_HEADINGS", "ExportResult", "export_csv", "export_xlsx", "yuan"]
 
 LINE_HEADINGS = (
     "运行编号", "期间", "行类型", "乡镇", "村", "电站编码", "电站类型", "收款人类型", "档案号",
@@ -60,7 +32,6 @@ LINE_HEADINGS = (
     "发电量(kWh)", "估算天数", "标杆电价收入(元)", "补贴收入(元)", "扣除(元)", "应付(元)",
     "系数", "本期实付(元)", "补发欠款(元)", "新增欠款(元)", "金额(元)",
 )  # fmt: skip
-BANK_HEADINGS = ("序号", "收款人姓名", "身份证号", "开户银行", "银行账号", "金额(元)", "用途")
 
 _QUERY = """
 SELECT l.line_kind, tw.name AS township, pv.name AS village, s.code AS station, s.kind,
@@ -81,13 +52,6 @@ SELECT l.line_kind, tw.name AS township, pv.name AS village, s.code AS station, 
 """
 
 
-def yuan(fen: int) -> str:
-    """``123456`` [fen] → ``"1234.56"`` [yuan]; exact, no floats."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
 @dataclass
 class ExportResult:
     """What an export wrote."""
@@ -98,13 +62,8 @@ class ExportResult:
     skipped: list[str] = field(default_factory=list)  # payees left out, with why
 
 
-def _reveal(role: str) -> bool:
-    return role in REVEAL_ROLES
-
-
-def _rows(conn: psycopg.Connection, run_id: int, *, role: str) -> Iterator[dict[str, Any]]:
+def _rows(conn: psycopg.Connection, run_id: int, *, reveal: bool) -> Iterator[dict[str, Any]]:
     summary = run_summary(conn, run_id)
-    reveal = _reveal(role)
     with conn.cursor(name=f"div_export_{run_id}") if not conn.autocommit else conn.cursor() as cur:
         cur.execute(_QUERY, (run_id,))
         for r in cur:
@@ -125,9 +84,9 @@ def _rows(conn: psycopg.Connection, run_id: int, *, role: str) -> Iterator[dict[
                 "payee_id": payee_id, "file_no": file_no or "", "name": name or "",
                 "id_number": id_number or "", "bank_name": bank_name or "",
                 "account": account or "", "scheme": scheme, "component": component,
-                "policy": policy, "days": days, "energy_kwh": f"{energy_wh / 1000:.3f}",
+                "policy": policy, "days": days, "energy_kwh": Decimal(energy_wh).scaleb(-3),
                 "est_days": est_days, "bench": bench, "subsidy": subsidy, "ded": ded,
-                "obligation": obligation, "factor": str(factor), "paid": paid,
+                "obligation": obligation, "factor": Decimal(factor), "paid": paid,
                 "arrears_paid": arrears_paid, "arrears_added": arrears_added, "amount": amount,
             }  # fmt: skip
 
@@ -137,119 +96,85 @@ def _line_values(row: dict[str, Any]) -> list[Any]:
         row["run"], row["period"], row["line_kind"], row["township"], row["village"],
         row["station"], row["kind"], row["payee_kind"], row["file_no"], row["name"],
         row["id_number"], row["bank_name"], row["account"], row["scheme"], row["component"],
-        row["policy"], row["days"], row["energy_kwh"], row["est_days"], yuan(row["bench"]),
-        yuan(row["subsidy"]), yuan(row["ded"]), yuan(row["obligation"]), row["factor"],
-        yuan(row["paid"]), yuan(row["arrears_paid"]), yuan(row["arrears_added"]),
-        yuan(row["amount"]),
+        row["policy"], row["days"], row["energy_kwh"], row["est_days"], Money(row["bench"]),
+        Money(row["subsidy"]), Money(row["ded"]), Money(row["obligation"]), row["factor"],
+        Money(row["paid"]), Money(row["arrears_paid"]), Money(row["arrears_added"]),
+        Money(row["amount"]),
     ]  # fmt: skip
 
 
 def export_csv(
-    conn: psycopg.Connection, run_id: int, path: Path, *, role: str = "viewer"
+    conn: psycopg.Connection, run_id: int, path: Path, *, reveal: bool = False
 ) -> ExportResult:
-    """All lines of a run (draft: a preview) with their basis, one CSV row per line."""
+    """All lines of a run (draft: a preview) with their basis, one CSV row per line
+    (UTF-8 with BOM), then a ``合计`` row with the total [yuan]."""
     rows, total = 0, 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        out = csv.writer(fh)
+        out = SafeCsvWriter(fh)
         out.writerow(LINE_HEADINGS)
-        for row in _rows(conn, run_id, role=role):
+        for row in _rows(conn, run_id, reveal=reveal):
             out.writerow(_line_values(row))
             rows += 1
             total += row["amount"]
+        out.writerow(["合计", *[""] * (len(LINE_HEADINGS) - 2), Money(total)])
     return ExportResult(path, rows, total)
 
 
 def _sheet_title(name: str, used: set[str]) -> str:
-    base = "".join(ch for ch in name if ch not in "[]:*?/\\")[:28] or "村"
+    base = "".join(ch for ch in name if ch not in "[]:*?/\\'")[:28].strip() or "村"
     title, n = base, 2
-    while title in used or title == "合计":
+    while title.casefold() in used or title == "合计":
         title, n = f"{base}{n}", n + 1
-    used.add(title)
+    used.add(title.casefold())
     return title
 
 
+_TOTAL_HEADINGS = ("乡镇", "村", "行数", "农户(元)", "村集体(元)", "应付(元)", "合计(元)")
+
+
 def export_xlsx(
-    conn: psycopg.Connection, run_id: int, path: Path, *, role: str = "viewer"
+    conn: psycopg.Connection, run_id: int, path: Path, *, reveal: bool = False
 ) -> ExportResult:
-    """One sheet per village (its payees' lines with the basis) and a ``合计`` totals sheet."""
+    """One sheet per village (its payees' lines with the basis, a totals row) and a
+    ``合计`` sheet (one row per village, the run's total, the run's figures)."""
     from openpyxl import Workbook
 
     by_village: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in _rows(conn, run_id, role=role):
+    for row in _rows(conn, run_id, reveal=reveal):
         by_village[row["village_id"]].append(row)
-    wb = Workbook(write_only=True)
-    totals_ws = wb.create_sheet("合计")
-    used: set[str] = set()
+    summary = run_summary(conn, run_id)
     totals: list[list[Any]] = []
     grand = [0, 0, 0, 0]
-    rows = 0
-    for _vid, lines in by_village.items():
-        ws = wb.create_sheet(_sheet_title(lines[0]["village"], used))
-        ws.append(list(LINE_HEADINGS))
+    for lines in by_village.values():
         sums = [0, 0, 0, 0]
         for row in lines:
-            ws.append(_line_values(row))
-            rows += 1
             is_household = row["payee_kind"] == "household"
             sums[0] += row["amount"] if is_household else 0
             sums[1] += 0 if is_household else row["amount"]
             sums[2] += row["obligation"]
             sums[3] += row["amount"]
-        ws.append(["合计", *[""] * (len(LINE_HEADINGS) - 2), yuan(sums[3])])
         totals.append([lines[0]["township"], lines[0]["village"], len(lines),
-                       *(yuan(x) for x in sums)])  # fmt: skip
+                       *(Money(x) for x in sums)])  # fmt: skip
         grand = [g + s for g, s in zip(grand, sums, strict=True)]
-    totals_ws.append(["乡镇", "村", "行数", "农户(元)", "村集体(元)", "应付(元)", "合计(元)"])
+    rows = sum(len(lines) for lines in by_village.values())
+    wb = Workbook(write_only=True)
+    lead = [[f"运行 {run_id}", summary.period_label, summary.status]]
+    totals_ws = new_sheet(wb, "合计", _TOTAL_HEADINGS, totals, lead=lead)
     for t in totals:
-        totals_ws.append(t)
-    summary = run_summary(conn, run_id)
-    totals_ws.append(["合计", "", rows, *(yuan(x) for x in grand)])
-    totals_ws.append([])
-    totals_ws.append(["运行编号", run_id, "期间", summary.period_label, "状态", summary.status])
-    totals_ws.append([
-        "收入(元)", yuan(summary.revenue_fen), "扣除(元)", yuan(summary.deductions_fen),
-        "剩余(元)", yuan(summary.residual_fen), "担保缺口(元)", yuan(summary.shortfall_fen),
-    ])  # fmt: skip
+        append_row(totals_ws, t)
+    append_row(totals_ws, ["合计", "", rows, *(Money(x) for x in grand)], bold=True)
+    append_row(totals_ws, [])
+    for label, fen in (("收入(元)", summary.revenue_fen), ("扣除(元)", summary.deductions_fen),
+                       ("剩余(元)", summary.residual_fen),
+                       ("担保缺口(元)", summary.shortfall_fen)):  # fmt: skip
+        append_row(totals_ws, [label, "", "", Money(fen)])
+    used: set[str] = set()
+    for lines in by_village.values():
+        values = [_line_values(row) for row in lines]
+        ws = new_sheet(wb, _sheet_title(lines[0]["village"], used), LINE_HEADINGS, values)
+        for v in values:
+            append_row(ws, v)
+        amount = sum(row["amount"] for row in lines)
+        append_row(ws, ["合计", *[""] * (len(LINE_HEADINGS) - 2), Money(amount)], bold=True)
     wb.save(path)
     return ExportResult(path, rows, grand[3])
-
-
-def export_bank_file(
-    conn: psycopg.Connection, run_id: int, path: Path, *, by: str, role: str = "viewer"
-) -> ExportResult:
-    """The bank payment file (layout in the module docstring) of an approved run; marks the
-    run exported by ``by``. Refuses drafts, discarded and paid runs."""
-    summary = run_summary(conn, run_id)
-    if summary.status not in ("approved", "exported"):
-        raise RunStateError(
-            f"dividend run {run_id}: status is {summary.status}; a bank file needs an approved"
-            " or exported run"
-        )
-    per_household: dict[int, dict[str, Any]] = {}
-    for row in _rows(conn, run_id, role=role):
-        if row["payee_kind"] != "household":
-            continue
-        entry = per_household.setdefault(row["payee_id"], {**row, "amount": 0})
-        entry["amount"] += row["amount"]
-    skipped: list[str] = []
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    out.writerow(BANK_HEADINGS)
-    n, total = 0, 0
-    for entry in per_household.values():
-        if entry["amount"] == 0:
-            continue
-        if not entry["account"]:
-            skipped.append(f"household {entry['file_no']}: bank_account missing")
-            continue
-        n += 1
-        total += entry["amount"]
-        purpose = f"光伏收益分红 {summary.period_label} 运行{run_id}"
-        out.writerow([
-            n, entry["name"], entry["id_number"], entry["bank_name"], entry["account"],
-            yuan(entry["amount"]), purpose,
-        ])  # fmt: skip
-    out.writerow(["合计", n, "", "", "", yuan(total), ""])
-    path.write_text(buf.getvalue(), encoding="utf-8-sig")
-    mark_exported(conn, run_id, by=by)
-    return ExportResult(path, n, total, skipped)

@@ -1091,6 +1091,7 @@ def _transition(
     allowed: tuple[str, ...],
     stamp: str,
     by: str,
+    detail: str = "",
 ) -> None:
     actor = actor_name(by)
     try:
@@ -1101,18 +1102,26 @@ def _transition(
                     f"dividend run {run_id}: status is {status}; {to} needs {' or '.join(allowed)}"
                 )
             conn.execute(
-                f"UPDATE dividend_runs SET status = %s, {stamp} = now() WHERE id = %s",
+                f"UPDATE dividend_runs SET status = %s, {stamp} = coalesce({stamp}, now())"
+                " WHERE id = %s",
                 (to, run_id),
             )
-            _event(conn, run_id, to, actor)
+            _event(conn, run_id, to, actor, detail)
     except pg_errors.RaiseException as exc:
         raise FrozenRunError(str(exc.diag.message_primary)) from exc
 
 
-def mark_exported(conn: psycopg.Connection, run_id: int, *, by: str) -> None:
-    """approved → exported (exporting again keeps it exported, and is recorded again)."""
+def mark_exported(conn: psycopg.Connection, run_id: int, *, by: str, detail: str = "") -> None:
+    """approved → exported (exporting again keeps it exported and its first export time,
+    and is recorded again, with ``detail``: which file)."""
     _transition(
-        conn, run_id, to="exported", allowed=("approved", "exported"), stamp="exported_at", by=by
+        conn,
+        run_id,
+        to="exported",
+        allowed=("approved", "exported"),
+        stamp="exported_at",
+        by=by,
+        detail=detail,
     )
 
 

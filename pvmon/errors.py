@@ -11,6 +11,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailableError",
     "EmbeddedDatabaseError",
+    "ForbiddenError",
     "MigrationError",
     "NotFoundError",
     "PvmonError",
@@ -40,6 +41,10 @@ class EmbeddedDatabaseError(DatabaseError):
 
 class MigrationError(DatabaseError):
     """A schema migration could not be applied or reverted."""
+
+
+class ForbiddenError(PvmonError):
+    """The caller's role or county does not allow this (HTTP 403)."""
 
 
 class NotFoundError(PvmonError):

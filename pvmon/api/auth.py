@@ -32,7 +32,7 @@ from typing import Literal
 
 import psycopg
 
-from pvmon.errors import NotFoundError, PvmonError, ValidationError
+from pvmon.errors import ForbiddenError, NotFoundError, PvmonError, ValidationError
 
 __all__ = [
     "ACCESS",
@@ -73,10 +73,6 @@ _REVEAL = frozenset({"finance", "admin"})
 
 class AuthError(PvmonError):
     """No key, or a key that is unknown or revoked (HTTP 401)."""
-
-
-class ForbiddenError(PvmonError):
-    """The key's role or county does not allow this (HTTP 403)."""
 
 
 @dataclass(frozen=True)

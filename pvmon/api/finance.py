@@ -16,7 +16,8 @@ import psycopg
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from psycopg.rows import dict_row
 
-from dividends.exports import export_bank_file, export_csv, export_xlsx, yuan
+from dividends.bank import DEFAULT_LAYOUT, export_bank_file, load_layout
+from dividends.exports import export_csv, export_xlsx, yuan
 from dividends.queries import payee_schedule, station_schedule
 from dividends.runs import (
     approve_run,
@@ -63,10 +64,6 @@ def _rows(conn: psycopg.Connection, query: str, params: Any) -> list[dict[str, A
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return list(cur.fetchall())
-
-
-def _export_role(who: Principal) -> str:
-    return "finance_officer" if who.reveals_personal_data else "viewer"
 
 
 @router.get(
@@ -615,9 +612,9 @@ def export_run(
     with tempfile.TemporaryDirectory(prefix="pvmon-export-") as tmp:
         path = FsPath(tmp) / f"run-{run_id}.{format}"
         if format == "csv":
-            export_csv(conn, run_id, path, role=_export_role(who))
+            export_csv(conn, run_id, path, reveal=who.reveals_personal_data)
             return _file(path, "text/csv; charset=utf-8", path.name)
-        export_xlsx(conn, run_id, path, role=_export_role(who))
+        export_xlsx(conn, run_id, path, reveal=who.reveals_personal_data)
         return _file(path, _XLSX, path.name)
 
 
@@ -627,22 +624,37 @@ def export_run(
     response_class=Response,
     responses={
         200: {
-            "description": "the bank payment file (CSV, UTF-8 with BOM)",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "the bank payment file (CSV or XLSX, as the layout says)",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                _XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
         }
     },
     summary="Download the bank payment file; marks the run exported",
 )
-def bank_file(who: Finance, conn: Conn, run_id: RunP) -> Response:
-    """Approved (or exported) runs only: 409 for a draft or a paid run. Households
-    without a bank account are left out and listed in the ``X-Pvmon-Skipped`` header
-    count."""
+def bank_file(
+    who: Finance,
+    conn: Conn,
+    run_id: RunP,
+    layout: Annotated[str, Query(pattern=r"^[a-z0-9-]{1,40}$")] = DEFAULT_LAYOUT,
+) -> Response:
+    """Approved (or exported) runs only: 409 for a draft or a paid run; 422 naming each
+    household and field when the file could not be complete (no account, characters the
+    layout's encoding cannot carry). ``layout``: a layout pvmon ships (``pvmon-csv``,
+    ``cn-batch-gbk``, ``cn-batch-xlsx``). The checksum is in ``X-Pvmon-Sha256`` and in
+    the run's history."""
     _run(conn, who, run_id)
+    chosen = load_layout(layout)
     with tempfile.TemporaryDirectory(prefix="pvmon-export-") as tmp:
-        path = FsPath(tmp) / f"bank-run-{run_id}.csv"
-        result = export_bank_file(conn, run_id, path, by=who.name, role=_export_role(who))
-        response = _file(path, "text/csv; charset=utf-8", path.name)
-        response.headers["X-Pvmon-Skipped"] = str(len(result.skipped))
+        path = FsPath(tmp) / f"bank-run-{run_id}.{chosen.format}"
+        result = export_bank_file(
+            conn, run_id, path, by=who.name, may_see_accounts=who.reveals_personal_data,
+            layout=chosen,
+        )  # fmt: skip
+        media = _XLSX if chosen.format == "xlsx" else f"text/csv; charset={chosen.encoding}"
+        response = _file(path, media, path.name)
+        response.headers["X-Pvmon-Sha256"] = result.sha256
         return response
 
 

@@ -12,19 +12,14 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from dividends.errors import RunStateError
-from dividends.exports import (
-    BANK_HEADINGS,
-    LINE_HEADINGS,
-    export_bank_file,
-    export_csv,
-    export_xlsx,
-    yuan,
-)
+from dividends.bank import export_bank_file, load_layout
+from dividends.exports import LINE_HEADINGS, export_csv, export_xlsx, yuan
 from dividends.queries import payee_schedule, station_schedule
 from dividends.runs import approve_run, compute_run, run_summary
 from dividends.schedule import build_schedule
 from dividends.schemes import add_deduction, enrol
 from pvmon.cli import app
+from pvmon.errors import ForbiddenError, ValidationError
 from tests.dividends.conftest import World, finance_keys
 
 
@@ -70,27 +65,33 @@ def test_yuan(fen: int, text: str) -> None:
     assert yuan(fen) == text
 
 
-@pytest.mark.parametrize("role", ["viewer", "finance_officer"])
+@pytest.mark.parametrize("reveal", [False, True])
 def test_csv_and_xlsx_carry_the_basis_and_mask_by_role(
-    world: World, tmp_path: Path, role: str
+    world: World, tmp_path: Path, reveal: bool
 ) -> None:
     _setup(world)
     run = compute_run(world.conn, period="2025", created_by="clerk")
-    res = export_csv(world.conn, run, tmp_path / "r.csv", role=role)
+    res = export_csv(world.conn, run, tmp_path / "r.csv", reveal=reveal)
     with (tmp_path / "r.csv").open(encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
-    assert tuple(rows[0]) == LINE_HEADINGS and len(rows) == 1 + res.rows == 1 + 7
+    assert tuple(rows[0]) == LINE_HEADINGS and len(rows) == 1 + res.rows + 1 == 1 + 7 + 1
     assert res.total_fen == 3 * 100_000 + 110_000
-    ids = [r[LINE_HEADINGS.index("身份证号")] for r in rows[1:] if r[7] == "household"]
+    assert rows[-1][0] == "合计" and rows[-1][-1] == "4100.00"
+    ids = [r[LINE_HEADINGS.index("身份证号")] for r in rows[1:-1] if r[7] == "household"]
     masked = all("*" in x for x in ids)
-    assert masked == (role == "viewer")
-    res = export_xlsx(world.conn, run, tmp_path / "r.xlsx", role=role)
+    assert masked == (not reveal)
+    res = export_xlsx(world.conn, run, tmp_path / "r.xlsx", reveal=reveal)
     wb = load_workbook(tmp_path / "r.xlsx")
     assert wb.sheetnames[0] == "合计" and set(wb.sheetnames[1:]) == {"1村", "2村"}
-    totals = list(wb["合计"].iter_rows(values_only=True))
-    assert totals[0][0] == "乡镇" and totals[3][0] == "合计" and totals[3][6] == "4100.00"
+    totals_ws = wb["合计"]
+    assert totals_ws.freeze_panes == "A3"
+    totals = list(totals_ws.iter_rows(values_only=True))
+    assert totals[1][0] == "乡镇" and totals[4][0] == "合计" and totals[4][6] == 4100
+    assert totals_ws.cell(row=5, column=7).number_format == "#,##0.00"
     village1 = list(wb["1村"].iter_rows(values_only=True))
-    assert village1[0] == LINE_HEADINGS and village1[-1][-1] == "2000.00"
+    assert village1[0] == LINE_HEADINGS and village1[-1][-1] == 2000
+    amounts = [r[-1] for r in village1[1:-1]]
+    assert sum(amounts) == 2000 and all(isinstance(a, int | float) for a in amounts)
 
 
 def test_bank_file_layout_and_state(world: World, tmp_path: Path) -> None:
@@ -98,19 +99,43 @@ def test_bank_file_layout_and_state(world: World, tmp_path: Path) -> None:
     conn = world.conn
     run = compute_run(conn, period="2025", created_by="clerk")
     with pytest.raises(RunStateError, match="a bank file needs an approved"):
-        export_bank_file(conn, run, tmp_path / "b.csv", by="cashier")
+        export_bank_file(conn, run, tmp_path / "b.csv", by="cashier", may_see_accounts=True)
     approve_run(conn, run, approved_by="chief")
-    conn.execute(
-        "UPDATE households SET bank_account = NULL WHERE id = (SELECT max(id) FROM households)"
-    )
-    res = export_bank_file(conn, run, tmp_path / "b.csv", by="cashier", role="bank_export")
+    with pytest.raises(ForbiddenError, match="sees bank accounts"):
+        export_bank_file(conn, run, tmp_path / "b.csv", by="viewer", may_see_accounts=False)
+    assert not (tmp_path / "b.csv").exists() and run_summary(conn, run).status == "approved"
+    last = conn.execute("SELECT max(id) FROM households").fetchone()[0]
+    account = conn.execute(
+        "UPDATE households h SET bank_account = NULL FROM households o"
+        " WHERE h.id = %s AND o.id = h.id RETURNING o.bank_account, h.file_no",
+        (last,),
+    ).fetchone()
+    with pytest.raises(ValidationError, match=f"household {account[1]}: account is missing"):
+        export_bank_file(conn, run, tmp_path / "b.csv", by="cashier", may_see_accounts=True)
+    assert not (tmp_path / "b.csv").exists() and run_summary(conn, run).status == "approved"
+    conn.execute("UPDATE households SET bank_account = %s WHERE id = %s", (account[0], last))
+    res = export_bank_file(conn, run, tmp_path / "b.csv", by="cashier", may_see_accounts=True)
     rows = list(csv.reader((tmp_path / "b.csv").open(encoding="utf-8-sig")))
-    assert tuple(rows[0]) == BANK_HEADINGS
-    assert [r[5] for r in rows[1:-1]] == ["900.00"] * 3
-    assert rows[-1][0] == "合计" and rows[-1][5] == "2700.00" and res.rows == 3
-    assert len(res.skipped) == 1 and "bank_account missing" in res.skipped[0]
-    assert all("*" not in r[4] for r in rows[1:-1])
+    assert rows[0] == ["序号", "收款人姓名", "身份证号", "开户银行", "银行账号", "金额(元)", "用途"]
+    assert sorted(r[5] for r in rows[1:-1]) == ["1100.00", "900.00", "900.00", "900.00"]
+    assert rows[-1][:2] == ["合计", "4"] and rows[-1][5] == "3800.00" and res.rows == 4
+    assert all("*" not in r[2] + r[4] for r in rows[1:-1])
     assert run_summary(conn, run).status == "exported"
+    # the batch layout in GBK: its summary line first, counted and totalled
+    gbk = export_bank_file(
+        conn, run, tmp_path / "g.csv", by="cashier", may_see_accounts=True,
+        layout=load_layout("cn-batch-gbk"),
+    )  # fmt: skip
+    lines = list(csv.reader((tmp_path / "g.csv").open(encoding="gbk")))
+    assert lines[0][:4] == ["总笔数", "4", "总金额", "3800.00"] and lines[1][1] == "收款账号"
+    assert len(lines) == 2 + 4 and gbk.sha256 != res.sha256
+    events = conn.execute(
+        "SELECT actor, detail FROM dividend_run_events WHERE run_id = %s AND event = 'exported'"
+        " ORDER BY id",
+        (run,),
+    ).fetchall()
+    assert [e[0] for e in events] == ["cashier", "cashier"]
+    assert res.sha256 in events[0][1] and "cn-batch-gbk" in events[1][1]
 
 
 def test_schedule_pure_golden() -> None:
@@ -182,7 +207,12 @@ def test_cli_run_show_approve_export_schedule(
         app, ["dividends", "export", str(run), "--format", "bank", "--out", str(out)]
     )
     assert res.exit_code == 0, res.output
-    assert "*" in out.read_text(encoding="utf-8-sig")  # default role: masked
+    text = out.read_text(encoding="utf-8-sig")
+    assert "*" not in text and "合计,4," in text  # a finance key: the real file
+    res = runner.invoke(
+        app, ["dividends", "export", str(run), "--format", "bank", "--layout", "nope"]
+    )
+    assert res.exit_code == 1 and "bank layout 'nope': not one of" in res.output
     res = runner.invoke(app, ["dividends", "export", str(run), "--format", "pdf"])
     assert res.exit_code == 1 and "expected csv, xlsx or bank" in res.output
     res = runner.invoke(app, ["dividends", "run", "--period", "2025-Q5"])

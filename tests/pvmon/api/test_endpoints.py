@@ -166,8 +166,25 @@ def test_runs_four_eyes_exports_statement(client: TestClient, world: ApiWorld) -
         f"/v1/runs/{world.run_id}/export", params={"format": "xlsx"}, headers=_h(world, "finance")
     )
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    for role in ("viewer", "operator"):
+        denied = client.post(f"/v1/runs/{world.run_id}/bank-file", headers=_h(world, role))
+        assert denied.status_code == 403, denied.text
+    before = client.get(f"/v1/runs/{world.run_id}", headers=_h(world, "finance")).json()
+    assert before["status"] == "approved"
     bank = client.post(f"/v1/runs/{world.run_id}/bank-file", headers=_h(world, "finance"))
     assert bank.status_code == 200 and "合计" in bank.content.decode("utf-8-sig")
+    assert len(bank.headers["x-pvmon-sha256"]) == 64
+    again = client.post(
+        f"/v1/runs/{world.run_id}/bank-file",
+        params={"layout": "cn-batch-xlsx"},
+        headers=_h(world, "finance"),
+    )
+    assert again.status_code == 200 and again.content[:2] == b"PK"
+    for bad in ("nope", "../../etc/passwd"):
+        r = client.post(
+            f"/v1/runs/{world.run_id}/bank-file", params={"layout": bad}, headers=_h(world, "admin")
+        )
+        assert r.status_code == 422, r.text
     after = client.get(f"/v1/runs/{world.run_id}", headers=_h(world, "finance")).json()
     assert after["status"] == "exported"
     stmt = client.get(
