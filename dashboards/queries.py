@@ -53,9 +53,10 @@ _PLACE_FILTER = " AND ".join(
 # Stations in the fleet dashboard's scope.
 _FLEET_SCOPE = f"""
 WITH sc AS (
-    SELECT s.id AS station_id, s.code, s.name, s.kind, s.capacity_kwp::float8 AS kwp,
+    SELECT s.id AS station_id, s.code, sl.label AS name, s.kind, s.capacity_kwp::float8 AS kwp,
            s.latitude, s.longitude
       FROM stations s
+      JOIN station_labels sl ON sl.station_id = s.id
       JOIN villages v ON v.id = s.village_id
       JOIN townships t ON t.id = v.township_id
      WHERE {_PLACE_FILTER}
@@ -95,8 +96,9 @@ class variables:
          WHERE {_any("county", "t.county_id")} AND {_any("township", "v.township_id")}
          ORDER BY 2"""
     station = f"""
-        SELECT s.id AS __value, s.code || ' ' || s.name AS __text
+        SELECT s.id AS __value, s.code || ' ' || sl.label AS __text
           FROM stations s
+          JOIN station_labels sl ON sl.station_id = s.id
           JOIN villages v ON v.id = s.village_id
           JOIN townships t ON t.id = v.township_id
          WHERE {_PLACE_FILTER}

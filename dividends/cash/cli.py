@@ -8,7 +8,8 @@
     pvmon dividends cash basis            # the settings
     pvmon dividends cash advances --county LY
     pvmon dividends cash position --county LY [--level village] [--period 2025]
-    pvmon dividends disclose --village V --period 2025 [--out DIR]
+    pvmon dividends disclose --village V --period 2025 [--out DIR] [--posted-on DAY]
+                             [--days 7] [--issuer 公示单位]
 """
 
 from __future__ import annotations
@@ -269,18 +270,38 @@ def disclose_cmd(
     village: Annotated[str, typer.Option(help="Village code.")],
     period: Annotated[str, typer.Option(help="2025, 2025-H1, 2025-Q3.")],
     out: Annotated[Path, typer.Option(help="Directory for the XLSX and PDF.")] = Path("."),
+    posted_on: Annotated[
+        str | None, typer.Option(help="Date of posting, YYYY-MM-DD (default: today).")
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=90, help="Posting period [days].")] = 7,
+    issuer: Annotated[
+        str | None, typer.Option(help="Issuing body (default: the village committee).")
+    ] = None,
 ) -> None:
-    """Public disclosure (公示) of a village and period: XLSX and printable PDF."""
+    """Public disclosure (公示) of a village and period from its approved runs of exactly
+    that period: XLSX and a printable PDF (font embedded), persons' names masked."""
     from dividends.cash.disclosure import disclosure, write_disclosure_pdf, write_disclosure_xlsx
 
     try:
+        posted = _day(posted_on, "--posted-on") if posted_on else None
         with _db() as conn:
-            acting(ctx, conn)
-            sheet = disclosure(conn, village=village, period=period)
+            who = acting(ctx, conn)
+            county = conn.execute(
+                "SELECT tw.county_id FROM villages v JOIN townships tw ON tw.id = v.township_id"
+                " WHERE v.code = %s",
+                (village,),
+            ).fetchone()
+            if county is not None:
+                who.require_county(int(county[0]), f"village {village!r}")
+            sheet = disclosure(
+                conn, village=village, period=period, posted_on=posted, days=days, issuer=issuer
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / f"gongshi-{village}-{sheet.period}"
+        x = write_disclosure_xlsx(sheet, stem.with_suffix(".xlsx"))
+        p = write_disclosure_pdf(sheet, stem.with_suffix(".pdf"))
     except PvmonError as exc:
         raise _fail(exc) from exc
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"gongshi-{village}-{sheet.period}"
-    x = write_disclosure_xlsx(sheet, stem.with_suffix(".xlsx"))
-    p = write_disclosure_pdf(sheet, stem.with_suffix(".pdf"))
+    except OSError as exc:
+        raise _fail(PvmonError(f"{out}: cannot be written ({exc.strerror})")) from exc
     _console.print(f"wrote {x} and {p}")

@@ -17,7 +17,7 @@ from dividends.exports import yuan
 from dividends.periods import parse_period
 from pvmon.errors import NotFoundError, ValidationError
 
-__all__ = ["FIGURES", "LEVELS", "CashPosition", "cash_position"]
+__all__ = ["FIGURES", "LEVELS", "STANDING_UNITS", "CashPosition", "cash_position"]
 
 Level = Literal["county", "township", "village"]
 LEVELS: tuple[Level, ...] = ("county", "township", "village")
@@ -57,6 +57,18 @@ class CashPosition:
         return asdict(self)
 
 
+#: per station, village and period: the unit as the latest approved (exported, paid) run
+#: of exactly that period left it (an approved adjustment supersedes the run it corrects);
+#: ``%(s)s``/``%(e)s`` the period, or NULL for every period
+STANDING_UNITS = """
+SELECT DISTINCT ON (u.station_id, u.village_id, r.period_start, r.period_end)
+       u.*, r.period_start, r.period_end
+  FROM dividend_run_units u JOIN dividend_runs r ON r.id = u.run_id
+ WHERE r.status IN ('approved', 'exported', 'paid')
+   AND (%(s)s::date IS NULL OR (r.period_start = %(s)s AND r.period_end = %(e)s))
+ ORDER BY u.station_id, u.village_id, r.period_start, r.period_end, r.id DESC
+"""
+
 # Village figures. ``unit``: a station's share per village (weight 1 at its own village;
 # joint stations by station_village_shares). Station totals are split over the villages by
 # largest remainder (ties to the lower village id), so the villages add up to the station.
@@ -78,19 +90,16 @@ WITH place AS (
             OR EXISTS (SELECT 1 FROM station_village_shares x JOIN place p USING (village_id)
                         WHERE x.station_id = s.id)
     ) u
-), station_fig AS (
-    SELECT r.station_id, 'accrued' AS fig, sum(r.amount_fen)::bigint AS fen
+), own AS (
+    SELECT * FROM ({standing}) st WHERE st.village_id IN (SELECT village_id FROM place)
+), station_fig AS (  -- accrued revenue of received-basis units: the engine's revenue lines
+    SELECT r.station_id, 'accrued_' || r.part AS fig, sum(r.amount_fen)::bigint AS fen
       FROM revenue_lines r
-     WHERE r.station_id IN (SELECT station_id FROM unit) AND r.source IN ('metered', 'estimated')
-       AND (%(s)s::date IS NULL OR (r.period_start >= %(s)s AND r.period_end <= %(e)s))
-     GROUP BY r.station_id
-    UNION ALL
-    SELECT r.station_id, 'accrued_subsidy', sum(r.amount_fen)::bigint
-      FROM revenue_lines r
-     WHERE r.station_id IN (SELECT station_id FROM unit) AND r.source IN ('metered', 'estimated')
-       AND r.part = 'subsidy'
-       AND (%(s)s::date IS NULL OR (r.period_start >= %(s)s AND r.period_end <= %(e)s))
-     GROUP BY r.station_id
+     WHERE r.source IN ('metered', 'estimated')
+       AND EXISTS (SELECT 1 FROM own o WHERE o.station_id = r.station_id
+                      AND o.revenue_basis = 'received' AND o.period_start = r.period_start
+                      AND o.period_end = r.period_end)
+     GROUP BY r.station_id, r.part
     UNION ALL
     SELECT g.station_id, 'settled', sum(g.amount_fen)::bigint
       FROM grid_settlements g
@@ -117,6 +126,12 @@ WITH place AS (
     SELECT village_id, fig, sum(base + CASE WHEN rn <= fen - base_sum THEN 1 ELSE 0 END)::bigint
                AS fen
       FROM ranked GROUP BY village_id, fig
+    UNION ALL  -- accrued-basis units: their own revenue, frozen with the run
+    SELECT village_id, 'accrued_benchmark', sum(revenue_benchmark_fen)::bigint
+      FROM own WHERE revenue_basis = 'accrued' GROUP BY village_id
+    UNION ALL
+    SELECT village_id, 'accrued_subsidy', sum(revenue_subsidy_fen)::bigint
+      FROM own WHERE revenue_basis = 'accrued' GROUP BY village_id
     UNION ALL
     SELECT b.village_id, 'advances', sum(b.outstanding_fen)::bigint
       FROM cash_advance_balances b
@@ -128,7 +143,7 @@ WITH place AS (
       FROM dividend_lines l JOIN dividend_runs r ON r.id = l.run_id
      WHERE r.status IN ('approved', 'exported', 'paid')
        AND l.unit_village_id IN (SELECT village_id FROM place)
-       AND (%(s)s::date IS NULL OR (l.period_start >= %(s)s AND l.period_end <= %(e)s))
+       AND (%(s)s::date IS NULL OR (r.period_start = %(s)s AND r.period_end = %(e)s))
      GROUP BY l.unit_village_id
     UNION ALL
     SELECT l.unit_village_id, 'owed', sum(l.arrears_added_fen - l.arrears_paid_fen)::bigint
@@ -139,7 +154,7 @@ WITH place AS (
      GROUP BY l.unit_village_id
 ), village AS (
     SELECT p.*,
-           coalesce(sum(f.fen) FILTER (WHERE f.fig = 'accrued'), 0) AS accrued,
+           coalesce(sum(f.fen) FILTER (WHERE f.fig LIKE 'accrued%%'), 0) AS accrued,
            coalesce(sum(f.fen) FILTER (WHERE f.fig IN ('settled', 'received_subsidy')), 0)
                AS received,
            coalesce(sum(f.fen) FILTER (WHERE f.fig = 'accrued_subsidy'), 0)
@@ -179,15 +194,18 @@ def cash_position(
     Definitions (``period``, e.g. ``2025``/``2025-H1``, restricts each figure to generation
     or run periods lying within it; without it, all periods):
 
-    - **accrued**: benchmark + subsidy revenue the engine accrued for the place's stations
-      (``revenue_lines`` of source ``metered``/``estimated``, both parts).
+    - **accrued**: benchmark + subsidy revenue of the place's units as the approved runs of
+      exactly that period left them (:data:`STANDING_UNITS`; drafts, discarded runs and
+      other periods never count): an accrued-basis unit's own revenue; for a unit paid on
+      the received basis, the engine's accrued revenue lines of its station and period,
+      apportioned like the cash.
     - **received**: cash in — the grid's settled benchmark amounts (``grid_settlements``)
       plus subsidy received for the place's stations (``subsidy_receipt_lines``).
     - **outstanding subsidy**: accrued subsidy (part ``subsidy``) − subsidy received.
     - **advances outstanding**: the county's advances to the place's villages not yet repaid
       (``cash_advance_balances.outstanding_fen``; for advances of runs within the period).
     - **paid**: amounts (period's dividend + arrears paid, incl. reversal/correction lines)
-      of dividend lines of approved, exported or paid runs.
+      of dividend lines of approved, exported or paid runs of exactly that period.
     - **owed**: arrears not yet paid — Σ(arrears added − arrears paid) of those lines, as at
       the period's end (lines ending by then, whatever their start).
 
@@ -204,7 +222,7 @@ def cash_position(
     p = parse_period(period) if period is not None else None
     code, name = _KEYS[level]
     rows = conn.execute(
-        _QUERY.format(code=code, name=name),
+        _QUERY.format(code=code, name=name, standing=STANDING_UNITS),
         {"county": int(row[0]), "s": p.start if p else None, "e": p.end if p else None},
     ).fetchall()
     return [CashPosition(level, str(r[0]), str(r[1]), *(int(x) for x in r[2:])) for r in rows]

@@ -98,6 +98,7 @@ def list_stations(
         state=state,
         limit=pages.limit,
         offset=pages.offset,
+        reveal=who.reveals_personal_data,
     )
     return pages.page(rows, total)
 
@@ -112,7 +113,7 @@ def get_station(who: Reader, conn: Conn, code: CodeP) -> dict[str, Any]:
     """A station with its inverters (health and latest reading), today's energy and its
     year-to-date energy beside the expected yield (typical year spread evenly)."""
     station_id = _station_access(conn, who, code)
-    rows, _ = queries.stations(conn, code=code, limit=1)
+    rows, _ = queries.stations(conn, code=code, limit=1, reveal=who.reveals_personal_data)
     station = rows[0]
     invs, _ = queries.inverters(conn, station=code, limit=1000, latest=True)
     energy = queries.station_energy(conn, station_id)
@@ -171,7 +172,7 @@ def patch_station(
     if values:
         sets = ", ".join(f"{k} = %({k})s" for k in values)
         conn.execute(f"UPDATE stations SET {sets} WHERE code = %(code)s", {**values, "code": code})
-    rows, _ = queries.stations(conn, code=code, limit=1)
+    rows, _ = queries.stations(conn, code=code, limit=1, reveal=who.reveals_personal_data)
     return rows[0]
 
 

@@ -54,11 +54,13 @@ WITH st AS (
       FROM inverters i LEFT JOIN inverter_health h ON h.inverter_id = i.id
      GROUP BY i.station_id
 ), base AS (
-    SELECT s.id, s.code, s.name, s.kind, s.capacity_kwp::float8 AS capacity_kwp,
+    SELECT s.id, s.code, CASE WHEN %(reveal)s THEN s.name ELSE sl.label END AS name, s.kind,
+           s.capacity_kwp::float8 AS capacity_kwp,
            c.code AS county, tw.code AS township, v.code AS village, s.latitude, s.longitude,
            coalesce(st.inverters, 0) AS inverters, {_RANK_STATE} AS state,
            s.tilt_deg, s.azimuth_deg, s.commissioned_on, s.tariff_ref, c.id AS county_id
       FROM stations s
+      JOIN station_labels sl ON sl.station_id = s.id
       JOIN villages v ON v.id = s.village_id
       JOIN townships tw ON tw.id = v.township_id
       JOIN counties c ON c.id = tw.county_id
@@ -100,9 +102,12 @@ def stations(
     code: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    reveal: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Stations matching the filters (a page of them) and how many match in all."""
+    """Stations matching the filters (a page of them) and how many match in all; names
+    as the public label (``station_labels``) unless ``reveal``."""
     params = {
+        "reveal": reveal,
         "county": county,
         "township": township,
         "village": village,

@@ -28,6 +28,9 @@ __all__ = [
 ]
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+#: a name as people write it: no control characters (newlines, tabs, NUL), which no
+#: person's, village's or bank's name has and which break bank files and notices
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class _Record(BaseModel):
@@ -36,18 +39,18 @@ class _Record(BaseModel):
 
 class VillageRecord(_Record):
     code: Code
-    name: str = Field(min_length=1)
+    name: Name
 
 
 class TownshipRecord(_Record):
     code: Code
-    name: str = Field(min_length=1)
+    name: Name
     villages: list[VillageRecord] = Field(default_factory=list)
 
 
 class CountyRecord(_Record):
     code: Code
-    name: str = Field(min_length=1)
+    name: Name
     province: str | None = None
     townships: list[TownshipRecord] = Field(default_factory=list)
 
@@ -66,10 +69,10 @@ class PovertyPeriod(_Record):
 
 class HouseholdRecord(_Record):
     file_no: Code
-    name: str = Field(min_length=1, max_length=50)
+    name: Annotated[Name, Field(max_length=50)]
     village: Code
     id_number: str
-    bank_name: str | None = None
+    bank_name: Name | None = None
     bank_account: str | None = Field(default=None, pattern=r"^[0-9]{12,30}$")
     members: int = Field(default=1, ge=1, le=30)
     served_by_station: Code | None = None
@@ -114,7 +117,7 @@ class ShareRecord(_Record):
 
 class StationRecord(_Record):
     code: Code
-    name: str = Field(min_length=1)
+    name: Name
     kind: Literal["household", "village", "joint"]
     capacity_kwp: Decimal = Field(gt=0, le=100_000, decimal_places=3)
     village: Code

@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from dividends.errors import RunStateError
 from dividends.bank import export_bank_file, load_layout
+from dividends.errors import RunStateError
 from dividends.exports import LINE_HEADINGS, export_csv, export_xlsx, yuan
 from dividends.queries import payee_schedule, station_schedule
 from dividends.runs import approve_run, compute_run, run_summary

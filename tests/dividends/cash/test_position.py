@@ -14,6 +14,7 @@ from dividends.cash.ledger import record_receipt
 from dividends.cash.position import FIGURES, CashPosition, cash_position
 from dividends.cash.settlements import apply_settled_basis, import_settlements
 from dividends.runs import approve_run, compute_run
+from dividends.schemes import enrol
 from pvmon.errors import NotFoundError, ValidationError
 from tests.dividends.cash.helpers import statement, village_station
 from tests.dividends.conftest import World, finance_keys
@@ -130,24 +131,33 @@ def test_cash_position_before_between_and_after_the_subsidy_batches(
 
 
 def test_joint_station_is_apportioned_by_share_weight_and_levels_agree(world: World) -> None:
+    """Accrued revenue is the approved run's units, per village (a third each here); a
+    draft of a shorter period beside it is never counted."""
     conn = world.conn
     v1, v2, v3 = world.villages[:3]
     joint = world.station("J1", "joint", v1, shares={v1: "1", v2: "1", v3: "1"})
-    # 1,000 fen of subsidy and 1 fen of benchmark: thirds by largest remainder
-    conn.execute(
-        """INSERT INTO revenue_lines (station_id, period_start, period_end, part, source,
-               energy_wh, yuan_per_kwh, amount_fen)
-           VALUES (%s, '2025-01-01', '2026-01-01', 'subsidy', 'metered', 0, 0.6, 1000),
-                  (%s, '2025-01-01', '2026-01-01', 'benchmark', 'metered', 0, 0.4, 1)""",
-        (joint, joint),
-    )
-    rows = _by_code(cash_position(conn, county="LY", period="2025"))
-    accrued = {code: f[0] for code, f in rows.items()}
-    outstanding = {code: f[2] for code, f in rows.items()}
-    assert outstanding == {"V1": 334, "V2": 333, "V3": 333, "V4": 0}
-    assert sum(accrued.values()) == 1001 and sorted(accrued.values()) == [0, 333, 334, 334]
+    for slot_no, v in enumerate((v1, v2, v3), start=1):
+        hh = world.household(v, served_by=joint)
+        slot = world.slot(joint, slot_no=slot_no, village=v)
+        enrol(conn, slot_id=slot, scheme="village_slot", household_id=hh,
+              starts_on=date(2017, 1, 1))  # fmt: skip
+    world.feed("2025", {joint: 10_001})  # 400,040 fen benchmark + 600,060 fen subsidy
+    approve_run(conn, compute_run(conn, period="2025", created_by="clerk"), approved_by="chief")
+    world.feed("2025-Q4", {joint: 5_000})
+    compute_run(conn, period="2025-Q4", created_by="clerk")  # a draft: never counted
+    for period in ("2025", None):
+        rows = _by_code(cash_position(conn, county="LY", period=period))
+        accrued = {code: f[0] for code, f in rows.items()}
+        outstanding = {code: f[2] for code, f in rows.items()}
+        assert outstanding == {"V1": 200_020, "V2": 200_020, "V3": 200_020, "V4": 0}
+        assert sorted(accrued.values()) == [0, 333_366, 333_367, 333_367]
+        assert {code: f[4] for code, f in rows.items()} == {
+            "V1": 100_000, "V2": 100_000, "V3": 100_000, "V4": 0}  # fmt: skip
     (county,) = cash_position(conn, county="LY", level="county", period="2025")
-    assert (county.accrued_fen, county.outstanding_subsidy_fen) == (1001, 1000)
+    assert (county.accrued_fen, county.outstanding_subsidy_fen) == (1_000_100, 600_060)
+    assert _by_code(cash_position(conn, county="LY", period="2025-Q4")) == {
+        f"V{i}": ZERO for i in range(1, 5)
+    }
 
 
 def test_cash_position_rejects_unknown_county_level_and_figure(world: World) -> None:

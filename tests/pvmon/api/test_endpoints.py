@@ -143,6 +143,13 @@ def test_personal_data_masked_unless_role_permits(client: TestClient, world: Api
     assert masked["id_number"] == "2113**********123X"
     assert masked["bank_account"].endswith("7890") and "*" in masked["bank_account"]
     assert masked["name"] == "李*" and clear["name"] == "李四"
+    # the household station named after 李四 shows its village and code to a viewer
+    for role, revealed in (("viewer", False), ("operator", False), ("finance", True)):
+        for path in ("/v1/stations/XX-H1", "/v1/stations?county=XX"):
+            body = client.get(path, headers=_h(world, role)).json()
+            names = [i["name"] for i in body.get("items", [body]) if i["code"] == "XX-H1"]
+            assert names and ("李四" in names[0]) == revealed, (role, path, names)
+            assert revealed or names[0].endswith("户用电站 XX-H1"), names
 
 
 def test_runs_four_eyes_exports_statement(client: TestClient, world: ApiWorld) -> None:

@@ -1,0 +1,1 @@
+DROP VIEW station_labels;
