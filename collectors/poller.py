@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -76,8 +77,24 @@ class EndpointOptions:
 
     @classmethod
     def from_registry(cls, options: dict[str, Any], *, timeout_s: float) -> EndpointOptions:
-        known = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
-        known.setdefault("timeout_s", timeout_s)
+        """The options stored in the registry over the defaults; ``ValueError`` naming
+        the option when one is not a finite non-negative number (or true/false)."""
+        known: dict[str, Any] = {"timeout_s": timeout_s}
+        for name, value in options.items():
+            if name not in cls.__dataclass_fields__:
+                continue
+            if isinstance(getattr(cls, name), bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name}: {value!r} is not true or false")
+                known[name] = value
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name}: {value!r} is not a number") from exc
+            if not math.isfinite(number) or number < 0 or isinstance(value, bool):
+                raise ValueError(f"{name}: {value!r} is not a non-negative number")
+            known[name] = number
         return cls(**known)
 
 

@@ -16,7 +16,7 @@ import logging
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -30,7 +30,7 @@ from psycopg.types.json import Jsonb
 from pvlib.solarposition import sun_rise_set_transit_spa
 
 from collectors.health import AlarmEvent, HealthTracker, InverterInfo
-from collectors.maps import get_map
+from collectors.maps import RegisterMapError, get_map
 from collectors.metrics import CollectorMetrics
 from collectors.modbus import reply_batching
 from collectors.poller import EndpointOptions, EndpointPoller, Target, batch_window_s
@@ -87,10 +87,22 @@ def daylight(target: Target, at: datetime) -> bool:
     return rise <= at.timestamp() <= set_
 
 
+@dataclass(frozen=True)
+class Unpollable:
+    """An inverter the collector cannot poll as registered, and why."""
+
+    inverter_id: int
+    station_id: int
+    serial: str
+    reason: str
+
+
 def load_targets(
-    conn: psycopg.Connection, shard: Shard
+    conn: psycopg.Connection, shard: Shard, *, unpollable: list[Unpollable] | None = None
 ) -> dict[tuple[str, int, str], list[Target]]:
-    """Inverters of the registry this shard owns, grouped by endpoint."""
+    """Inverters of the registry this shard owns, grouped by endpoint. An inverter whose
+    register map cannot be built is left out (and added to ``unpollable``), never the
+    others."""
     rows = conn.execute(
         """
         SELECT i.id, i.serial, s.id, s.village_id, i.unit_id, i.rated_ac_w, i.register_map,
@@ -106,6 +118,12 @@ def load_targets(
         host, port, framing = row[10], row[11], row[12]
         if not shard.owns(host, port):
             continue
+        try:
+            register_map = get_map(row[6], phases=row[7])
+        except RegisterMapError as exc:
+            if unpollable is not None:
+                unpollable.append(Unpollable(row[0], row[2], row[1], str(exc)))
+            continue
         target = Target(
             inverter_id=row[0],
             serial=row[1],
@@ -113,7 +131,7 @@ def load_targets(
             village_id=row[3],
             unit_id=row[4],
             rated_ac_w=float(row[5]),
-            register_map=get_map(row[6], phases=row[7]),
+            register_map=register_map,
             latitude=row[8],
             longitude=row[9],
             poll_interval_s=row[15],
@@ -131,6 +149,28 @@ def endpoint_options(conn: psycopg.Connection) -> dict[tuple[str, int], dict[str
     ):
         merged[(host, port)].update(options or {})
     return merged
+
+
+def report_unpollable(conn: psycopg.Connection, unpollable: Iterable[Unpollable]) -> None:
+    """Each unpollable inverter's health becomes ``fault`` with the reason, and it gets
+    an open ``misconfigured`` alarm (once: an open one is kept)."""
+    with conn.transaction():
+        for bad in unpollable:
+            conn.execute(
+                """INSERT INTO inverter_health (inverter_id, state, since, last_error)
+                   VALUES (%s, 'fault', now(), %s)
+                   ON CONFLICT (inverter_id) DO UPDATE SET state = 'fault',
+                       since = CASE WHEN inverter_health.state = 'fault'
+                                    THEN inverter_health.since ELSE now() END,
+                       last_error = excluded.last_error, updated_at = now()""",
+                (bad.inverter_id, bad.reason),
+            )
+            conn.execute(
+                """INSERT INTO alarms (inverter_id, station_id, kind, opened_at, reason)
+                   VALUES (%s, %s, 'misconfigured', now(), %s)
+                   ON CONFLICT (inverter_id, kind) WHERE closed_at IS NULL DO NOTHING""",
+                (bad.inverter_id, bad.station_id, f"not polled: {bad.reason}"),
+            )
 
 
 class Collector:
@@ -157,13 +197,29 @@ class Collector:
         self.writer = ReadingWriter(
             url=url, spool=Spool(spool_dir), on_rows_written=self.metrics.rows_written.inc
         )
+        self.unpollable: list[Unpollable] = []
         with open_database(url) as conn:
-            grouped = load_targets(conn, shard)
+            grouped = load_targets(conn, shard, unpollable=self.unpollable)
             options = endpoint_options(conn)
             flavour_row = conn.execute(
                 "SELECT value FROM pvmon_meta WHERE key = 'flavour'"
             ).fetchone()
         self.plain = not flavour_row or flavour_row[0] != "timescaledb"
+        built: dict[tuple[str, int], EndpointOptions] = {}
+        for host, port, framing in list(grouped):
+            try:
+                built[(host, port)] = EndpointOptions.from_registry(
+                    options.get((host, port), {}), timeout_s=timeout_s
+                )
+            except (TypeError, ValueError) as exc:
+                reason = f"endpoint {host}:{port}: invalid endpoint_options ({exc})"
+                self.unpollable += [Unpollable(t.inverter_id, t.station_id, t.serial, reason)
+                                    for t in grouped.pop((host, port, framing))]  # fmt: skip
+        for bad in self.unpollable:
+            log.error("inverter %s is not polled: %s", bad.serial, bad.reason)
+        if self.unpollable:
+            with open_database(url) as conn:
+                report_unpollable(conn, self.unpollable)
         targets = [t for ts in grouped.values() for t in ts]
         self.health = HealthTracker(
             [InverterInfo(t.inverter_id, t.station_id, t.village_id, t.rated_ac_w) for t in targets]
@@ -179,9 +235,7 @@ class Collector:
                 metrics=self.metrics,
                 daylight=daylight,
                 speed=speed,
-                options=EndpointOptions.from_registry(
-                    options.get((host, port), {}), timeout_s=timeout_s
-                ),
+                options=built[(host, port)],
             )
             for (host, port, framing), ts in grouped.items()
         ]

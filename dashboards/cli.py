@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dashboards.build import FOLDER_TITLE, FOLDER_UID, JSON_DIR, build_all, write_all
 from dashboards.push import datasource_model, push
@@ -22,7 +23,7 @@ _err = Console(stderr=True)
 
 
 def _fail(exc: PvmonError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {exc}")
+    _err.print(f"[bold red]error:[/] {escape(str(exc))}")
     return typer.Exit(code=1)
 
 

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
@@ -49,6 +48,7 @@ from dividends.schemes import (
     set_tariff,
 )
 from pvmon.errors import DatabaseError, ValidationError
+from pvmon.safeyaml import load_yaml, read_text
 
 __all__ = ["CountySetup", "apply_setup", "load_setup_file"]
 
@@ -133,14 +133,7 @@ def load_setup_file(path: Path | str, *, max_bytes: int = MAX_SETUP_BYTES) -> Co
     """Read and validate a settings file of at most ``max_bytes`` [bytes];
     :class:`ValidationError` lists every problem."""
     path = Path(path)
-    try:
-        if path.stat().st_size > max_bytes:
-            raise ValidationError(f"{path.name}: larger than {max_bytes:,} bytes")
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot read ({exc.strerror})") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"{path.name}: not a YAML file ({exc})") from exc
+    raw: Any = load_yaml(read_text(path, max_bytes=max_bytes), where=path.name)
     if not isinstance(raw, dict):
         raise ValidationError(f"{path.name}: expected a mapping of settings at the top")
     try:

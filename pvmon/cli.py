@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dashboards.cli import app as dashboards_app
@@ -53,7 +54,7 @@ def _settings() -> Settings:
 
 
 def _fail(exc: PvmonError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}")
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
     return typer.Exit(code=1)
 
 
@@ -151,12 +152,12 @@ def fleet_import(
     """Load places, stations, inverters and households (upsert by code; all or nothing)."""
     settings = _settings()
     try:
-        fleet = load_fleet_files(files)
+        fleet = load_fleet_files(files, max_bytes=settings.import_file_max_bytes)
         url = _migrated_url(settings)
         with open_database(url, autocommit=True) as conn:
             summary = store_fleet(conn, fleet)
     except ValidationError as exc:
-        err_console.print(f"[bold red]rejected, nothing written:[/] {exc}")
+        err_console.print(f"[bold red]rejected, nothing written:[/] {escape(str(exc))}")
         raise typer.Exit(code=1) from exc
     except PvmonError as exc:
         raise _fail(exc) from exc

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     setup_file_max_bytes: int = Field(
         default=1_000_000, ge=1_000, description="Largest dividend settings file read [bytes]."
     )
+    import_file_max_bytes: int = Field(
+        default=20_000_000,
+        ge=1_000,
+        description="Largest fleet, statement or other imported file read [bytes].",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"

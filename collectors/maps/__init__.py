@@ -34,6 +34,7 @@ from collectors.maps.base import (
 )
 from collectors.maps.huawei import build_huawei_sun2000_map
 from collectors.maps.sunspec import build_sunspec_map
+from pvmon.registry.models import REGISTER_MAPS
 
 __all__ = [
     "CANONICAL_KEYS",
@@ -50,7 +51,7 @@ __all__ = [
     "get_map",
 ]
 
-MAP_NAMES: tuple[str, ...] = ("sunspec", "huawei_sun2000", "huawei_sun2000_lw")
+MAP_NAMES: tuple[str, ...] = REGISTER_MAPS  # what the registry accepts is what is built
 """Names accepted by :func:`get_map` (the inverters' ``register_map`` in the registry)."""
 
 

@@ -15,7 +15,6 @@ other plans of the year (not sent back) already spend.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from dividends.cash.pure import PLAN_CATEGORIES, plan_budget_problem
 from dividends.errors import FourEyesError
 from pvmon.errors import NotFoundError, ValidationError
 from pvmon.privacy import mask_name
+from pvmon.sheets import Money, SafeCsvWriter
 
 __all__ = [
     "PlanLine",
@@ -255,10 +255,11 @@ def export_plan_payout(conn: psycopg.Connection, run_id: int, path: Path) -> int
         (run_id,),
     ).fetchall()
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
+        w = SafeCsvWriter(fh)
         w.writerow(["序号", "类别", "收款人", "金额(元)"])
         for n, cat, name, fen in lines:
-            w.writerow([n, cat, mask_name(name), f"{fen // 100}.{fen % 100:02d}"])
+            w.writerow([n, cat, mask_name(name), Money(int(fen))])
+        w.writerow(["合计", "", "", Money(sum(int(x[3]) for x in lines))])
     conn.execute(
         "UPDATE plan_payout_runs SET status = 'exported', exported_at = now() WHERE id = %s",
         (run_id,),

@@ -301,7 +301,7 @@ class Alarm(_Out):
     id: int = Field(examples=[42])
     station: str
     inverter: str | None
-    kind: Literal["offline", "no_output", "fault_code", "underperforming"]
+    kind: Literal["offline", "no_output", "fault_code", "underperforming", "misconfigured"]
     opened_at: datetime
     closed_at: datetime | None
     reason: str

@@ -63,6 +63,9 @@ def _inverter_access(conn: psycopg.Connection, who: Principal, serial: str) -> N
     who.require_county(found[1], f"inverter {serial!r}")
 
 
+AlarmKind = Literal["offline", "no_output", "fault_code", "underperforming", "misconfigured"]
+
+
 @router.get(
     "/fleet/summary",
     tags=["operators"],
@@ -367,7 +370,8 @@ def list_alarms(
     county: CodeQ = None,
     station: CodeQ = None,
     inverter: CodeQ = None,
-    kind: Literal["offline", "no_output", "fault_code", "underperforming"] | None = None,
+    kind: Literal["offline", "no_output", "fault_code", "underperforming", "misconfigured"]
+    | None = None,
     acknowledged: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,

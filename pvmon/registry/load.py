@@ -7,11 +7,11 @@ code) and the field; all problems of a file are collected before anything is rai
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -24,6 +24,7 @@ from pvmon.registry.models import (
     LooseInverter,
     StationRecord,
 )
+from pvmon.safeyaml import DEFAULT_MAX_BYTES, load_yaml, read_text
 
 __all__ = ["CSV_KINDS", "load_fleet_files"]
 
@@ -79,11 +80,8 @@ def _label(data: Any, key: str) -> str:
     return ""
 
 
-def _load_yaml(path: Path, problems: list[str]) -> FleetFile:
-    try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValidationError(f"{path}: cannot read YAML: {exc}") from exc
+def _load_yaml(path: Path, problems: list[str], max_bytes: int) -> FleetFile:
+    document = load_yaml(read_text(path, max_bytes=max_bytes), where=str(path))
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -118,13 +116,13 @@ def _blank_to_none(row: dict[str, str]) -> dict[str, Any]:
     return {k: (v if v not in ("", None) else None) for k, v in row.items()}
 
 
-def _csv_rows(path: Path) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
+def _csv_rows(path: Path, max_bytes: int) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
+    text = read_text(path, max_bytes=max_bytes)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = tuple(reader.fieldnames or ())
-            rows = [(number, _blank_to_none(row)) for number, row in enumerate(reader, start=2)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = tuple(reader.fieldnames or ())
+        rows = [(number, _blank_to_none(row)) for number, row in enumerate(reader, start=2)]
+    except csv.Error as exc:
         raise ValidationError(f"{path}: cannot read CSV: {exc}") from exc
     kinds = [kind for kind, needed in CSV_KINDS.items() if set(needed) <= set(header)]
     if len(kinds) != 1:
@@ -181,8 +179,9 @@ def _load_csv(
     problems: list[str],
     into: dict[str, list[Any]],
     inverters: list[tuple[str, str, InverterRecord]],
+    max_bytes: int,
 ) -> None:
-    kind, rows = _csv_rows(path)
+    kind, rows = _csv_rows(path, max_bytes)
     if kind == "places":
         into["counties"].extend(_places(rows, path, problems))
         return
@@ -228,8 +227,9 @@ def _inverter_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if v is not None and k != "station"}
 
 
-def load_fleet_files(paths: Iterable[Path]) -> FleetFile:
-    """Read and validate fleet files into one :class:`FleetFile`.
+def load_fleet_files(paths: Iterable[Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> FleetFile:
+    """Read and validate fleet files of at most ``max_bytes`` [bytes] each into one
+    :class:`FleetFile` (YAML without anchors, aliases or duplicate keys).
 
     Raises :class:`ValidationError` listing every problem found in every file.
     """
@@ -239,12 +239,12 @@ def load_fleet_files(paths: Iterable[Path]) -> FleetFile:
     for path in paths:
         suffix = path.suffix.lower()
         if suffix in (".yaml", ".yml"):
-            loaded = _load_yaml(path, problems)
+            loaded = _load_yaml(path, problems, max_bytes)
             parts["counties"].extend(loaded.counties)
             parts["households"].extend(loaded.households)
             parts["stations"].extend(loaded.stations)
         elif suffix == ".csv":
-            _load_csv(path, problems, parts, loose_inverters)
+            _load_csv(path, problems, parts, loose_inverters, max_bytes)
         else:
             problems.append(f"{path}: unknown file type (use .yaml, .yml or .csv)")
     if problems:

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pvmon.privacy import id_number_problem
 
 __all__ = [
+    "REGISTER_MAPS",
     "CountyRecord",
+    "EndpointOptionsRecord",
     "FleetFile",
     "HouseholdRecord",
     "InverterRecord",
@@ -88,6 +90,30 @@ class HouseholdRecord(_Record):
         return value
 
 
+#: the register maps pvmon speaks (``collectors.maps`` builds them)
+REGISTER_MAPS: tuple[str, ...] = ("sunspec", "huawei_sun2000", "huawei_sun2000_lw")
+
+
+class EndpointOptionsRecord(_Record):
+    """Per-endpoint behaviour (``collectors.poller.EndpointOptions``); only the keys given
+    are stored, the rest keep the collector's defaults. Times in seconds [s]."""
+
+    timeout_s: float | None = Field(default=None, gt=0, le=60)
+    connect_delay_s: float | None = Field(default=None, ge=0, le=60)
+    min_gap_s: float | None = Field(default=None, ge=0, le=60)
+    accept_tid_zero: bool | None = None
+    backoff_base_s: float | None = Field(default=None, gt=0, le=3600)
+    backoff_max_s: float | None = Field(default=None, gt=0, le=86_400)
+    max_timeout_s: float | None = Field(default=None, gt=0, le=120)
+    rtu_guard_s: float | None = Field(default=None, ge=0, le=60)
+    reprobe_s: float | None = Field(default=None, ge=60, le=7 * 86_400)
+    night_interval_s: float | None = Field(default=None, ge=1, le=86_400)
+
+    def stored(self) -> dict[str, Any]:
+        """The options given, as stored in ``inverters.endpoint_options``."""
+        return self.model_dump(exclude_none=True)
+
+
 class InverterRecord(_Record):
     serial: Code
     vendor: str = Field(min_length=1)
@@ -100,7 +126,14 @@ class InverterRecord(_Record):
     framing: Literal["tcp", "rtu-over-tcp"] = "tcp"
     register_map: str = Field(min_length=1)
     poll_interval_s: int = Field(default=60, ge=1, le=86400)
-    endpoint_options: dict[str, Any] = Field(default_factory=dict)
+    endpoint_options: EndpointOptionsRecord = Field(default_factory=EndpointOptionsRecord)
+
+    @field_validator("register_map")
+    @classmethod
+    def _known_map(cls, value: str) -> str:
+        if value not in REGISTER_MAPS:
+            raise ValueError(f"unknown register map {value!r}: one of {', '.join(REGISTER_MAPS)}")
+        return value
 
     @field_validator("phases")
     @classmethod

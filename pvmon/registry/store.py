@@ -305,5 +305,5 @@ def _inverter_row(inv: InverterRecord, station_id: int | None) -> tuple[Any, ...
         inv.framing,
         inv.register_map,
         inv.poll_interval_s,
-        json.dumps(inv.endpoint_options, sort_keys=True),
+        json.dumps(inv.endpoint_options.stored(), sort_keys=True),
     )

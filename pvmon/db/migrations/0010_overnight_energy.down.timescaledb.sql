@@ -1,6 +1,6 @@
 -- Back to 0003's continuous aggregates and 0004's views.
--- pvmon:after-commit CALL refresh_continuous_aggregate('readings_hourly', NULL, NULL)
--- pvmon:after-commit CALL refresh_continuous_aggregate('readings_daily', NULL, NULL)
+-- pvmon:after-commit CALL refresh_continuous_aggregate('readings_hourly', NULL, time_bucket(INTERVAL '1 hour', now()))
+-- pvmon:after-commit CALL refresh_continuous_aggregate('readings_daily', NULL, time_bucket(INTERVAL '1 day', now(), 'Asia/Shanghai'))
 
 DROP VIEW station_energy_daily;
 DROP VIEW station_energy_hourly;

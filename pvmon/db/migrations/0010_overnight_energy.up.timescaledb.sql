@@ -5,8 +5,8 @@
 -- dawn; field note 9).
 -- Statements marked pvmon:after-commit run after this migration commits (TimescaleDB
 -- refreshes cannot run inside a transaction).
--- pvmon:after-commit CALL refresh_continuous_aggregate('readings_hourly', NULL, NULL)
--- pvmon:after-commit CALL refresh_continuous_aggregate('readings_daily', NULL, NULL)
+-- pvmon:after-commit CALL refresh_continuous_aggregate('readings_hourly', NULL, time_bucket(INTERVAL '1 hour', now()))
+-- pvmon:after-commit CALL refresh_continuous_aggregate('readings_daily', NULL, time_bucket(INTERVAL '1 day', now(), 'Asia/Shanghai'))
 
 DROP VIEW station_energy_daily;
 DROP VIEW station_energy_hourly;

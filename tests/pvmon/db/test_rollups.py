@@ -266,3 +266,50 @@ def test_upgrading_to_overnight_attribution_recomputes_stored_rollups(
         (inverter_id,),
     ).fetchall()  # no refresh here: the migration itself recomputed what was stored
     assert after == [(date(2025, 6, 1), day1_truth), (date(2025, 6, 2), 1200)]
+
+
+def test_today_stays_live_after_a_backfill_refresh(
+    conn: psycopg.Connection, inverter_id: int, flavour: str
+) -> None:
+    """On TimescaleDB, as the collector runs in production: a backfill refreshes the
+    aggregates, then readings keep arriving in this hour and today, and show in this
+    hour's and today's energy with no explicit refresh (real-time aggregation)."""
+    if flavour != "timescaledb":
+        pytest.skip("plain PostgreSQL's rollups are tables refreshed on demand")
+    now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    backfill = [
+        Reading(time=hour - timedelta(hours=h), inverter_id=inverter_id, ac_power_w=1200.0,
+                energy_wh=1_000_000 - h * 1200)
+        for h in (3, 2, 1, 0)
+    ]  # fmt: skip
+    write_readings(conn, backfill)
+    refresh_rollups(conn)  # as `pvmon simulate backfill` and the collector's replay do
+    live = [
+        Reading(time=hour + timedelta(minutes=m), inverter_id=inverter_id, ac_power_w=1200.0,
+                energy_wh=1_000_000 + m * 20)
+        for m in (20, 40)
+    ]  # fmt: skip
+    write_readings(conn, live)
+    day = conn.execute(
+        "SELECT (%s::timestamptz AT TIME ZONE 'Asia/Shanghai')::date", (hour,)
+    ).fetchone()[0]  # type: ignore[index]
+
+    def energy() -> tuple[int, int]:
+        rows = [
+            conn.execute(
+                f"SELECT energy_wh FROM {view} WHERE inverter_id = %s AND {key} = %s",
+                (inverter_id, at),
+            ).fetchone()
+            for view, key, at in (("energy_hourly", "bucket_start", hour),
+                                  ("energy_daily", "day", day))
+        ]  # fmt: skip
+        assert rows[0] is not None and rows[1] is not None
+        return int(rows[0][0]), int(rows[1][0])
+
+    live_hour, live_day = energy()
+    # the truth: everything materialised, open buckets included
+    for view in ("readings_hourly", "readings_daily"):
+        conn.execute("CALL refresh_continuous_aggregate(%s, NULL, NULL)", (view,))
+    assert (live_hour, live_day) == energy()
+    assert live_hour >= 800 and live_day >= live_hour  # the live readings' 800 Wh count

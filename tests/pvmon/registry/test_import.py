@@ -119,6 +119,32 @@ BAD_CASES = [
         lambda f: f["households"][0].update(nickname="x"),
         "households[0] (file_no=LY0000001): field nickname",
     ),
+    (
+        "unknown register map",
+        lambda f: f["stations"][0]["inverters"][0].update(register_map="nope"),
+        "field inverters.0.register_map: Value error, unknown register map 'nope': one of "
+        "sunspec, huawei_sun2000, huawei_sun2000_lw",
+    ),
+    (
+        "endpoint option not a number",
+        lambda f: f["stations"][0]["inverters"][0].update(endpoint_options={"timeout_s": "abc"}),
+        "field inverters.0.endpoint_options.timeout_s",
+    ),
+    (
+        "negative endpoint option",
+        lambda f: f["stations"][0]["inverters"][0].update(endpoint_options={"min_gap_s": -1}),
+        "field inverters.0.endpoint_options.min_gap_s",
+    ),
+    (
+        "unknown endpoint option",
+        lambda f: f["stations"][0]["inverters"][0].update(endpoint_options={"retries": 3}),
+        "field inverters.0.endpoint_options.retries",
+    ),
+    (
+        "a name with a newline",
+        lambda f: f["households"][0].update(name="王\n小明"),
+        "households[0] (file_no=LY0000001): field name",
+    ),
 ]
 
 
