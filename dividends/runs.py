@@ -378,9 +378,16 @@ SELECT station_id, 'own'::text AS part, %(s)s::date AS ps, %(e)s::date AS pe,
   FROM _div_revenue
 """
 
+# the period's own gross alone (no cash for earlier periods: late_fen is 0 throughout)
+_OWN_GROSS = """
+SELECT station_id, bench_fen + subsidy_fen AS gross,
+       CASE WHEN basis = 'received' THEN ' fen received' ELSE ' fen gross' END AS what
+  FROM _div_revenue
+"""
+
 _DEDUCT_RULES = """
 WITH rules AS (
-    SELECT b.station_id, b.part, b.ps, b.gross, b.what, d.seq, d.kind, d.method,
+    SELECT b.station_id{bkeys}, b.gross, b.what, d.seq, d.kind, d.method,
            d.yearly_fen, d.rate, {days} AS days, {ydays} AS ydays
       FROM ({basis}) b
       JOIN stations s ON s.id = b.station_id
@@ -392,7 +399,7 @@ WITH rules AS (
                    AND (o.effective_to IS NULL OR o.effective_to > {ps}))))
      WHERE d.effective_from < {pe} AND (d.effective_to IS NULL OR d.effective_to > {ps})
 ), due AS (
-    SELECT station_id, part, ps, gross, seq, kind, method,
+    SELECT station_id{keys}, gross, seq, kind, method,
            CASE WHEN method = 'fixed' THEN round(yearly_fen * days::numeric / ydays)::bigint
                 ELSE round(gross * rate)::bigint END AS due_fen,
            CASE WHEN method = 'fixed'
@@ -414,6 +421,8 @@ _OWN_RULES = {
     "days": "%(days)s::int",
     "ydays": "%(ydays)s::int",
     "partition": "station_id",
+    "bkeys": "",
+    "keys": "",
 }
 # the rules of each basis row's own generation period (earlier periods' cash)
 _ROW_RULES = {
@@ -423,6 +432,8 @@ _ROW_RULES = {
     "ydays": "make_date(extract(year FROM b.ps)::int + 1, 1, 1)"
     " - make_date(extract(year FROM b.ps)::int, 1, 1)",
     "partition": "station_id, part, ps",
+    "bkeys": ", b.part, b.ps",
+    "keys": ", part, ps",
 }
 
 # the period's own cash only (the common case): streamed, nothing materialised
@@ -478,7 +489,7 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
     }
     late = conn.execute("SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0)")
     if not (late.fetchone() or (False,))[0]:
-        rules = _DEDUCT_RULES.format(basis=_OWN_BASIS, **_OWN_RULES)
+        rules = _DEDUCT_RULES.format(basis=_OWN_GROSS, **_OWN_RULES)
         conn.execute(_DEDUCT_OWN.format(rules=rules), params)
         return
     conn.execute(_LATE_BASIS, params)  # the earlier periods' cash before and now
