@@ -642,6 +642,7 @@ def _compute(
         SELECT s.id AS station_id, s.kind, coalesce(sh.village_id, s.village_id) AS village_id,
                (coalesce(sh.weight, 1) * 1000000)::bigint AS weight,
                e.metered_wh + e.estimated_wh AS energy_wh, e.estimated_wh, e.estimated_days,
+               array_position(%(sources)s::text[], e.source) - 1 AS source,
                coalesce(rev.bench, 0) AS bench, coalesce(rev.subsidy, 0) AS subsidy,
                coalesce(ded.fen, 0) AS ded
           FROM _div_scope sc
@@ -655,20 +656,15 @@ def _compute(
         """,
         params,
     )
-    # the stations that are not metered and accrued (few, as a rule): their energy
-    # source, basis and late cash, read apart so the common case costs no column
+    # the stations paid on the received basis or with late cash (few, as a rule)
     cash = _frame(
         conn,
         """
-        SELECT e.station_id, array_position(%(sources)s::text[], e.source) - 1 AS source,
-               (v.basis = 'received')::int AS received, v.late_fen AS late,
+        SELECT v.station_id, (v.basis = 'received')::int AS received, v.late_fen AS late,
                coalesce(ld.fen, 0) AS late_ded
-          FROM _div_scope sc
-          JOIN station_period_energy e ON e.station_id = sc.station_id
-               AND e.period_start = %(s)s AND e.period_end = %(e)s
-          LEFT JOIN _div_revenue v ON v.station_id = sc.station_id
-          LEFT JOIN _div_late_ded ld ON ld.station_id = sc.station_id
-         WHERE e.source <> 'readings' OR v.basis = 'received'
+          FROM _div_revenue v
+          LEFT JOIN _div_late_ded ld ON ld.station_id = v.station_id
+         WHERE v.basis = 'received' OR v.late_fen > 0
         """,
         params,
     )
@@ -693,12 +689,12 @@ def _compute(
 
     # per station: energy source and basis codes, late cash (received now for earlier
     # generation periods) net of what it added to those periods' deductions
-    st_source = np.zeros(st_ids.size, dtype=np.int64)
+    st_source = station("source")
     st_received = np.zeros(st_ids.size, dtype=np.int64)
     st_net_late = np.zeros(st_ids.size, dtype=np.int64)
     if len(cash):
+        cash = cash[np.isin(cash["station_id"].to_numpy(np.int64), st_ids)]
         at = np.searchsorted(st_ids, cash["station_id"].to_numpy(np.int64))
-        st_source[at] = cash["source"].to_numpy(np.int64)
         st_received[at] = cash["received"].fillna(0).to_numpy(np.int64)
         late = cash["late"].fillna(0).to_numpy(np.int64) - cash["late_ded"].to_numpy(np.int64)
         st_net_late[at] = np.maximum(late, 0)
