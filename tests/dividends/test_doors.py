@@ -97,6 +97,20 @@ class County:
         assert (done.returncode == 0) == ok, f"{args}: exit {done.returncode}\n{out}"
         return out
 
+    def set_up(self, fleet: str, settings: str, grid: list[str]) -> None:
+        """Import the fleet, make the admin, clerk and chief key files, apply the dividend
+        settings and import the grid statement lines (``station,period,kWh,price,yuan``)."""
+        root = self.root
+        (root / "fleet.yaml").write_text(fleet, "utf-8")
+        (root / "dividends.yaml").write_text(settings, "utf-8")
+        header = "station,period,energy_kwh,price,amount"
+        (root / "grid.csv").write_text("\n".join([header, *grid]) + "\n", "utf-8")
+        self.pvmon("fleet", "import", str(root / "fleet.yaml"))
+        for name, role in (("admin", "admin"), ("clerk", "finance"), ("chief", "finance")):
+            self.pvmon("keys", "create", name, "--role", role, "--out", str(root / f"{name}.key"))
+        self.pvmon("dividends", "setup", str(root / "dividends.yaml"), who="admin")
+        self.pvmon("dividends", "cash", "import-settlements", str(root / "grid.csv"), who="clerk")
+
     def figures(self, out: str) -> dict[str, str]:
         """The label → value rows of a run's summary table."""
         return {
@@ -132,17 +146,8 @@ def county(db_url: str, flavour: str, tmp_path: Path) -> County:
     c = County(db_url, tmp_path)
     # TC00004 is registered but holds no slot until a clerk enrols it
     households = "\n".join([*(_household(n) for n in (1, 2, 3)), _household(4, served=False)])
-    (tmp_path / "fleet.yaml").write_text(_FLEET.replace("HOUSEHOLDS", households), "utf-8")
-    (tmp_path / "dividends.yaml").write_text(_SETUP, "utf-8")
-    grid = ["station,period,energy_kwh,price,amount"]
-    for year in (2024, 2025):
-        grid += [f"VS1,{year}-{m:02d},300,0.40,120.00" for m in range(1, 13)]
-    (tmp_path / "grid.csv").write_text("\n".join(grid) + "\n", "utf-8")
-    c.pvmon("fleet", "import", str(tmp_path / "fleet.yaml"))
-    for name, role in (("admin", "admin"), ("clerk", "finance"), ("chief", "finance")):
-        c.pvmon("keys", "create", name, "--role", role, "--out", str(tmp_path / f"{name}.key"))
-    c.pvmon("dividends", "setup", str(tmp_path / "dividends.yaml"), who="admin")
-    c.pvmon("dividends", "cash", "import-settlements", str(tmp_path / "grid.csv"), who="clerk")
+    grid = [f"VS1,{year}-{m:02d},300,0.40,120.00" for year in (2024, 2025) for m in range(1, 13)]
+    c.set_up(_FLEET.replace("HOUSEHOLDS", households), _SETUP, grid)
     return c
 
 

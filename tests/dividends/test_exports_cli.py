@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from dividends.bank import export_bank_file, load_layout
 from dividends.errors import RunStateError
-from dividends.exports import LINE_HEADINGS, export_csv, export_xlsx, yuan
+from dividends.exports import LINE_HEADINGS, export_csv, export_xlsx
 from dividends.queries import payee_schedule, station_schedule
 from dividends.runs import approve_run, compute_run, run_summary
 from dividends.schedule import build_schedule
@@ -49,20 +49,6 @@ def _setup(world: World) -> tuple[int, list[int]]:
     )
     world.feed("2025", {station: 200_000, hs: 5_000})
     return station, [*hhs, owner]
-
-
-@pytest.mark.parametrize(
-    ("fen", "text"),
-    [
-        (0, "0.00"),
-        (5, "0.05"),
-        (110_000, "1100.00"),
-        (-4_959, "-49.59"),
-        (123_456_789, "1234567.89"),
-    ],
-)
-def test_yuan(fen: int, text: str) -> None:
-    assert yuan(fen) == text
 
 
 @pytest.mark.parametrize("reveal", [False, True])

@@ -107,18 +107,12 @@ def hostile(db_url: str, flavour: str, tmp_path: Path) -> County:
     if flavour != "postgres":
         pytest.skip("the doors drive the dividends engine; its tests run on both flavours")
     c = County(db_url, tmp_path)
-    fleet = _fleet(HOSTILE)
-    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(fleet, allow_unicode=True), "utf-8")
-    (tmp_path / "dividends.yaml").write_text(_SETUP, "utf-8")
-    grid = ["station,period,energy_kwh,price,amount"]
-    for code, kwh in (("VS1", 30_000), ("HS1", 600)):
-        grid += [f"{code},2025-{m:02d},{kwh},0.40,{kwh * 0.4:.2f}" for m in range(1, 13)]
-    (tmp_path / "grid.csv").write_text("\n".join(grid) + "\n", "utf-8")
-    c.pvmon("fleet", "import", str(tmp_path / "fleet.yaml"))
-    for name, role in (("admin", "admin"), ("clerk", "finance"), ("chief", "finance")):
-        c.pvmon("keys", "create", name, "--role", role, "--out", str(tmp_path / f"{name}.key"))
-    c.pvmon("dividends", "setup", str(tmp_path / "dividends.yaml"), who="admin")
-    c.pvmon("dividends", "cash", "import-settlements", str(tmp_path / "grid.csv"), who="clerk")
+    grid = [
+        f"{code},2025-{m:02d},{kwh},0.40,{kwh * 0.4:.2f}"
+        for code, kwh in (("VS1", 30_000), ("HS1", 600))
+        for m in range(1, 13)
+    ]
+    c.set_up(yaml.safe_dump(_fleet(HOSTILE), allow_unicode=True), _SETUP, grid)
     return c
 
 
