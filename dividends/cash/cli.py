@@ -26,7 +26,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dividends.exports import yuan
-from pvmon.errors import PvmonError, ValidationError
+from dividends.runs import scope_in_county
+from pvmon.errors import ForbiddenError, PvmonError, ValidationError
 
 if TYPE_CHECKING:
     from pvmon.api.auth import Principal
@@ -55,7 +56,6 @@ def acting(ctx: typer.Context, conn: psycopg.Connection, county: str | None = No
     """The person behind the command (see :func:`dividends.cli.acting`); a key limited to
     one county acts on that county only."""
     from dividends.cli import acting as who
-    from pvmon.api.auth import ForbiddenError
 
     principal = who(ctx, conn)
     if county is not None and principal.county_id is not None and (county != principal.county_code):
@@ -286,13 +286,12 @@ def disclose_cmd(
         posted = _day(posted_on, "--posted-on") if posted_on else None
         with _db() as conn:
             who = acting(ctx, conn)
-            county = conn.execute(
-                "SELECT tw.county_id FROM villages v JOIN townships tw ON tw.id = v.township_id"
-                " WHERE v.code = %s",
-                (village,),
-            ).fetchone()
-            if county is not None:
-                who.require_county(int(county[0]), f"village {village!r}")
+            if not scope_in_county(
+                conn, county_id=who.county_id, scope_kind="village", codes=[village]
+            ):
+                raise ForbiddenError(
+                    f"village {village!r} is outside county {who.county_code!r} of this key"
+                )
             sheet = disclosure(
                 conn, village=village, period=period, posted_on=posted, days=days, issuer=issuer
             )

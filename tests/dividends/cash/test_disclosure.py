@@ -157,6 +157,14 @@ def test_disclosure_cli_pdf_embeds_its_font_and_reads_back(
          str(tmp_path), "--posted-on", "2026-01-05", "--issuer", "城关镇2村村民委员会"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    from pvmon.api.auth import create_key
+
+    world.conn.execute("INSERT INTO counties (code, name) VALUES ('QQ', '别县')")
+    other = create_key(world.conn, name="qq-clerk", role="finance", county="QQ")[1]
+    refused = CliRunner(env={"PVMON_API_KEY": other}).invoke(
+        app, ["dividends", "disclose", "--village", "V2", "--period", "2025"]
+    )
+    assert refused.exit_code == 1 and "outside county 'QQ'" in refused.output, refused.output
     pdf = tmp_path / "gongshi-V2-2025.pdf"
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
     cjk = [line for line in fonts.splitlines() if "WenQuanYi" in line]
