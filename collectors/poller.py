@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from collectors.health import HealthTracker
 from collectors.maps import Block, RegisterMap, RegisterMapError
@@ -39,7 +39,7 @@ from collectors.writer import ReadingWriter
 from pvmon.errors import ConfigError
 from pvmon.quality import Quality
 
-__all__ = ["EndpointOptions", "EndpointPoller", "Target", "batch_window_s"]
+__all__ = ["Clock", "EndpointOptions", "EndpointPoller", "Target", "batch_window_s"]
 
 log = logging.getLogger(__name__)
 _DEVICE_CLOCK = int(Quality.DEVICE_CLOCK)
@@ -65,6 +65,7 @@ class EndpointOptions:
 
     timeout_s: float = 3.0
     connect_delay_s: float = 0.0  # wait after connecting before the first request [s]
+    max_connect_delay_s: float = 5.0  # a learned connect delay never exceeds this [s]
     min_gap_s: float = 0.0  # least time between two requests [s]
     accept_tid_zero: bool = False  # the logger always answers with transaction id 0
     backoff_base_s: float = 10.0
@@ -114,8 +115,8 @@ class Target:
     poll_interval_s: int = 60
     blocks: tuple[Block, ...] = ()
     counter: CounterState = field(default_factory=CounterState)
-    unsupported: dict[Block, float] = field(default_factory=dict)
-    identified_at: float | None = None  # when the identity blocks were last read [monotonic s]
+    unsupported: dict[Block, float] = field(default_factory=dict)  # found at [schedule s]
+    identified_at: float | None = None  # when the identity blocks were last read [schedule s]
 
     def __post_init__(self) -> None:
         if not self.blocks:
@@ -162,6 +163,14 @@ def batch_window_s(
     return max(window, 0.0)
 
 
+class Clock(Protocol):
+    """A clock the collector can be given (a test's, stepping an accelerated fleet)."""
+
+    def now(self) -> datetime:
+        """The time (UTC, aware)."""
+        ...
+
+
 class EndpointPoller:
     """All inverters behind ``host:port``; :meth:`poll` runs one cycle over them."""
 
@@ -178,8 +187,10 @@ class EndpointPoller:
         daylight: Callable[[Target, datetime], bool],
         speed: float = 1.0,
         options: EndpointOptions | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.host, self.port, self.framing = host, port, framing
+        self.clock = clock
         self.targets = targets
         self.writer = writer
         self.health = health
@@ -233,6 +244,8 @@ class EndpointPoller:
         seen advanced by the wall time since, times the speed (so silent devices still
         age in simulated time).
         """
+        if self.clock is not None:
+            return self.clock.now()
         if self.use_device_clock and self._anchor is not None:
             device_time, seen_at = self._anchor
             return datetime.fromtimestamp(
@@ -240,11 +253,19 @@ class EndpointPoller:
             )
         return datetime.now(UTC)
 
+    def schedule_s(self) -> float:
+        """Now on the polling schedule's timeline [s]: back-off, night polling and
+        re-probing count in it (simulated seconds for an accelerated fleet; the given
+        clock's, when the collector was given one)."""
+        if self.clock is not None:
+            return self.clock.now().timestamp()
+        return time.monotonic() * self.speed
+
     async def _connect(self) -> ModbusConnection | None:
         connection = self._connection
         if connection is not None and connection.connected:
             return connection
-        if time.monotonic() < self._retry_at:
+        if self.schedule_s() < self._retry_at:
             return None
         if connection is not None:
             connection.close()
@@ -264,7 +285,7 @@ class EndpointPoller:
             self._backoff_s = min(
                 max(self._backoff_s * 2, self.options.backoff_base_s), self.options.backoff_max_s
             )
-            self._retry_at = time.monotonic() + self._backoff_s / self.speed
+            self._retry_at = self.schedule_s() + self._backoff_s
             return None
         if self._connect_delay:
             await asyncio.sleep(self._connect_delay)
@@ -310,12 +331,9 @@ class EndpointPoller:
                 )
             else:
                 log.info("%s awake", self.name)
-        if (
-            asleep
-            and time.monotonic() - self._last_cycle < self.options.night_interval_s / self.speed
-        ):
+        if asleep and self.schedule_s() - self._last_cycle < self.options.night_interval_s:
             return
-        self._last_cycle = time.monotonic()
+        self._last_cycle = self.schedule_s()
         connection = await self._connect()
         if connection is None:
             now = self.device_now()
@@ -433,7 +451,7 @@ class _Pass:
         self.targets = iter(poller.targets)
         self.timeout = poller.timeout_s
         self.min_gap = poller.options.min_gap_s
-        self.reidentify_s = poller.options.reprobe_s / poller.speed
+        self.reidentify_s = poller.options.reprobe_s
         self.target: Target | None = None
         self.blocks: tuple[Block, ...] = ()
         self.index = 0
@@ -469,7 +487,7 @@ class _Pass:
             self.timeout = poller.timeout_s  # adapted to the latency seen so far
             self.identify = (
                 target.identified_at is None
-                or time.monotonic() - target.identified_at >= self.reidentify_s
+                or poller.schedule_s() - target.identified_at >= self.reidentify_s
             )
             self.blocks = target.blocks if self.identify else target.poll_blocks
             self.index = 0
@@ -487,7 +505,7 @@ class _Pass:
         while self.index < len(self.blocks):
             block = self.blocks[self.index]
             if unsupported and block in unsupported:
-                if time.monotonic() - unsupported[block] < poller.options.reprobe_s / poller.speed:
+                if poller.schedule_s() - unsupported[block] < poller.options.reprobe_s:
                     self.index += 1
                     continue
                 del unsupported[block]  # probe it again (firmware may have changed)
@@ -534,10 +552,11 @@ class _Pass:
             words = self.connection.registers(pdu, target.unit_id, block.start, block.count)
             self.decoded.update(target.register_map.decode_block(block, words))
         except ModbusTimeoutError as exc:
-            if poller._fresh and poller._connect_delay < 5.0:
+            ceiling = poller.options.max_connect_delay_s
+            if poller._fresh and poller._connect_delay < ceiling:
                 # the first request after connecting got no answer: a logger that is
                 # deaf right after a connect (field note 2); wait longer next time
-                poller._connect_delay = min(max(poller._connect_delay * 2, 0.5), 5.0)
+                poller._connect_delay = min(max(poller._connect_delay * 2, 0.5), ceiling)
             self._fail("timeout", str(exc))
             if self.connection.rtu:
                 # let a late RTU reply arrive, then flush it so the next frame parses clean
@@ -555,7 +574,7 @@ class _Pass:
                 self._next_target()
                 return
             # this model has no such block (field note 14): read the rest, cache it
-            target.unsupported[block] = time.monotonic()
+            target.unsupported[block] = poller.schedule_s()
             poller.metrics.polls.labels(result="unsupported_block").inc()
         except BadFrameError as exc:
             self._fail("bad_frame", str(exc))
@@ -592,7 +611,7 @@ class _Pass:
             return
         if self.identify:
             target.identity = {k: self.decoded.get(k) for k in ("manufacturer", "model", "serial")}
-            target.identified_at = time.monotonic()
+            target.identified_at = poller.schedule_s()
         poller._store(target, self.decoded)
 
     def _fail(self, kind: str, error: str) -> None:

@@ -8,11 +8,12 @@ from collections import Counter
 from prometheus_client import start_http_server
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from collectors.service import Collector, Shard
 
-__all__ = ["run_collector"]
+__all__ = ["collect_once", "run_collector"]
 
 
 def _summary(collector: Collector) -> Table:
@@ -42,6 +43,33 @@ def _summary(collector: Collector) -> Table:
         f"{collector.metrics.overruns._value.get():.0f}",
     )
     return table
+
+
+async def collect_once(
+    *, url: str, spool_dir: object, shard: Shard, timeout_s: float, console: Console
+) -> int:
+    """Poll every inverter once, store the readings and health, print the summary and
+    each inverter that did not answer; how many did not."""
+    collector = Collector(url=url, spool_dir=spool_dir, shard=shard, timeout_s=timeout_s)
+    try:
+        await collector.cycle()
+    finally:
+        await collector.close()
+    console.print(_summary(collector))
+    silent = [
+        (target.serial, poller.name, collector.health.states[target.inverter_id].last_error)
+        for poller in collector.pollers
+        for target in poller.targets
+        if collector.health.states[target.inverter_id].consecutive_failures
+    ]
+    if silent:
+        table = Table(title=f"{len(silent)} inverters did not answer")
+        for column in ("inverter", "endpoint", "error"):
+            table.add_column(column)
+        for serial, endpoint, error in silent:
+            table.add_row(escape(serial), endpoint, escape(error or ""))
+        console.print(table)
+    return len(silent)
 
 
 async def run_collector(

@@ -33,7 +33,7 @@ from collectors.health import AlarmEvent, HealthTracker, InverterInfo
 from collectors.maps import RegisterMapError, get_map
 from collectors.metrics import CollectorMetrics
 from collectors.modbus import reply_batching
-from collectors.poller import EndpointOptions, EndpointPoller, Target, batch_window_s
+from collectors.poller import Clock, EndpointOptions, EndpointPoller, Target, batch_window_s
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
 from pvmon.db.connect import KeptConnection, open_database
@@ -188,6 +188,7 @@ class Collector:
         on_cycle: Callable[[], None] | None = None,
         aligned: bool = True,
         batch_window_max_s: float = 0.05,
+        clock: Clock | None = None,
     ) -> None:
         self.url = url
         self.batch_window_max_s = batch_window_max_s
@@ -236,6 +237,7 @@ class Collector:
                 daylight=daylight,
                 speed=speed,
                 options=built[(host, port)],
+                clock=clock,
             )
             for (host, port, framing), ts in grouped.items()
         ]
@@ -281,6 +283,29 @@ class Collector:
         if self.writer.due():
             await self.writer.flush()
         self.metrics.spool_bytes.set(self.writer.spool.depth_bytes)
+
+    async def cycle(self) -> None:
+        """Poll every endpoint once, then write the readings, the health and the alarms.
+
+        ``pvmon collect --once`` runs one; a test stepping an accelerated fleet with a
+        clock of its own runs one per step (as fast as the machine goes: nothing then
+        depends on how fast that is).
+        """
+        await asyncio.gather(*(self._poll(poller) for poller in self.pollers))
+        await self._evaluate()
+        await self.writer.flush()
+        self.metrics.spool_bytes.set(self.writer.spool.depth_bytes)
+        await self._store_health()
+
+    async def close(self) -> None:
+        """Close the endpoints' connections, write what is buffered and the health."""
+        for poller in self.pollers:
+            await poller.close()
+        reply_batching().window_s = 0.0
+        await self.writer.flush()
+        await self._store_health()
+        self.writer.close()
+        self._health_store.close()
 
     def start(self) -> None:
         """Schedule every job (call inside a running event loop)."""
@@ -358,12 +383,8 @@ class Collector:
         if self._running:
             await asyncio.wait(set(self._running), timeout=5.0)
         self.scheduler.shutdown(wait=False)
-        reply_batching().window_s = 0.0
         gc.unfreeze()
-        await self.writer.flush()
-        await self._store_health()
-        self.writer.close()
-        self._health_store.close()
+        await self.close()
 
     async def _evaluate(self) -> None:
         at = self.pollers[0].device_now() if self.pollers else datetime.now(UTC)

@@ -296,14 +296,34 @@ def collect(
             min=0.0,
         ),
     ] = 0.05,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Poll every inverter once, store what it read, print the summary and "
+            "exit (1 when any inverter did not answer): commissioning and checks.",
+        ),
+    ] = False,
 ) -> None:
     """Poll every inverter of the registry (or this shard's share) until Ctrl-C."""
-    from collectors.runner import run_collector
+    from collectors.runner import collect_once, run_collector
     from collectors.service import parse_shard
 
     settings = _settings()
     try:
         url = _migrated_url(settings)
+        if once:
+            silent = run(
+                collect_once(
+                    url=url,
+                    spool_dir=settings.data_dir / "spool",
+                    shard=parse_shard(shard),
+                    timeout_s=timeout,
+                    console=console,
+                ),
+                loop=settings.event_loop,
+            )
+            raise typer.Exit(code=1 if silent else 0)
         run(
             run_collector(
                 url=url,

@@ -70,7 +70,7 @@ class _ModbusProtocol(asyncio.Protocol):
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         self.connected_at = time.monotonic()
-        self.last_activity = self.connected_at
+        self.last_activity = server.clock.wall()  # NAT idle, on the clock's timeline
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # a stream transport (uvloop's is one without subclassing asyncio.Transport)
@@ -156,6 +156,8 @@ class EndpointServer:
         self._last_request = 0.0
         self._locked_until = 0.0
         self._idle_task: asyncio.Task[None] | None = None
+        if clock.stepped and endpoint.behaviour.idle_drop_s is not None:
+            clock.on_advance(self.drop_idle)  # time passes in steps: so does idleness
 
     @property
     def listening(self) -> bool:
@@ -173,7 +175,8 @@ class EndpointServer:
         )
         if self.endpoint.port == 0:
             self.endpoint.port = self._server.sockets[0].getsockname()[1]
-        if self.endpoint.behaviour.idle_drop_s is not None and self._idle_task is None:
+        idle_drop_s = self.endpoint.behaviour.idle_drop_s
+        if idle_drop_s is not None and self._idle_task is None and not self.clock.stepped:
             self._idle_task = asyncio.create_task(self._watch_idle())
 
     async def _watch_idle(self) -> None:
@@ -200,7 +203,7 @@ class EndpointServer:
         """Whether the logger's behaviour makes it drop this request on the floor."""
         behaviour = self.endpoint.behaviour
         wall = time.monotonic()
-        conn.last_activity = wall
+        conn.last_activity = self.clock.wall()
         if wall - conn.connected_at < behaviour.deaf_after_connect_s:
             return True
         if wall < self._locked_until:
@@ -216,7 +219,7 @@ class EndpointServer:
         limit = self.endpoint.behaviour.idle_drop_s
         if limit is None:
             return
-        wall = time.monotonic()
+        wall = self.clock.wall()
         for conn in list(self.connections):
             if wall - conn.last_activity > limit and conn.transport is not None:
                 conn.transport.abort()

@@ -100,6 +100,7 @@ class EndpointOptionsRecord(_Record):
 
     timeout_s: float | None = Field(default=None, gt=0, le=60)
     connect_delay_s: float | None = Field(default=None, ge=0, le=60)
+    max_connect_delay_s: float | None = Field(default=None, ge=0, le=60)
     min_gap_s: float | None = Field(default=None, ge=0, le=60)
     accept_tid_zero: bool | None = None
     backoff_base_s: float | None = Field(default=None, gt=0, le=3600)
