@@ -84,6 +84,15 @@ class CollectorMetrics:
         self.rows_written = Counter(
             "pvmon_rows_written", "Readings stored in the database", registry=self.registry
         )
+        self.readings_dropped = Counter(
+            "pvmon_readings_dropped",
+            "Readings lost, by reason: spool_full (the spool reached PVMON_SPOOL_MAX_BYTES), "
+            "disk_error (the spool's disk failed)",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("spool_full", "disk_error"):
+            self.readings_dropped.labels(reason=reason)  # shown at 0 before the first loss
         self.spool_bytes = Gauge(
             "pvmon_spool_bytes", "Bytes waiting in the local spool", registry=self.registry
         )

@@ -31,6 +31,7 @@ def _summary(collector: Collector) -> Table:
         "rows written",
         "spooled",
         "spool bytes",
+        "dropped",
         "overruns",
     ):
         table.add_column(column, justify="right")
@@ -40,17 +41,30 @@ def _summary(collector: Collector) -> Table:
         f"{stats.rows_written + stats.rows_replayed:,}",
         f"{stats.rows_spooled:,}",
         f"{collector.writer.spool.depth_bytes:,}",
+        f"{collector.writer.spool.dropped_rows:,}",
         f"{collector.metrics.overruns._value.get():.0f}",
     )
     return table
 
 
 async def collect_once(
-    *, url: str, spool_dir: object, shard: Shard, timeout_s: float, console: Console
+    *,
+    url: str,
+    spool_dir: object,
+    spool_max_bytes: int,
+    shard: Shard,
+    timeout_s: float,
+    console: Console,
 ) -> int:
     """Poll every inverter once, store the readings and health, print the summary and
     each inverter that did not answer; how many did not."""
-    collector = Collector(url=url, spool_dir=spool_dir, shard=shard, timeout_s=timeout_s)
+    collector = Collector(
+        url=url,
+        spool_dir=spool_dir,
+        spool_max_bytes=spool_max_bytes,
+        shard=shard,
+        timeout_s=timeout_s,
+    )
     try:
         await collector.cycle()
     finally:
@@ -76,6 +90,7 @@ async def run_collector(
     *,
     url: str,
     spool_dir: object,
+    spool_max_bytes: int,
     shard: Shard,
     speed: float,
     metrics_port: int,
@@ -87,6 +102,7 @@ async def run_collector(
     collector = Collector(
         url=url,
         spool_dir=spool_dir,
+        spool_max_bytes=spool_max_bytes,
         shard=shard,
         speed=speed,
         timeout_s=timeout_s,

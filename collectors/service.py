@@ -189,14 +189,21 @@ class Collector:
         aligned: bool = True,
         batch_window_max_s: float = 0.05,
         clock: Clock | None = None,
+        spool_max_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         self.url = url
         self.batch_window_max_s = batch_window_max_s
         self.speed = speed
         self.metrics = CollectorMetrics()
         self._health_store = _HealthStore(url)
+        dropped = self.metrics.readings_dropped
+        spool = Spool(
+            spool_dir,
+            max_bytes=spool_max_bytes,
+            on_dropped=lambda reason, rows: dropped.labels(reason=reason).inc(rows),
+        )
         self.writer = ReadingWriter(
-            url=url, spool=Spool(spool_dir), on_rows_written=self.metrics.rows_written.inc
+            url=url, spool=spool, on_rows_written=self.metrics.rows_written.inc
         )
         self.unpollable: list[Unpollable] = []
         with open_database(url) as conn:

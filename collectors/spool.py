@@ -7,30 +7,49 @@ Replay goes through the idempotent insert, so a batch replayed twice (a crash be
 the insert and the delete) is still stored once.
 
 The spool is bounded: past ``warn_fraction`` of ``max_bytes`` it logs a warning on
-every new batch; when full it refuses new batches (logging how many readings were
-dropped) rather than deleting ones it already accepted.
+every new batch; when full it refuses new batches rather than deleting ones it already
+accepted. A batch it cannot keep (full, or the disk failed: ENOSPC, EIO) is dropped and
+counted by reason (``on_dropped``: the collector's ``pvmon_readings_dropped_total``),
+logged at most once a minute with the count, and leaves no temporary file behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pvmon.errors import PvmonError
 
-__all__ = ["Spool", "SpoolFullError", "encode_batch"]
+__all__ = ["Spool", "SpoolError", "SpoolFullError", "SpoolWriteError", "encode_batch"]
 
 log = logging.getLogger(__name__)
 
 
-class SpoolFullError(PvmonError):
+class SpoolError(PvmonError):
+    """A batch could not be spooled: it was dropped (and counted under ``reason``)."""
+
+    reason = "spool_error"
+
+
+class SpoolFullError(SpoolError):
     """The spool reached its size limit; the batch was not stored."""
+
+    reason = "spool_full"
+
+
+class SpoolWriteError(SpoolError):
+    """The spool's disk failed (full, read-only, I/O error); the batch was not stored."""
+
+    reason = "disk_error"
 
 
 def encode_batch(rows: Sequence[Sequence[object]]) -> bytes:
@@ -62,18 +81,28 @@ class Spool:
     """Batches on disk under ``directory``, at most ``max_bytes`` in all."""
 
     def __init__(
-        self, directory: Path, *, max_bytes: int = 512 * 1024 * 1024, warn_fraction: float = 0.8
+        self,
+        directory: Path,
+        *,
+        max_bytes: int = 512 * 1024 * 1024,
+        warn_fraction: float = 0.8,
+        on_dropped: Callable[[str, int], None] | None = None,
+        log_every_s: float = 60.0,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.warn_fraction = warn_fraction
+        self.dropped: Counter[str] = Counter()  # readings dropped, by reason
+        self._on_dropped = on_dropped or (lambda reason, rows: None)
+        self._log_every_s = log_every_s
+        self._logged_at: float | None = None  # when a drop was last logged [monotonic s]
+        self._unlogged: Counter[str] = Counter()  # dropped since then, by reason
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.tmp"):
             stale.unlink()  # a batch whose write never finished was never acknowledged
         files = self.files()
         self._next = files[-1].sequence + 1 if files else 1
         self._bytes = sum(f.size for f in files)
-        self.dropped_rows = 0
 
     def files(self) -> list[SpoolFile]:
         """Spooled batches, oldest first."""
@@ -93,27 +122,36 @@ class Spool:
     def depth_batches(self) -> int:
         return len(self.files())
 
+    @property
+    def dropped_rows(self) -> int:
+        """Readings dropped, whatever the reason."""
+        return sum(self.dropped.values())
+
     def put(self, rows: Sequence[Sequence[object]]) -> Path:
-        """Store a batch durably; raises :class:`SpoolFullError` when over the limit."""
+        """Store a batch durably; raises :class:`SpoolFullError` when over the limit and
+        :class:`SpoolWriteError` when the disk fails (the batch is dropped and counted)."""
         data = encode_batch(rows)
         if self._bytes + len(data) > self.max_bytes:
-            self.dropped_rows += len(rows)
-            log.error(
-                "spool %s is full (%d of %d bytes): %d readings dropped so far",
-                self.directory,
-                self._bytes,
-                self.max_bytes,
-                self.dropped_rows,
+            error: SpoolError = SpoolFullError(
+                f"spool {self.directory} full: {self._bytes} of {self.max_bytes} bytes"
             )
-            raise SpoolFullError(f"spool full: {self._bytes} of {self.max_bytes} bytes")
+            self.drop(error.reason, len(rows), str(error))
+            raise error
         final = self.directory / f"{self._next:012d}.csv"
         temporary = final.with_suffix(".tmp")
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
-        self._fsync_directory()
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, final)
+            self._fsync_directory()
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # else removed at the next start
+                temporary.unlink(missing_ok=True)
+            error = SpoolWriteError(f"spool {self.directory}: {exc.strerror or exc}")
+            self.drop(error.reason, len(rows), str(error))
+            raise error from exc
         self._next += 1
         self._bytes += len(data)
         if self._bytes >= self.warn_fraction * self.max_bytes:
@@ -126,6 +164,24 @@ class Spool:
                 self.max_bytes,
             )
         return final
+
+    def drop(self, reason: str, rows: int, detail: str) -> None:
+        """Count ``rows`` readings dropped for ``reason``; log at most once a minute."""
+        self.dropped[reason] += rows
+        self._unlogged[reason] += rows
+        self._on_dropped(reason, rows)
+        now = time.monotonic()
+        if self._logged_at is not None and now - self._logged_at < self._log_every_s:
+            return
+        self._logged_at = now
+        since = ", ".join(f"{n} ({r})" for r, n in sorted(self._unlogged.items()))
+        self._unlogged.clear()
+        log.error(
+            "readings dropped: %s since the last report, %d in all; last: %s",
+            since,
+            self.dropped_rows,
+            detail,
+        )
 
     def _fsync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)

@@ -12,12 +12,13 @@ Database calls are synchronous psycopg in a worker thread, one at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from collectors.spool import Spool, SpoolFullError, encode_batch
+from collectors.spool import Spool, SpoolError, SpoolWriteError, encode_batch
 from pvmon.db.connect import KeptConnection
 from pvmon.db.readings import READING_COLUMNS, write_readings, write_readings_csv
 from pvmon.errors import DatabaseError, DatabaseUnavailableError
@@ -139,9 +140,16 @@ class ReadingWriter:
     def _reject(self, data: bytes, rows: int, exc: Exception) -> None:
         """A batch the database refuses for its content: kept aside, never retried blindly."""
         rejected = self.spool.directory / "rejected"
-        rejected.mkdir(exist_ok=True)
         path = rejected / f"{int(time.time() * 1000)}.csv"
-        path.write_bytes(data)
+        try:
+            rejected.mkdir(exist_ok=True)
+            path.write_bytes(data)
+        except OSError as io_error:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            lost = SpoolWriteError(f"rejected readings not kept: {io_error.strerror or io_error}")
+            self.spool.drop(lost.reason, rows, f"{lost} (rejected for: {exc})")
+            return
         self.stats.rows_rejected += rows
         log.error("database rejected %d readings (kept in %s): %s", rows, path, exc)
 
@@ -154,8 +162,8 @@ class ReadingWriter:
         try:
             self.spool.put(marked)
             self.stats.rows_spooled += len(chunk)
-        except SpoolFullError:
-            pass  # logged by the spool with the running count of dropped readings
+        except SpoolError:
+            pass  # counted and logged by the spool
 
     def _replay(self) -> bool:
         """Write spooled batches oldest first; False if the database went away again."""

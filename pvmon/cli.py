@@ -317,6 +317,7 @@ def collect(
                 collect_once(
                     url=url,
                     spool_dir=settings.data_dir / "spool",
+                    spool_max_bytes=settings.spool_max_bytes,
                     shard=parse_shard(shard),
                     timeout_s=timeout,
                     console=console,
@@ -328,6 +329,7 @@ def collect(
             run_collector(
                 url=url,
                 spool_dir=settings.data_dir / "spool",
+                spool_max_bytes=settings.spool_max_bytes,
                 shard=parse_shard(shard),
                 speed=speed,
                 metrics_port=metrics_port,
@@ -492,7 +494,14 @@ def serve(
     port = port or settings.api_port
     console.print(f"API: http://{host}:{port}/docs")
     uvicorn.run(
-        create_app(database_url=url), host=host, port=port, log_level=settings.log_level.lower()
+        create_app(
+            database_url=url,
+            db_wait_s=settings.api_db_wait_s,
+            body_max_bytes=settings.api_body_max_bytes,
+        ),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
     )
 
 

@@ -87,7 +87,9 @@ async def run_demo(
         f"Modbus endpoints (127.0.0.1:{min(s.endpoint.port for s in simulator.servers)}"
         f"-{max(s.endpoint.port for s in simulator.servers)})"
     )
-    collector = Collector(url=url, spool_dir=settings.data_dir / "spool")
+    collector = Collector(
+        url=url, spool_dir=settings.data_dir / "spool", spool_max_bytes=settings.spool_max_bytes
+    )
     start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)
     collector.start()
     console.print(
@@ -95,7 +97,11 @@ async def run_demo(
     )
     api = uvicorn.Server(
         uvicorn.Config(
-            create_app(database_url=url),
+            create_app(
+                database_url=url,
+                db_wait_s=settings.api_db_wait_s,
+                body_max_bytes=settings.api_body_max_bytes,
+            ),
             host=settings.api_host,
             port=settings.api_port,
             log_level=settings.log_level.lower(),

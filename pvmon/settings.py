@@ -74,6 +74,26 @@ class Settings(BaseSettings):
         ge=1_000,
         description="Largest fleet, statement or other imported file read [bytes].",
     )
+    spool_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1_000_000,
+        description="The collector's spool of readings the database could not take: once "
+        "this full, new readings are dropped and counted (pvmon_readings_dropped_total) "
+        "[bytes].",
+    )
+    api_db_wait_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Longest an API request waits for a database connection; while the "
+        "database stays down requests answer 503 at once [s].",
+    )
+    api_body_max_bytes: int = Field(
+        default=20_000_000,
+        ge=10_000,
+        description="Largest request body the API reads; larger ones get 413 before "
+        "anything is read [bytes].",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"

@@ -18,15 +18,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pvmon.api.auth import AuthError, ForbiddenError
+from pvmon.api.gate import DatabaseGate
+from pvmon.api.guard import BodyGuard, key_checker
 from pvmon.api.models import Problem, ProblemField
-from pvmon.db.connect import open_database
 from pvmon.db.migrate import current_version, database_flavour
 from pvmon.errors import (
-    DatabaseError,
     DatabaseUnavailableError,
     NotFoundError,
     PvmonError,
@@ -44,6 +44,7 @@ _TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    413: "Content Too Large",
     422: "Unprocessable Content",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -147,6 +148,7 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(psycopg.Error)
     def _db(request: Request, exc: psycopg.Error) -> JSONResponse:
         if isinstance(exc, psycopg.OperationalError):
+            request.app.state.gate.trip(exc)
             return problem_response(503, "the database is unavailable", instance=request.url.path)
         if isinstance(exc, psycopg.errors.IntegrityError | psycopg.errors.DataError):
             return problem_response(
@@ -205,23 +207,40 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses["404"] = _problem_ref("no such record")
             if method in ("post", "patch"):
                 responses["409"] = _problem_ref("the record's state does not allow this")
+                responses["413"] = _problem_ref("the body is over PVMON_API_BODY_MAX_BYTES")
     app.openapi_schema = schema
     return schema
 
 
-def create_app(*, database_url: str, pool_size: int = 8) -> FastAPI:
+def create_app(
+    *,
+    database_url: str,
+    pool_size: int = 8,
+    db_wait_s: float = 1.0,
+    body_max_bytes: int = 20_000_000,
+) -> FastAPI:
     """The pvmon API bound to the database at ``database_url``.
 
     A connection pool of up to ``pool_size`` connections is opened on startup (and on
-    first use when the app is served without its lifespan) and closed on shutdown.
+    first use when the app is served without its lifespan) and closed on shutdown. A
+    request waits at most ``db_wait_s`` [s] for a connection; then, and while the
+    database stays down, requests answer 503 at once (:class:`DatabaseGate`). A request
+    body is read only for a valid key and only up to ``body_max_bytes`` [bytes]
+    (:class:`BodyGuard`).
     """
     pool = ConnectionPool(
         database_url,
         min_size=1,
         max_size=pool_size,
         open=False,
-        kwargs={"autocommit": True, "options": "-c timezone=UTC -c statement_timeout=120000"},
+        check=ConnectionPool.check_connection,  # a connection broken by an outage is replaced
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": max(1, round(db_wait_s)),
+            "options": "-c timezone=UTC -c statement_timeout=120000",
+        },
     )
+    gate = DatabaseGate(database_url, wait_s=db_wait_s)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -229,6 +248,7 @@ def create_app(*, database_url: str, pool_size: int = 8) -> FastAPI:
         try:
             yield
         finally:
+            gate.close()
             pool.close()
 
     app = FastAPI(
@@ -244,14 +264,27 @@ def create_app(*, database_url: str, pool_size: int = 8) -> FastAPI:
             {"name": "access", "description": "API keys"},
         ],
     )
-    app.state.pool = pool
+    app.state.pool, app.state.gate = pool, gate
     _install_handlers(app)
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=body_max_bytes,
+        check_key=key_checker(pool, gate),
+        problem=lambda status, detail, path: problem_response(status, detail, instance=path),
+    )
 
     @app.get("/health", tags=["status"], summary="Liveness and database status")
     def health() -> JSONResponse:
-        """Schema version, flavour, registry counts and the latest reading; no key needed."""
+        """Schema version, flavour, registry counts and the latest reading; no key needed.
+        503 ``{"status": "unavailable"}`` (nothing of the connection) while the database
+        is down, at once when that is already known."""
+        unavailable = JSONResponse({"status": "unavailable"}, status_code=503)
+        if gate.down:
+            return unavailable
         try:
-            with open_database(database_url) as conn:
+            if pool.closed:
+                pool.open(wait=False)
+            with pool.connection(timeout=gate.wait_s) as conn:
                 body: dict[str, Any] = {
                     "status": "ok",
                     "schema_version": current_version(conn),
@@ -265,8 +298,9 @@ def create_app(*, database_url: str, pool_size: int = 8) -> FastAPI:
                 body["stations"], body["inverters"], body["households"] = counts
                 latest = conn.execute("SELECT max(time) FROM readings").fetchone()
                 body["latest_reading"] = latest[0].isoformat() if latest and latest[0] else None
-        except DatabaseError as exc:
-            return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+        except (PoolTimeout, psycopg.OperationalError, DatabaseUnavailableError) as exc:
+            gate.trip(exc)
+            return unavailable
         return JSONResponse(body)
 
     from pvmon.api import finance, operators

@@ -19,14 +19,19 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer pvk_..
 
 
 def get_conn(request: Request) -> Iterator[psycopg.Connection]:
-    """A connection from the app's pool (autocommit, UTC session), returned after the request."""
-    pool = request.app.state.pool
+    """A connection from the app's pool (autocommit, UTC session), returned after the
+    request; 503 at once while the database is known to be down, or after the gate's
+    short wait when it has just gone."""
+    pool, gate = request.app.state.pool, request.app.state.gate
+    if gate.down:
+        raise DatabaseUnavailableError("the database is unavailable")
     try:
         if pool.closed:  # served without the lifespan (e.g. a bare TestClient)
             pool.open(wait=False)
-        conn = pool.getconn(timeout=10)
+        conn = pool.getconn(timeout=gate.wait_s)
     except Exception as exc:  # psycopg_pool.PoolTimeout, OperationalError
-        raise DatabaseUnavailableError(f"no database connection: {exc}") from exc
+        gate.trip(exc)
+        raise DatabaseUnavailableError("the database is unavailable") from exc
     try:
         yield conn
     finally:

@@ -23,6 +23,7 @@ from pvmon.registry.models import (
     InverterRecord,
     LooseInverter,
     StationRecord,
+    duplicate_codes,
 )
 from pvmon.safeyaml import DEFAULT_MAX_BYTES, load_yaml, read_text
 
@@ -109,7 +110,14 @@ def _load_yaml(path: Path, problems: list[str], max_bytes: int) -> FleetFile:
             )
             is not None
         ]
-    return FleetFile(**parts)
+    fleet = FleetFile.model_construct(  # the records were checked one by one above
+        counties=parts.get("counties", []),
+        households=parts.get("households", []),
+        stations=parts.get("stations", []),
+        loose_inverters=[],
+    )
+    problems.extend(f"{path}: {problem}" for problem in duplicate_codes(fleet))
+    return fleet
 
 
 def _blank_to_none(row: dict[str, str]) -> dict[str, Any]:
@@ -251,7 +259,7 @@ def load_fleet_files(paths: Iterable[Path], *, max_bytes: int = DEFAULT_MAX_BYTE
         raise ValidationError(
             f"{len(problems)} problem(s) in fleet files:\n" + "\n".join(problems), problems
         )
-    return FleetFile(
+    fleet = FleetFile.model_construct(
         counties=parts["counties"],
         households=parts["households"],
         stations=parts["stations"],
@@ -260,3 +268,9 @@ def load_fleet_files(paths: Iterable[Path], *, max_bytes: int = DEFAULT_MAX_BYTE
             for where, station, inverter in loose_inverters
         ],
     )
+    twice = [f"the files together: {problem}" for problem in duplicate_codes(fleet)]
+    if twice:
+        raise ValidationError(
+            f"{len(twice)} problem(s) in fleet files:\n" + "\n".join(twice), twice
+        )
+    return fleet

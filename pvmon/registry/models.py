@@ -27,6 +27,7 @@ __all__ = [
     "StationRecord",
     "TownshipRecord",
     "VillageRecord",
+    "duplicate_codes",
 ]
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -194,3 +195,54 @@ class FleetFile(_Record):
     households: list[HouseholdRecord] = Field(default_factory=list)
     stations: list[StationRecord] = Field(default_factory=list)
     loose_inverters: list[LooseInverter] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _each_code_once(self) -> FleetFile:
+        """A code given twice in one import is an error naming both places (the database
+        would otherwise refuse the whole import in its own words)."""
+        problems = duplicate_codes(self)
+        if problems:
+            raise ValueError("; ".join(problems[:20]) + _more(len(problems) - 20))
+        return self
+
+
+def duplicate_codes(fleet: FleetFile) -> list[str]:
+    """Each code (serial, file number, ID number) given twice in ``fleet``, naming both
+    places; an ID number is named, never echoed."""
+    places: dict[tuple[str, str], str] = {}
+    problems: list[str] = []
+
+    def once(kind: str, code: str, where: str, *, shown: bool = True) -> None:
+        first = places.setdefault((kind, code), where)
+        if first != where:
+            what = f"{kind} {code!r}" if shown else kind
+            problems.append(f"{where}: {what} is given twice (also {first})")
+
+    for c, county in enumerate(fleet.counties):
+        once("county", county.code, f"counties[{c}]")
+        for t, township in enumerate(county.townships):
+            once("township", township.code, f"counties[{c}].townships[{t}]")
+            for v, village in enumerate(township.villages):
+                once("village", village.code, f"counties[{c}].townships[{t}].villages[{v}]")
+    for h, household in enumerate(fleet.households):
+        once("household", household.file_no, f"households[{h}]")
+        once("id_number", household.id_number, f"households[{h}]", shown=False)
+    for s, station in enumerate(fleet.stations):
+        once("station", station.code, f"stations[{s}]")
+        if station.owner_household:
+            once("owner_household", station.owner_household, f"stations[{s}]")
+    inverters = [
+        *(
+            (f"stations[{s}].inverters[{i}]", inverter)
+            for s, station in enumerate(fleet.stations)
+            for i, inverter in enumerate(station.inverters)
+        ),
+        *((loose.where, loose.inverter) for loose in fleet.loose_inverters),
+    ]
+    for where, inverter in inverters:
+        once("inverter", inverter.serial, where)
+    return problems
+
+
+def _more(count: int) -> str:
+    return f" (and {count} more)" if count > 0 else ""

@@ -88,13 +88,24 @@ def store_fleet(conn: psycopg.Connection, fleet: FleetFile) -> ImportSummary:
         with conn.transaction():
             _store(conn, fleet, summary)
     except psycopg.errors.IntegrityError as exc:
-        detail = exc.diag.message_detail or ""
-        raise ValidationError(
-            f"fleet rejected by the database: {exc.diag.message_primary}. {detail}"
-        ) from exc
+        raise ValidationError(_refusal(exc)) from exc
+    except psycopg.errors.CardinalityViolation as exc:  # caught by FleetFile, kept as a guard
+        raise ValidationError("fleet rejected: a code is given twice in this import") from exc
     except psycopg.Error as exc:
         raise DatabaseError(f"storing the fleet failed: {exc}") from exc
     return summary
+
+
+def _refusal(exc: psycopg.errors.IntegrityError) -> str:
+    """What the database refused, in the registry's words: the table and the columns,
+    never the values (an ID number or a bank account must not be echoed)."""
+    table = exc.diag.table_name or "registry"
+    detail = exc.diag.message_detail or ""
+    columns = detail[detail.find("(") + 1 : detail.find(")")] if detail.startswith("Key (") else ""
+    if isinstance(exc, psycopg.errors.UniqueViolation) and columns:
+        return f"fleet rejected: {table}: another record already has this {columns}"
+    constraint = exc.diag.constraint_name or "a constraint"
+    return f"fleet rejected: {table}: {constraint} does not hold for a record of this import"
 
 
 def _store(conn: psycopg.Connection, fleet: FleetFile, summary: ImportSummary) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from prometheus_client import generate_latest
 
+from collectors.service import Collector
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
 from pvmon.db.embedded import EmbeddedPostgres, free_port
@@ -162,3 +166,65 @@ def test_scheduled_flush_waits_for_enough_rows_or_their_age(
     assert not writer.due()  # the age counts from when rows were first seen again
     writer.spool.put(_readings(2, 0, 1))
     assert writer.due()  # a spool to replay is always due
+
+
+async def test_readings_the_spool_cannot_keep_are_counted_and_logged_once_a_minute(
+    own_server: EmbeddedPostgres,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    collector = Collector(url=own_server.url(), spool_dir=tmp_path / "spool", spool_max_bytes=3000)
+    writer, spool = collector.writer, collector.writer.spool
+
+    async def write(start: int, count: int) -> None:
+        writer.add(_readings(1, start, count))
+        await writer.flush()  # never raises: what cannot be kept is counted
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    own_server.stop()
+    try:
+        await write(0, 20)  # spooled
+        await write(20, 40)  # past PVMON_SPOOL_MAX_BYTES: dropped
+        monkeypatch.setattr("collectors.spool.os.fsync", disk_full)
+        await write(60, 5)
+        await write(65, 5)
+        assert not list((tmp_path / "spool").glob("*.tmp"))  # nothing half-written left
+        reports = [r.getMessage() for r in caplog.records if "readings dropped" in r.getMessage()]
+        assert len(reports) == 1 and "40 (spool_full)" in reports[0]  # the first, at once
+        later = time.monotonic() + 61
+        monkeypatch.setattr("collectors.spool.time.monotonic", lambda: later)
+        await write(70, 5)
+    finally:
+        own_server.start()
+    reports = [r.getMessage() for r in caplog.records if "readings dropped" in r.getMessage()]
+    assert len(reports) == 2 and "15 (disk_error) since the last report, 55 in all" in reports[1]
+    assert "No space left on device" in reports[1]
+    metrics = generate_latest(collector.metrics.registry).decode()
+    assert 'pvmon_readings_dropped_total{reason="spool_full"} 40.0' in metrics
+    assert 'pvmon_readings_dropped_total{reason="disk_error"} 15.0' in metrics
+    assert spool.depth_batches == 1 and dict(spool.dropped) == {"spool_full": 40, "disk_error": 15}
+    await collector.close()
+    # what was kept is stored once the database is back (a restart replays the spool)
+    again = ReadingWriter(url=own_server.url(), spool=Spool(tmp_path / "spool"), retry_after_s=0)
+    await again.flush()
+    again.close()
+    assert _stored(own_server)[:2] == (20, 20)
+
+
+def test_rejected_readings_that_cannot_be_kept_are_counted(
+    own_server: EmbeddedPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    def disk_full(self: Path, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    writer = ReadingWriter(url=own_server.url(), spool=Spool(tmp_path / "s"))
+    writer.add(_readings(999_999, 0, 3))  # unknown inverter: the database refuses it
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    asyncio.run(writer.flush())
+    assert writer.stats.rows_rejected == 0 and writer.spool.dropped == {"disk_error": 3}
+    writer.close()

@@ -3,6 +3,7 @@ four-eyes approval, exports, adjustments, payment, statements, schedules, keys."
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -431,3 +432,24 @@ def test_cli_keys_list_shows_last_use(world: ApiWorld, monkeypatch: object) -> N
     rows = {line.split("│")[1].strip(): line for line in r.output.splitlines() if "│" in line}
     assert used.isoformat(timespec="minutes") in rows["cli-used"]
     assert "never" in rows["cli-unused"]
+
+
+def test_a_code_twice_in_one_import_is_named_not_left_to_the_database(
+    client: TestClient, world: ApiWorld
+) -> None:
+    from pvmon.registry import generate_fleet
+
+    fleet = generate_fleet(households=3, village_stations=1)
+    fleet["stations"][2]["code"] = fleet["stations"][0]["code"]
+    fleet["households"][1]["id_number"] = fleet["households"][0]["id_number"]
+    r = client.post(
+        "/v1/registry/import",
+        content=json.dumps(fleet, default=str),
+        headers={**_h(world, "admin"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "stations[2]: station 'H000001' is given twice (also stations[0])" in r.text
+    assert "households[1]: id_number is given twice (also households[0])" in r.text
+    assert fleet["households"][0]["id_number"] not in r.text  # personal data not echoed
+    assert "ON CONFLICT" not in r.text and "constraint" not in r.text

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import psycopg
@@ -139,6 +140,28 @@ BAD_CASES = [
         "unknown endpoint option",
         lambda f: f["stations"][0]["inverters"][0].update(endpoint_options={"retries": 3}),
         "field inverters.0.endpoint_options.retries",
+    ),
+    (
+        "a station code twice",
+        lambda f: f["stations"][2].update(code=f["stations"][0]["code"]),
+        "stations[2]: station 'H000001' is given twice (also stations[0])",
+    ),
+    (
+        "a household twice",
+        lambda f: f["households"].append(copy.deepcopy(f["households"][0])),
+        "household 'LY0000001' is given twice (also households[0])",
+    ),
+    (
+        "an ID number twice (not echoed)",
+        lambda f: f["households"][2].update(id_number=f["households"][0]["id_number"]),
+        "households[2]: id_number is given twice (also households[0])",
+    ),
+    (
+        "an inverter serial twice",
+        lambda f: f["stations"][1]["inverters"][0].update(
+            serial=f["stations"][0]["inverters"][0]["serial"]
+        ),
+        "stations[1].inverters[0]: inverter",
     ),
     (
         "a name with a newline",
