@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from collectors.metrics import CollectorMetrics
 from collectors.service import Collector, Shard
 
 __all__ = ["collect_once", "run_collector"]
@@ -69,6 +70,8 @@ async def collect_once(
         await collector.cycle()
     finally:
         await collector.close()
+    if collector.from_snapshot:
+        console.print(_snapshot_note(collector))
     console.print(_summary(collector))
     silent = [
         (target.serial, poller.name, collector.health.states[target.inverter_id].last_error)
@@ -86,6 +89,14 @@ async def collect_once(
     return len(silent)
 
 
+def _snapshot_note(collector: Collector) -> str:
+    taken = collector.view.taken_at.isoformat(timespec="seconds")
+    return (
+        f"[yellow]the database is unreachable: polling the registry as of {taken} "
+        f"({escape(str(collector.snapshot_path))}); readings wait in the spool[/]"
+    )
+
+
 async def run_collector(
     *,
     url: str,
@@ -98,24 +109,31 @@ async def run_collector(
     batch_window_max_s: float,
     console: Console,
 ) -> None:
-    """Collect until cancelled."""
-    collector = Collector(
-        url=url,
-        spool_dir=spool_dir,
-        spool_max_bytes=spool_max_bytes,
-        shard=shard,
-        speed=speed,
-        timeout_s=timeout_s,
-        batch_window_max_s=batch_window_max_s,
-    )
+    """Collect until cancelled; when the registry changes (or comes back after the
+    collector started from its snapshot with another), stop and start again with it."""
+    metrics = CollectorMetrics()
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
         console.print(f"metrics: http://127.0.0.1:{metrics_port}/metrics")
-    collector.start()
-    try:
-        with Live(_summary(collector), console=console, refresh_per_second=1) as live:
-            while True:
-                await asyncio.sleep(1)
-                live.update(_summary(collector))
-    finally:
-        await collector.stop()
+    while True:
+        collector = Collector(
+            url=url,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
+            shard=shard,
+            speed=speed,
+            timeout_s=timeout_s,
+            batch_window_max_s=batch_window_max_s,
+            metrics=metrics,
+        )
+        if collector.from_snapshot:
+            console.print(_snapshot_note(collector))
+        collector.start()
+        try:
+            with Live(_summary(collector), console=console, refresh_per_second=1) as live:
+                while not collector.registry_changed.is_set():
+                    await asyncio.sleep(1)
+                    live.update(_summary(collector))
+        finally:
+            await collector.stop()
+        console.print("the registry changed: reloading it")

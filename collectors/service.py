@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,9 +35,11 @@ from collectors.maps import RegisterMapError, get_map
 from collectors.metrics import CollectorMetrics
 from collectors.modbus import reply_batching
 from collectors.poller import Clock, EndpointOptions, EndpointPoller, Target, batch_window_s
+from collectors.snapshot import RegistryView, load_snapshot, read_registry, save_snapshot
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
 from pvmon.db.connect import KeptConnection, open_database
+from pvmon.db.migrate import load_migrations
 from pvmon.db.rollups import refresh_rollups
 from pvmon.errors import ConfigError, DatabaseError, DatabaseUnavailableError, PvmonError
 
@@ -97,22 +100,12 @@ class Unpollable:
     reason: str
 
 
-def load_targets(
-    conn: psycopg.Connection, shard: Shard, *, unpollable: list[Unpollable] | None = None
+def build_targets(
+    rows: Iterable[tuple[Any, ...]], shard: Shard, *, unpollable: list[Unpollable] | None = None
 ) -> dict[tuple[str, int, str], list[Target]]:
-    """Inverters of the registry this shard owns, grouped by endpoint. An inverter whose
-    register map cannot be built is left out (and added to ``unpollable``), never the
-    others."""
-    rows = conn.execute(
-        """
-        SELECT i.id, i.serial, s.id, s.village_id, i.unit_id, i.rated_ac_w, i.register_map,
-               i.phases, s.latitude, s.longitude, i.host, i.port, i.framing, h.last_energy_wh,
-               h.last_good_at, i.poll_interval_s
-          FROM inverters i JOIN stations s ON s.id = i.station_id
-          LEFT JOIN inverter_health h ON h.inverter_id = i.id
-         ORDER BY i.host, i.port, i.unit_id
-        """
-    ).fetchall()
+    """The registry's inverters (rows of a :class:`RegistryView`) this shard owns, grouped
+    by endpoint. An inverter whose register map cannot be built is left out (and added
+    to ``unpollable``), never the others."""
     grouped: dict[tuple[str, int, str], list[Target]] = defaultdict(list)
     for row in rows:
         host, port, framing = row[10], row[11], row[12]
@@ -139,16 +132,6 @@ def load_targets(
         target.counter.last_good_wh, target.counter.last_good_at = row[13], row[14]
         grouped[(host, port, framing)].append(target)
     return grouped
-
-
-def endpoint_options(conn: psycopg.Connection) -> dict[tuple[str, int], dict[str, Any]]:
-    """Per-endpoint options from the registry (merged over the endpoint's inverters)."""
-    merged: dict[tuple[str, int], dict[str, Any]] = defaultdict(dict)
-    for host, port, options in conn.execute(
-        "SELECT host, port, endpoint_options FROM inverters ORDER BY id"
-    ):
-        merged[(host, port)].update(options or {})
-    return merged
 
 
 def report_unpollable(conn: psycopg.Connection, unpollable: Iterable[Unpollable]) -> None:
@@ -190,11 +173,16 @@ class Collector:
         batch_window_max_s: float = 0.05,
         clock: Clock | None = None,
         spool_max_bytes: int = 512 * 1024 * 1024,
+        snapshot_path: Path | None = None,
+        metrics: CollectorMetrics | None = None,
     ) -> None:
         self.url = url
+        self.shard = shard
+        self.snapshot_path = snapshot_path or Path(spool_dir).parent / "collector-registry.json"
+        self.registry_changed = asyncio.Event()  # the registry differs from what is polled
         self.batch_window_max_s = batch_window_max_s
         self.speed = speed
-        self.metrics = CollectorMetrics()
+        self.metrics = metrics or CollectorMetrics()  # kept across reloads
         self._health_store = _HealthStore(url)
         dropped = self.metrics.readings_dropped
         spool = Spool(
@@ -206,18 +194,14 @@ class Collector:
             url=url, spool=spool, on_rows_written=self.metrics.rows_written.inc
         )
         self.unpollable: list[Unpollable] = []
-        with open_database(url) as conn:
-            grouped = load_targets(conn, shard, unpollable=self.unpollable)
-            options = endpoint_options(conn)
-            flavour_row = conn.execute(
-                "SELECT value FROM pvmon_meta WHERE key = 'flavour'"
-            ).fetchone()
-        self.plain = not flavour_row or flavour_row[0] != "timescaledb"
+        self.view, self.from_snapshot = self._registry()
+        grouped = build_targets(self.view.rows, shard, unpollable=self.unpollable)
+        self.plain = self.view.flavour != "timescaledb"
         built: dict[tuple[str, int], EndpointOptions] = {}
         for host, port, framing in list(grouped):
             try:
                 built[(host, port)] = EndpointOptions.from_registry(
-                    options.get((host, port), {}), timeout_s=timeout_s
+                    self.view.options.get((host, port), {}), timeout_s=timeout_s
                 )
             except (TypeError, ValueError) as exc:
                 reason = f"endpoint {host}:{port}: invalid endpoint_options ({exc})"
@@ -225,7 +209,7 @@ class Collector:
                                     for t in grouped.pop((host, port, framing))]  # fmt: skip
         for bad in self.unpollable:
             log.error("inverter %s is not polled: %s", bad.serial, bad.reason)
-        if self.unpollable:
+        if self.unpollable and not self.from_snapshot:  # else when the database returns
             with open_database(url) as conn:
                 report_unpollable(conn, self.unpollable)
         targets = [t for ts in grouped.values() for t in ts]
@@ -256,6 +240,57 @@ class Collector:
         self._on_cycle = on_cycle or (lambda: None)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
+
+    def _registry(self) -> tuple[RegistryView, bool]:
+        """The registry from the database (saved as the snapshot), or from the snapshot
+        when the database cannot be reached; and whether it came from the snapshot."""
+        try:
+            with open_database(self.url) as conn:
+                view = read_registry(conn, taken_at=datetime.now(UTC))
+        except DatabaseUnavailableError as exc:
+            view = load_snapshot(self.snapshot_path, schema_version=len(load_migrations()))
+            log.warning(
+                "database unreachable (%s): polling the registry as of %s (%s) and spooling",
+                exc,
+                view.taken_at.isoformat(timespec="seconds"),
+                self.snapshot_path,
+            )
+            return view, True
+        self._save(view)
+        return view, False
+
+    def _save(self, view: RegistryView) -> None:
+        try:
+            save_snapshot(view, self.snapshot_path)
+        except OSError as exc:
+            log.warning("registry snapshot not saved to %s: %s", self.snapshot_path, exc)
+
+    async def check_registry(self) -> None:
+        """Read the registry again (scheduled every minute); when it differs from what is
+        polled, or was polled from the snapshot, save it and set ``registry_changed``
+        (``pvmon collect`` then reloads). Nothing happens while the database is down."""
+        try:
+            view = await asyncio.to_thread(self._read_registry)
+        except DatabaseError:
+            return
+        if view.fingerprint == self.view.fingerprint and not self.from_snapshot:
+            return
+        self._save(view)
+        if self.from_snapshot and self.unpollable:
+            await asyncio.to_thread(self._report_unpollable)
+        self.from_snapshot = False
+        if view.fingerprint != self.view.fingerprint:
+            log.warning("the registry changed: the collector reloads it")
+            self.registry_changed.set()
+        self.view = view
+
+    def _read_registry(self) -> RegistryView:
+        with open_database(self.url) as conn:
+            return read_registry(conn, taken_at=datetime.now(UTC))
+
+    def _report_unpollable(self) -> None:
+        with open_database(self.url) as conn:
+            report_unpollable(conn, self.unpollable)
 
     @property
     def inverter_count(self) -> int:
@@ -351,6 +386,7 @@ class Collector:
         self._every(self._evaluate, max(max(60.0, shortest) / self.speed, 1.0), "evaluate")
         if self.plain:
             self._every(self._refresh, 60.0, "rollups")
+        self._every(self.check_registry, 60.0, "registry")
         self.scheduler.start()
 
     async def _batch(self) -> None:

@@ -18,7 +18,7 @@ from dividends.cli import dividends_app
 from pvmon.aio import run
 from pvmon.db.connect import database_url, embedded_server, open_database, prepare_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
-from pvmon.errors import PvmonError, ValidationError
+from pvmon.errors import DatabaseUnavailableError, PvmonError, ValidationError
 from pvmon.registry import generate_fleet, load_fleet_files, store_fleet
 from pvmon.settings import Settings, load_settings
 
@@ -61,6 +61,17 @@ def _fail(exc: PvmonError) -> typer.Exit:
 def _migrated_url(settings: Settings) -> str:
     """Migrate as the owner; the URL the application connects with (no ownership)."""
     return prepare_database(settings)
+
+
+def _collector_url(settings: Settings) -> str:
+    """:func:`_migrated_url`; when an external database cannot be reached, its URL as
+    given (the collector then polls from its registry snapshot and spools)."""
+    try:
+        return _migrated_url(settings)
+    except DatabaseUnavailableError:
+        if settings.database_url is None:
+            raise
+        return settings.database_url.get_secret_value()
 
 
 @db_app.command("upgrade")
@@ -311,7 +322,7 @@ def collect(
 
     settings = _settings()
     try:
-        url = _migrated_url(settings)
+        url = _collector_url(settings)
         if once:
             silent = run(
                 collect_once(

@@ -1,0 +1,189 @@
+"""A collector that starts in any weather: from its registry snapshot while the database
+is down, polling and spooling, every reading stored once when the database returns, and
+a registry changed meanwhile picked up. Real PostgreSQL (stopped and started), real
+Modbus TCP on loopback, a stepped clock (nothing depends on the machine's speed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from collectors.service import Collector
+from collectors.snapshot import load_snapshot
+from pvmon.db.embedded import EmbeddedPostgres, free_port
+from pvmon.db.migrate import load_migrations, upgrade
+from pvmon.errors import ConfigError
+from pvmon.registry import generate_fleet, store_fleet
+from pvmon.registry.models import FleetFile
+from simulators.clock import SimClock
+from simulators.fleet import build_endpoints, device_specs
+from simulators.server import FleetServer
+
+NOON = datetime(2025, 6, 1, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
+SPEED = 60.0  # nominal; the clock is stepped
+STEP_S = 60
+VERSION = len(load_migrations())
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[EmbeddedPostgres]:
+    """A server of this module's own, since the tests stop and start it."""
+    root = Path(tempfile.mkdtemp(prefix="pvmon-snapshot-pg-"))
+    root.chmod(0o755)
+    server = EmbeddedPostgres(root_dir=root / "s", port=free_port(), preload_timescaledb=False)
+    server.start()
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        upgrade(conn, timescaledb="off")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _fleet() -> FleetFile:
+    return FleetFile.model_validate(
+        generate_fleet(households=4, village_stations=1, base_port=free_port() % 12000 + 20000)
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no registry snapshot at"),
+        ("{not json", "cannot be read"),
+        (b"\xff\xfe", "cannot be read"),
+        (json.dumps({"format": 1, "schema_version": 1}), "written for schema version 1"),
+        (json.dumps({"format": 1, "schema_version": VERSION}), "is damaged"),
+        (
+            json.dumps(
+                {
+                    "format": 1,
+                    "schema_version": VERSION,
+                    "flavour": "postgres",
+                    "taken_at": "2025-06-01T00:00:00+00:00",
+                    "options": [],
+                    "rows": [[1, 2]],
+                }
+            ),
+            "is damaged",
+        ),
+    ],
+)
+def test_a_missing_or_bad_snapshot_says_what_to_do(
+    tmp_path: Path, content: str | bytes | None, message: str
+) -> None:
+    path = tmp_path / "collector-registry.json"
+    if isinstance(content, str):
+        path.write_text(content, "utf-8")
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_snapshot(path, schema_version=VERSION)
+    assert "start the collector once while the database is reachable" in str(info.value)
+
+
+async def test_started_with_the_database_down_every_reading_arrives_once(
+    own_server: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    url, fleet = own_server.url(), _fleet()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE stations, inverters, households CASCADE")
+        store_fleet(conn, fleet)
+    clock = SimClock(start=NOON, speed=SPEED, stepped=True)
+    simulator = FleetServer(build_endpoints(device_specs(fleet), seed=6, start=NOON), clock=clock)
+    await simulator.start()
+    spool = tmp_path / "spool"
+    try:
+        first = Collector(url=url, spool_dir=spool, speed=SPEED, clock=clock)  # saves it
+        assert not first.from_snapshot and (tmp_path / "collector-registry.json").exists()
+        await first.close()
+        inverters = first.inverter_count
+
+        await asyncio.to_thread(own_server.stop)  # a host reboot during an outage
+        collector = Collector(url=url, spool_dir=spool, speed=SPEED, clock=clock)
+        assert collector.from_snapshot and collector.inverter_count == inverters
+        collector.writer.retry_after_s = 0  # try the database at every flush, not every 5 s
+        for _ in range(5):
+            await collector.cycle()
+            clock.advance(STEP_S)
+        assert collector.writer.stats.rows_spooled == 5 * inverters
+        await collector.check_registry()  # still down: nothing changes
+        assert collector.from_snapshot and not collector.registry_changed.is_set()
+
+        await asyncio.to_thread(own_server.start)
+        for _ in range(3):
+            await collector.cycle()
+            clock.advance(STEP_S)
+        await collector.check_registry()  # the same registry: no reload needed
+        assert not collector.from_snapshot and not collector.registry_changed.is_set()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE inverters SET poll_interval_s = 120 "
+                "WHERE id = (SELECT min(id) FROM inverters)"
+            )
+        await collector.check_registry()
+        assert collector.registry_changed.is_set()  # pvmon collect reloads
+        await collector.close()
+    finally:
+        await simulator.stop()
+    with psycopg.connect(url, autocommit=True) as conn:
+        total, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT (inverter_id, time)) FROM readings"
+        ).fetchone() or (0, 0)
+    assert (total, distinct) == (8 * inverters, 8 * inverters)
+    assert not list(spool.glob("*.csv"))  # replayed
+
+
+async def test_collect_once_with_the_database_down_polls_from_the_snapshot(
+    own_server: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    url, fleet = own_server.url(), _fleet()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE stations, inverters, households, readings CASCADE")
+        store_fleet(conn, fleet)
+    env = {
+        **os.environ,
+        "PVMON_DATABASE_URL": url,
+        "PVMON_DATA_DIR": str(tmp_path),
+        "COLUMNS": "200",
+    }
+    simulator = FleetServer(
+        build_endpoints(device_specs(fleet), seed=6, start=NOON), clock=SimClock(start=NOON)
+    )
+    await simulator.start()
+
+    async def collect_once() -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pvmon.cli", "collect", "--once", "--timeout", "2",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+        assert process.returncode is not None
+        return process.returncode, out.decode()
+
+    try:
+        code, out = await collect_once()  # database up: the snapshot is written
+        assert code == 0, out
+        await asyncio.to_thread(own_server.stop)
+        try:
+            code, out = await collect_once()
+        finally:
+            await asyncio.to_thread(own_server.start)
+    finally:
+        await simulator.stop()
+    assert code == 0, out
+    assert "the database is unreachable: polling the registry as of" in out, out
+    assert "Traceback" not in out
+    assert list((tmp_path / "spool").glob("*.csv"))  # the readings wait in the spool
