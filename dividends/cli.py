@@ -50,7 +50,7 @@ from dividends.runs import (
     run_summary,
     scope_in_county,
 )
-from pvmon.errors import PvmonError, ValidationError
+from pvmon.errors import PvmonError, ValidationError, problem_lines
 
 if TYPE_CHECKING:
     from pvmon.api.auth import Principal
@@ -136,8 +136,9 @@ def _in_county(conn: psycopg.Connection, who: Principal, run_id: int) -> None:
 
 
 def _fail(exc: PvmonError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {escape(str(exc))}")
-    for problem in getattr(exc, "problems", [])[1:]:
+    first, *rest = problem_lines(exc)
+    _err.print(f"[bold red]error:[/] {escape(first)}")
+    for problem in rest:
         _err.print(f"  {escape(problem)}")
     return typer.Exit(code=1)
 

@@ -18,7 +18,7 @@ from dividends.cli import dividends_app
 from pvmon.aio import run
 from pvmon.db.connect import database_url, embedded_server, open_database, prepare_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
-from pvmon.errors import DatabaseUnavailableError, PvmonError, ValidationError
+from pvmon.errors import DatabaseUnavailableError, PvmonError, ValidationError, problem_lines
 from pvmon.registry import generate_fleet, load_fleet_files, store_fleet
 from pvmon.settings import Settings, load_settings
 
@@ -54,7 +54,10 @@ def _settings() -> Settings:
 
 
 def _fail(exc: PvmonError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+    first, *rest = problem_lines(exc)
+    err_console.print(f"[bold red]error:[/] {escape(first)}")
+    for problem in rest:
+        err_console.print(f"  {escape(problem)}")
     return typer.Exit(code=1)
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "NotFoundError",
     "PvmonError",
     "ValidationError",
+    "problem_lines",
 ]
 
 
@@ -61,3 +62,19 @@ class ValidationError(PvmonError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         self.problems = problems or [message]
         super().__init__(message)
+
+
+#: the most problems a command prints; the rest are counted
+PRINTED_PROBLEMS = 50
+
+
+def problem_lines(exc: PvmonError, *, limit: int = PRINTED_PROBLEMS) -> list[str]:
+    """What a command prints for ``exc``: its message's lines and its further
+    ``problems``, at most ``limit`` of them, then how many more there were."""
+    problems = getattr(exc, "problems", None) or []
+    lines = str(exc).splitlines() or [""]
+    known = set(lines)
+    lines += [p for p in problems[1:] if p not in known]
+    if len(lines) > limit:
+        return [*lines[:limit], f"... and {len(lines) - limit:,} more problems"]
+    return lines

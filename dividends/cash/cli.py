@@ -90,12 +90,14 @@ def import_cmd(
 ) -> None:
     """Import grid settlement statements (all or nothing per file; re-import changes nothing)."""
     from dividends.cash.settlements import import_settlements
+    from pvmon.settings import load_settings
 
     try:
+        max_bytes = load_settings().import_file_max_bytes
         with _db() as conn:
             acting(ctx, conn)
             for f in files:
-                r = import_settlements(conn, f)
+                r = import_settlements(conn, f, max_bytes=max_bytes)
                 _console.print(
                     f"{f.name}: {r.rows} rows, {r.inserted} new, {r.updated} changed, "
                     f"{r.unchanged} unchanged"

@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -48,9 +49,11 @@ from dividends.cash.pure import Reconciliation, reconcile
 from dividends.periods import Period, parse_period
 from dividends.revenue import write_settled_energy
 from pvmon.errors import DatabaseError, ValidationError
+from pvmon.safeyaml import DEFAULT_MAX_BYTES, read_text
 
 __all__ = [
     "HEADINGS",
+    "MAX_ROWS",
     "ImportResult",
     "SettlementRow",
     "apply_settled_basis",
@@ -68,6 +71,10 @@ HEADINGS: dict[str, tuple[str, ...]] = {
 }
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _AMOUNT_SLACK_FEN = 100
+_TOO_LARGE = Decimal(10) ** 12  # kWh, yuan/kWh or yuan: no statement line comes near
+#: at most this many rows per statement, and this much uncompressed XLSX per file byte
+MAX_ROWS = 100_000
+_XLSX_INFLATION = 100
 
 
 @dataclass(frozen=True)
@@ -112,32 +119,64 @@ def _decimal(text: str, *, places: int) -> Decimal:
         raise InvalidOperation
     if value < 0:
         raise ValueError("must not be negative")
+    if value >= _TOO_LARGE:
+        raise ValueError(f"larger than any statement holds (at most {_TOO_LARGE - 1:,})")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
         raise ValueError(f"at most {places} decimals")
     return value
 
 
-def _records(path: Path) -> Iterable[tuple[int, dict[str, str]]]:
+def _records(path: Path, *, max_bytes: int) -> Iterable[tuple[int, dict[str, str]]]:
+    """The statement's rows by row number, headed by its first row; a file larger than
+    ``max_bytes`` [bytes], an XLSX that inflates past ``_XLSX_INFLATION`` times that, a
+    file that is not what its name says, or more than :data:`MAX_ROWS` rows are refused
+    before they are read whole."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
+        yield from _xlsx_records(path, max_bytes=max_bytes)
+        return
+    reader = csv.DictReader(io.StringIO(read_text(path, max_bytes=max_bytes)))
+    for n, rec in enumerate(reader, start=2):
+        if n > MAX_ROWS + 1:
+            raise SettlementImportError(f"{path.name}: more than {MAX_ROWS:,} rows")
+        if all((v or "").strip() == "" for v in rec.values()):
+            continue
+        yield n, {k.strip(): (v or "") for k, v in rec.items() if k is not None}
 
+
+def _xlsx_records(path: Path, *, max_bytes: int) -> Iterable[tuple[int, dict[str, str]]]:
+    from openpyxl import load_workbook
+
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise SettlementImportError(
+                f"{path.name}: {size:,} bytes, larger than the limit of {max_bytes:,} bytes "
+                "(PVMON_IMPORT_FILE_MAX_BYTES)"
+            )
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+        if inflated > _XLSX_INFLATION * max(size, 1) or inflated > _XLSX_INFLATION * max_bytes:
+            raise SettlementImportError(
+                f"{path.name}: inflates to {inflated:,} bytes: not a statement (a zip bomb?)"
+            )
         wb = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise SettlementImportError(
+            f"{path.name}: not a readable XLSX workbook (save it again from the spreadsheet)"
+        ) from exc
+    try:
         rows = wb.worksheets[0].iter_rows(values_only=True)
         header = [str(h or "").strip() for h in next(rows, ())]
         for n, values in enumerate(rows, start=2):
+            if n > MAX_ROWS + 1:
+                raise SettlementImportError(f"{path.name}: more than {MAX_ROWS:,} rows")
             if values is None or all(v is None or str(v).strip() == "" for v in values):
                 continue
             cells = zip(header, values, strict=False)
             yield n, {h: ("" if v is None else str(v)) for h, v in cells}
+    finally:
         wb.close()
-        return
-    text = path.read_text(encoding="utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text))
-    for n, rec in enumerate(reader, start=2):
-        if all((v or "").strip() == "" for v in rec.values()):
-            continue
-        yield n, {k.strip(): (v or "") for k, v in rec.items() if k is not None}
 
 
 def _columns(header: Sequence[str], path: Path) -> dict[str, str]:
@@ -155,13 +194,20 @@ def _columns(header: Sequence[str], path: Path) -> dict[str, str]:
     return found
 
 
-def parse_settlement_file(path: Path | str) -> list[SettlementRow]:
-    """Read and validate a statement; raises :class:`SettlementImportError` with every
-    problem (``file: row N: field: why``)."""
+def parse_settlement_file(
+    path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> list[SettlementRow]:
+    """Read and validate a statement of at most ``max_bytes`` [bytes]; raises
+    :class:`SettlementImportError` with every problem (``file: row N: field: why``)."""
     path = Path(path)
     if not path.exists():
         raise SettlementImportError(f"{path}: no such file")
-    records = list(_records(path))
+    try:
+        records = list(_records(path, max_bytes=max_bytes))
+    except SettlementImportError:
+        raise
+    except ValidationError as exc:  # read_text: too large, not UTF-8
+        raise SettlementImportError(str(exc)) from exc
     if not records:
         raise SettlementImportError(f"{path.name}: no rows")
     cols = _columns(list(records[0][1].keys()), path)
@@ -206,10 +252,13 @@ def parse_settlement_file(path: Path | str) -> list[SettlementRow]:
     return out
 
 
-def import_settlements(conn: psycopg.Connection, path: Path | str) -> ImportResult:
-    """Validate and store a statement in one transaction (all or nothing)."""
+def import_settlements(
+    conn: psycopg.Connection, path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> ImportResult:
+    """Validate and store a statement of at most ``max_bytes`` [bytes] in one
+    transaction (all or nothing)."""
     path = Path(path)
-    rows = parse_settlement_file(path)
+    rows = parse_settlement_file(path, max_bytes=max_bytes)
     codes = sorted({r.station_code for r in rows})
     ids: dict[str, int] = dict(
         conn.execute("SELECT code, id FROM stations WHERE code = ANY(%s)", (codes,)).fetchall()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -84,13 +85,27 @@ class County:
         }
         self.env.pop("PVMON_API_KEY", None)
 
-    def pvmon(self, *args: str, who: str | None = None, ok: bool = True) -> str:
+    def pvmon(
+        self, *args: str, who: str | None = None, ok: bool = True, memory: int | None = None
+    ) -> str:
+        """Run ``pvmon ARGS`` (as WHO's key), within ``memory`` bytes of address space if
+        given (a regression then fails instead of exhausting the machine)."""
         command = [sys.executable, "-m", "pvmon.cli"]
         if who is not None:
             command += ["dividends", "--key-file", str(self.root / f"{who}.key")]
             args = args[1:] if args[0] == "dividends" else args
+
+        def ceiling() -> None:
+            if memory is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
         done = subprocess.run(
-            [*command, *args], env=self.env, capture_output=True, text=True, timeout=300
+            [*command, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preexec_fn=ceiling,
         )
         out = done.stdout + done.stderr
         assert "Traceback" not in out, out
