@@ -115,6 +115,20 @@ def _status_of(exc: PvmonError) -> int:
     return 500
 
 
+def _refused(exc: psycopg.Error) -> str:
+    """What the database refused, named by table and column or constraint: never its
+    own words or the values (they may be personal data)."""
+    diag = exc.diag
+    where = ".".join(p for p in (diag.table_name, diag.column_name) if p) or "the record"
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return f"{where}: another record already has this value ({diag.constraint_name})"
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        return f"{where}: refers to a record that does not exist ({diag.constraint_name})"
+    if isinstance(exc, psycopg.errors.DataError):
+        return f"{where}: a value is out of range or not of its type"
+    return f"{where}: {diag.constraint_name or 'a rule of the registry'} does not hold"
+
+
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(PvmonError)
     def _pvmon(request: Request, exc: PvmonError) -> JSONResponse:
@@ -151,11 +165,8 @@ def _install_handlers(app: FastAPI) -> None:
             request.app.state.gate.trip(exc)
             return problem_response(503, "the database is unavailable", instance=request.url.path)
         if isinstance(exc, psycopg.errors.IntegrityError | psycopg.errors.DataError):
-            return problem_response(
-                422,
-                f"rejected by the database: {exc.diag.message_primary}",
-                instance=request.url.path,
-            )
+            _log.warning("database refused a request to %s: %s", request.url.path, exc)
+            return problem_response(422, _refused(exc), instance=request.url.path)
         _log.exception("database error on %s", request.url.path, exc_info=exc)
         return problem_response(500, "database error", instance=request.url.path)
 

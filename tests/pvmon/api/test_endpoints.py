@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from pvmon.api.auth import authenticate, create_key, ensure_demo_key, hash_key
+from pvmon.api.deps import Conn
 from tests.pvmon.api.conftest import ApiWorld
 
 PROBLEM = "application/problem+json"
@@ -453,3 +454,28 @@ def test_a_code_twice_in_one_import_is_named_not_left_to_the_database(
     assert "households[1]: id_number is given twice (also households[0])" in r.text
     assert fleet["households"][0]["id_number"] not in r.text  # personal data not echoed
     assert "ON CONFLICT" not in r.text and "constraint" not in r.text
+
+
+def test_a_refusal_the_routes_did_not_foresee_is_422_without_the_databases_words(
+    world: ApiWorld,
+) -> None:
+    from pvmon.api import create_app
+
+    app = create_app(database_url=world.url)
+
+    @app.get("/unforeseen/{kind}")
+    def unforeseen(conn: Conn, kind: str) -> None:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS t (id_number text UNIQUE, n smallint)")
+        conn.execute("TRUNCATE t")
+        conn.execute("INSERT INTO t VALUES ('110105194912310021', 1)")
+        if kind == "unique":
+            conn.execute("INSERT INTO t VALUES ('110105194912310021', 2)")
+        conn.execute("INSERT INTO t VALUES ('x', 99999)")  # out of range
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for kind, said in (("unique", "another record already has this value"),
+                           ("range", "a value is out of range")):  # fmt: skip
+            r = client.get(f"/unforeseen/{kind}")
+            assert r.status_code == 422 and said in r.json()["detail"], r.text
+            assert "110105194912310021" not in r.text and "duplicate key" not in r.text
+            assert "smallint" not in r.text, r.text
