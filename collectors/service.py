@@ -42,6 +42,7 @@ from pvmon.db.connect import KeptConnection, open_database
 from pvmon.db.migrate import load_migrations
 from pvmon.db.rollups import refresh_rollups
 from pvmon.errors import ConfigError, DatabaseError, DatabaseUnavailableError, PvmonError
+from pvmon.logs import Throttled
 
 __all__ = ["Collector", "Shard", "parse_shard"]
 
@@ -156,6 +157,17 @@ def report_unpollable(conn: psycopg.Connection, unpollable: Iterable[Unpollable]
             )
 
 
+def _overrun_record(record: logging.LogRecord) -> bool:
+    """False for APScheduler's own line per skipped run (counted by the collector)."""
+    return "maximum number of running instances reached" not in record.getMessage()
+
+
+def _quiet_apscheduler_overruns() -> None:
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if _overrun_record not in scheduler_log.filters:
+        scheduler_log.addFilter(_overrun_record)
+
+
 class Collector:
     """Everything one ``pvmon collect`` process runs."""
 
@@ -240,6 +252,8 @@ class Collector:
         self._on_cycle = on_cycle or (lambda: None)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
+        self._overruns = Throttled(log, "poll cycles overran their interval")
+        _quiet_apscheduler_overruns()
 
     def _registry(self) -> tuple[RegistryView, bool]:
         """The registry from the database (saved as the snapshot), or from the snapshot
@@ -298,10 +312,7 @@ class Collector:
 
     def _overrun(self, event: JobExecutionEvent) -> None:
         self.metrics.overruns.inc()
-        log.warning(
-            "poll cycle of %s overran its interval (the previous one is still running)",
-            event.job_id,
-        )
+        self._overruns.add(event.job_id, detail="the previous cycle was still running")
 
     async def _job(self, work: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Run one scheduled job, known to stop() (which lets it finish, not cancels it)."""

@@ -21,13 +21,13 @@ import io
 import json
 import logging
 import os
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pvmon.errors import PvmonError
+from pvmon.logs import Throttled
 
 __all__ = ["Spool", "SpoolError", "SpoolFullError", "SpoolWriteError", "encode_batch"]
 
@@ -92,11 +92,8 @@ class Spool:
         self.directory = directory
         self.max_bytes = max_bytes
         self.warn_fraction = warn_fraction
-        self.dropped: Counter[str] = Counter()  # readings dropped, by reason
         self._on_dropped = on_dropped or (lambda reason, rows: None)
-        self._log_every_s = log_every_s
-        self._logged_at: float | None = None  # when a drop was last logged [monotonic s]
-        self._unlogged: Counter[str] = Counter()  # dropped since then, by reason
+        self._drops = Throttled(log, "readings dropped", every_s=log_every_s)
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.tmp"):
             stale.unlink()  # a batch whose write never finished was never acknowledged
@@ -121,6 +118,11 @@ class Spool:
     @property
     def depth_batches(self) -> int:
         return len(self.files())
+
+    @property
+    def dropped(self) -> Counter[str]:
+        """Readings dropped, by reason."""
+        return self._drops.total
 
     @property
     def dropped_rows(self) -> int:
@@ -167,21 +169,8 @@ class Spool:
 
     def drop(self, reason: str, rows: int, detail: str) -> None:
         """Count ``rows`` readings dropped for ``reason``; log at most once a minute."""
-        self.dropped[reason] += rows
-        self._unlogged[reason] += rows
         self._on_dropped(reason, rows)
-        now = time.monotonic()
-        if self._logged_at is not None and now - self._logged_at < self._log_every_s:
-            return
-        self._logged_at = now
-        since = ", ".join(f"{n} ({r})" for r, n in sorted(self._unlogged.items()))
-        self._unlogged.clear()
-        log.error(
-            "readings dropped: %s since the last report, %d in all; last: %s",
-            since,
-            self.dropped_rows,
-            detail,
-        )
+        self._drops.add(reason, rows, detail=detail, level=logging.ERROR)
 
     def _fsync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)

@@ -195,7 +195,7 @@ async def test_readings_the_spool_cannot_keep_are_counted_and_logged_once_a_minu
         reports = [r.getMessage() for r in caplog.records if "readings dropped" in r.getMessage()]
         assert len(reports) == 1 and "40 (spool_full)" in reports[0]  # the first, at once
         later = time.monotonic() + 61
-        monkeypatch.setattr("collectors.spool.time.monotonic", lambda: later)
+        monkeypatch.setattr("pvmon.logs.time.monotonic", lambda: later)
         await write(70, 5)
     finally:
         own_server.start()
