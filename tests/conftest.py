@@ -9,6 +9,7 @@ from the current schema in a few milliseconds. When the machine has TimescaleDB,
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -109,3 +110,21 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
     """Autocommit connection to :func:`db_url`."""
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
+
+
+@contextlib.contextmanager
+def stoppable_postgres(*, migrated: bool = False) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of a test's own (started), which the test may stop and start:
+    outages. ``migrated``: the plain schema applied."""
+    root = Path(tempfile.mkdtemp(prefix="pvmon-own-pg-"))
+    root.chmod(0o755)  # the server may run as 'postgres' when the tests run as root
+    server = EmbeddedPostgres(root_dir=root / "s", port=free_port(), preload_timescaledb=False)
+    server.start()
+    try:
+        if migrated:
+            with psycopg.connect(server.url(), autocommit=True) as conn:
+                upgrade(conn, timescaledb="off")
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from pvmon.registry.models import FleetFile
 from simulators.clock import SimClock
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
+from tests.conftest import stoppable_postgres
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 6, 1, 9, 0, tzinfo=LOCAL)
@@ -29,15 +28,8 @@ SPEED = 600.0  # ten simulated minutes per wall second
 
 @pytest.fixture
 def own_server() -> Iterator[EmbeddedPostgres]:
-    root = Path(tempfile.mkdtemp(prefix="pvmon-outage-pg-"))
-    root.chmod(0o755)
-    server = EmbeddedPostgres(root_dir=root / "s", port=free_port(), preload_timescaledb=False)
-    server.start()
-    try:
+    with stoppable_postgres() as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 async def test_outage_and_kill_lose_nothing_and_double_nothing(

@@ -24,7 +24,8 @@ from simulators.server import FleetServer
 NOON = datetime(2025, 6, 1, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
-async def _collect_once(db_url: str, root: Path) -> tuple[int, str]:
+async def collect_once(db_url: str, root: Path) -> tuple[int, str]:
+    """``pvmon collect --once`` as a subprocess (data directory ``root``): exit code, output."""
     env = {
         **os.environ,
         "PVMON_DATABASE_URL": db_url,
@@ -54,7 +55,7 @@ async def test_collect_once_polls_every_inverter_and_names_the_silent_ones(
     simulator = FleetServer(build_endpoints(specs, seed=4, start=NOON), clock=SimClock(start=NOON))
     await simulator.start()
     try:
-        code, out = await _collect_once(db_url, tmp_path)
+        code, out = await collect_once(db_url, tmp_path)
     finally:
         await simulator.stop()
     assert code == 0, out
@@ -67,7 +68,7 @@ async def test_collect_once_polls_every_inverter_and_names_the_silent_ones(
     simulator = FleetServer(endpoints, clock=SimClock(start=NOON))
     await simulator.start()
     try:
-        code, out = await _collect_once(db_url, tmp_path)
+        code, out = await collect_once(db_url, tmp_path)
     finally:
         await simulator.stop()
     assert code == 1, out

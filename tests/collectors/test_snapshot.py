@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,13 +18,15 @@ import pytest
 from collectors.service import Collector
 from collectors.snapshot import load_snapshot
 from pvmon.db.embedded import EmbeddedPostgres, free_port
-from pvmon.db.migrate import load_migrations, upgrade
+from pvmon.db.migrate import load_migrations
 from pvmon.errors import ConfigError
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from simulators.clock import SimClock
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
+from tests.collectors.test_runner import collect_once
+from tests.conftest import stoppable_postgres
 
 NOON = datetime(2025, 6, 1, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
 SPEED = 60.0  # nominal; the clock is stepped
@@ -39,17 +37,8 @@ VERSION = len(load_migrations())
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[EmbeddedPostgres]:
     """A server of this module's own, since the tests stop and start it."""
-    root = Path(tempfile.mkdtemp(prefix="pvmon-snapshot-pg-"))
-    root.chmod(0o755)
-    server = EmbeddedPostgres(root_dir=root / "s", port=free_port(), preload_timescaledb=False)
-    server.start()
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        upgrade(conn, timescaledb="off")
-    try:
+    with stoppable_postgres(migrated=True) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _fleet() -> FleetFile:
@@ -153,32 +142,17 @@ async def test_collect_once_with_the_database_down_polls_from_the_snapshot(
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("TRUNCATE stations, inverters, households, readings CASCADE")
         store_fleet(conn, fleet)
-    env = {
-        **os.environ,
-        "PVMON_DATABASE_URL": url,
-        "PVMON_DATA_DIR": str(tmp_path),
-        "COLUMNS": "200",
-    }
     simulator = FleetServer(
         build_endpoints(device_specs(fleet), seed=6, start=NOON), clock=SimClock(start=NOON)
     )
     await simulator.start()
 
-    async def collect_once() -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pvmon.cli", "collect", "--once", "--timeout", "2",
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-        assert process.returncode is not None
-        return process.returncode, out.decode()
-
     try:
-        code, out = await collect_once()  # database up: the snapshot is written
+        code, out = await collect_once(url, tmp_path)  # database up: the snapshot is written
         assert code == 0, out
         await asyncio.to_thread(own_server.stop)
         try:
-            code, out = await collect_once()
+            code, out = await collect_once(url, tmp_path)
         finally:
             await asyncio.to_thread(own_server.start)
     finally:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import errno
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,12 +15,12 @@ from prometheus_client import generate_latest
 from collectors.service import Collector
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
-from pvmon.db.embedded import EmbeddedPostgres, free_port
-from pvmon.db.migrate import upgrade
+from pvmon.db.embedded import EmbeddedPostgres
 from pvmon.db.readings import Reading
 from pvmon.quality import Quality
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
+from tests.conftest import stoppable_postgres
 
 T0 = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)
 
@@ -30,20 +28,12 @@ T0 = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[EmbeddedPostgres]:
     """A server of this module's own, since the tests stop and start it."""
-    root = Path(tempfile.mkdtemp(prefix="pvmon-writer-pg-"))
-    root.chmod(0o755)
-    server = EmbeddedPostgres(root_dir=root / "s", port=free_port(), preload_timescaledb=False)
-    server.start()
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        upgrade(conn, timescaledb="off")
-        store_fleet(
-            conn, FleetFile.model_validate(generate_fleet(households=2, village_stations=1))
-        )
-    try:
+    with stoppable_postgres(migrated=True) as server:
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            store_fleet(
+                conn, FleetFile.model_validate(generate_fleet(households=2, village_stations=1))
+            )
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _readings(inverter_id: int, start: int, count: int) -> list[Reading]:

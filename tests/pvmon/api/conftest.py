@@ -4,6 +4,9 @@ a draft run, and one key per role (plus county-limited keys)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -11,6 +14,8 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dividends.periods import parse_period
@@ -26,7 +31,7 @@ from dividends.schemes import (
 from pvmon.api import create_app
 from pvmon.api.auth import create_key
 from pvmon.backfill import backfill_readings
-from pvmon.db.embedded import EmbeddedPostgres
+from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.rollups import refresh_rollups
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
@@ -160,3 +165,21 @@ def world(pg_server: EmbeddedPostgres) -> ApiWorld:
 def client(world: ApiWorld) -> Iterator[TestClient]:
     with TestClient(create_app(database_url=world.url), raise_server_exceptions=False) as c:
         yield c
+
+
+@contextlib.contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on an ephemeral loopback port, in a thread: its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30  # a deadline for a start, not a measure of speed
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

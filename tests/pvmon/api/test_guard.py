@@ -9,43 +9,21 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from pvmon.api import create_app
-from pvmon.db.embedded import free_port
-from tests.pvmon.api.conftest import ApiWorld
+from tests.pvmon.api.conftest import ApiWorld, served
 
 _LIMIT = 50_000
 
 
 @pytest.fixture(scope="module")
 def live(world: ApiWorld) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(database_url=world.url, body_max_bytes=_LIMIT),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(create_app(database_url=world.url, body_max_bytes=_LIMIT)) as base:
+        yield base.removeprefix("http://")
 
 
 def _headers_only(address: str, lines: list[str]) -> tuple[int, str]:

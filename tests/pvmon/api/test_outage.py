@@ -5,24 +5,20 @@ caller, and the API recovers by itself when the database returns."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
 from pvmon.api import create_app
 from pvmon.api.auth import create_key
-from pvmon.db.embedded import EmbeddedPostgres, free_port
-from pvmon.db.migrate import upgrade
+from pvmon.db.embedded import EmbeddedPostgres
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
+from tests.conftest import stoppable_postgres
+from tests.pvmon.api.conftest import served
 
 _PATHS = ("/v1/fleet/summary", "/v1/stations", "/v1/inverters", "/health")
 
@@ -30,46 +26,20 @@ _PATHS = ("/v1/fleet/summary", "/v1/stations", "/v1/inverters", "/health")
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[EmbeddedPostgres]:
     """A server of this module's own, since the test stops and starts it."""
-    root = Path(tempfile.mkdtemp(prefix="pvmon-api-outage-pg-"))
-    root.chmod(0o755)
-    server = EmbeddedPostgres(root_dir=root / "s", port=free_port(), preload_timescaledb=False)
-    server.start()
-    try:
+    with stoppable_postgres(migrated=True) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def api(own_server: EmbeddedPostgres) -> Iterator[tuple[str, str]]:
     url = own_server.url()
     with psycopg.connect(url, autocommit=True) as conn:
-        upgrade(conn, timescaledb="off")
         store_fleet(
             conn, FleetFile.model_validate(generate_fleet(households=3, village_stations=1))
         )
         _, key = create_key(conn, name="operator", role="operator")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(database_url=url, db_wait_s=1.0),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", key
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(create_app(database_url=url, db_wait_s=1.0)) as base:
+        yield base, key
 
 
 async def _burst(base: str, key: str, count: int) -> list[httpx.Response]:

@@ -5,14 +5,11 @@ schema. Examples per operation are limited to keep the run near a minute."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,8 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from pvmon.api import create_app
-from pvmon.db.embedded import free_port
-from tests.pvmon.api.conftest import ApiWorld
+from tests.pvmon.api.conftest import ApiWorld, served
 
 _EXAMPLES = 30
 _CHECKS = [
@@ -36,23 +32,8 @@ _CHECKS = [
 
 @pytest.fixture(scope="module")
 def live(world: ApiWorld) -> Iterator[tuple[str, ApiWorld]]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(database_url=world.url), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", world
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(create_app(database_url=world.url)) as base:
+        yield base, world
 
 
 def test_api_conforms_to_its_openapi(live: tuple[str, ApiWorld]) -> None:
