@@ -216,7 +216,9 @@ def simulate(
     start: Annotated[
         str | None, typer.Option(help="Simulated start (ISO 8601); default now.")
     ] = None,
-    faults: Annotated[str, typer.Option(help="Fault profile: none, demo.")] = "none",
+    faults: Annotated[
+        str, typer.Option(help="Fault profile: none, demo, field (every field behaviour).")
+    ] = "none",
     seed: Annotated[int, typer.Option(help="Weather and fault seed.")] = 2016,
     latency: Annotated[
         float, typer.Option(help="Delay every reply by this much [s] (0.3: a 4G logger).")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from collectors.maps import RegisterMap, get_map
 from simulators.behaviour import DeviceBehaviour
-from simulators.faults import Fault
+from simulators.faults import GRID_DISCONNECT, Fault
 from simulators.physics import Site, day_power_w, energy_between_wh, power_at_w
 
 __all__ = ["DeviceSpec", "SimulatedInverter", "plausible_counter_wh"]
@@ -129,7 +129,7 @@ class SimulatedInverter:
         power = self.true_power_w(at)
         outage = next((f for f in self._outages() if f.active(at)), None)
         if outage is not None:
-            state, event = 7, int(outage.params.get("event_code", 0x40))
+            state, event = 7, int(outage.params.get("event_code", GRID_DISCONNECT))
         elif power > 0:
             state, event = (5 if power >= rated * 0.999 else 4), 0
         else:

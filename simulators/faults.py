@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-__all__ = ["FAULT_KINDS", "PROFILES", "Fault", "draw_faults"]
+__all__ = ["FAULT_KINDS", "GRID_DISCONNECT", "PROFILES", "Fault", "draw_faults"]
+
+#: SunSpec models 101-103, Evt1 bit 4 (bit 6 is MANUAL_SHUTDOWN)
+GRID_DISCONNECT = 1 << 4
 
 FaultKind = Literal[
     "unreachable",
@@ -109,6 +112,6 @@ def draw_faults(
                     (("temperature_c",), ("dc_power_w",), ("ac_voltage_a_v", "ac_current_a_a"))
                 )
             elif kind == "grid_outage":
-                params["event_code"] = 0x0040  # SunSpec Evt1 bit 6: grid disconnect
+                params["event_code"] = GRID_DISCONNECT
             faults.append(Fault(kind, begin, begin + duration, params))  # type: ignore[arg-type]
     return faults

@@ -25,7 +25,7 @@ from pvmon.quality import Quality
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from simulators.clock import SimClock
-from simulators.faults import Fault
+from simulators.faults import GRID_DISCONNECT, Fault
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
 
@@ -63,7 +63,7 @@ async def test_a_simulated_day_is_collected_exactly(
     outage, sentinel, raising, garbage = serials[0], serials[1], serials[2], serials[3]
     dark_logger = next(s for s in specs if s.framing == "rtu-over-tcp")
     faults = {
-        outage: [Fault("grid_outage", _at(11), _at(13), {"event_code": 0x40})],
+        outage: [Fault("grid_outage", _at(11), _at(13), {"event_code": GRID_DISCONNECT})],
         sentinel: [Fault("sentinel", _at(8), _at(20), {"points": ("temperature_c",)})],
         raising: [Fault("exception", _at(14), _at(15), {"code": 4})],
         garbage: [Fault("out_of_range", _at(9), _at(9.2))],
