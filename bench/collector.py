@@ -48,12 +48,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rawmodbus import RawModbusClient
 
-from collectors.maps import get_map
 from collectors.poller import Target
 from collectors.service import Collector
 from pvmon.aio import loop_factory, run
 from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import upgrade
+from pvmon.registermaps import get_map
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from simulators.behaviour import draw_field_behaviours

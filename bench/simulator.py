@@ -27,8 +27,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rawmodbus import RawModbusClient
 
-from collectors.maps import get_map
 from pvmon.db.embedded import free_port
+from pvmon.registermaps import get_map
 from pvmon.registry import generate_fleet
 
 

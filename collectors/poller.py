@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from collectors.health import HealthTracker
-from collectors.maps import Block, RegisterMap, RegisterMapError
 from collectors.metrics import CollectorMetrics
 from collectors.modbus import (
     BadFrameError,
@@ -38,6 +37,7 @@ from collectors.validate import CounterState, validate
 from collectors.writer import ReadingWriter
 from pvmon.errors import ConfigError
 from pvmon.quality import Quality
+from pvmon.registermaps import Block, RegisterMap, RegisterMapError
 
 __all__ = ["Clock", "EndpointOptions", "EndpointPoller", "Target", "batch_window_s"]
 

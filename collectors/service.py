@@ -31,7 +31,6 @@ from psycopg.types.json import Jsonb
 from pvlib.solarposition import sun_rise_set_transit_spa
 
 from collectors.health import AlarmEvent, HealthTracker, InverterInfo
-from collectors.maps import RegisterMapError, get_map
 from collectors.metrics import CollectorMetrics
 from collectors.modbus import reply_batching
 from collectors.poller import Clock, EndpointOptions, EndpointPoller, Target, batch_window_s
@@ -43,6 +42,7 @@ from pvmon.db.migrate import load_migrations
 from pvmon.db.rollups import refresh_rollups
 from pvmon.errors import ConfigError, DatabaseError, DatabaseUnavailableError, PvmonError
 from pvmon.logs import Throttled
+from pvmon.registermaps import RegisterMapError, get_map
 
 __all__ = ["Collector", "Shard", "parse_shard"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from collectors.maps import RegisterMap, get_map
+from pvmon.registermaps import RegisterMap, get_map
 from simulators.behaviour import DeviceBehaviour
 from simulators.faults import GRID_DISCONNECT, Fault
 from simulators.physics import Site, day_power_w, energy_between_wh, power_at_w
@@ -124,7 +124,7 @@ class SimulatedInverter:
         return min(int(self._counter_wh), _COUNTER_LIMIT)
 
     def values_at(self, at: datetime) -> dict[str, object]:
-        """Canonical values (see :mod:`collectors.maps`) the device reports at ``at``."""
+        """Canonical values (see :mod:`pvmon.registermaps`) the device reports at ``at``."""
         rated = float(self.spec.site.rated_ac_w)
         power = self.true_power_w(at)
         outage = next((f for f in self._outages() if f.active(at)), None)

@@ -91,7 +91,7 @@ class HouseholdRecord(_Record):
         return value
 
 
-#: the register maps pvmon speaks (``collectors.maps`` builds them)
+#: the register maps pvmon speaks (``pvmon.registermaps`` builds them)
 REGISTER_MAPS: tuple[str, ...] = ("sunspec", "huawei_sun2000", "huawei_sun2000_lw")
 
 

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from collectors.health import HealthTracker, InverterInfo
-from collectors.maps import get_map
 from collectors.metrics import CollectorMetrics
 from collectors.modbus import open_connection
 from collectors.poller import EndpointOptions, EndpointPoller, Target
 from pvmon.db.readings import READING_COLUMNS
 from pvmon.quality import Quality
+from pvmon.registermaps import get_map
 from simulators.behaviour import DeviceBehaviour, LoggerBehaviour
 from simulators.clock import SimClock
 from simulators.device import DeviceSpec, SimulatedInverter

@@ -12,7 +12,7 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
-from collectors.maps import get_map
+from pvmon.registermaps import get_map
 from simulators.clock import SimClock
 from simulators.device import DeviceSpec, SimulatedInverter
 from simulators.faults import Fault

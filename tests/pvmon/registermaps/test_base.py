@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.maps import (
+from pvmon.errors import PvmonError
+from pvmon.registermaps import (
     CANONICAL_KEYS,
     MAP_NAMES,
     MAX_BLOCK_REGISTERS,
@@ -19,8 +20,7 @@ from collectors.maps import (
     RegisterMapError,
     get_map,
 )
-from collectors.maps.base import plan_blocks
-from pvmon.errors import PvmonError
+from pvmon.registermaps.base import plan_blocks
 
 ALL_MAPS = [("sunspec", 1), ("sunspec", 3), ("huawei_sun2000", 1), ("huawei_sun2000", 3)]
 

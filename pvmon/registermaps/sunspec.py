@@ -38,7 +38,7 @@ Two read requests cover every point (each with the scale factors its values need
 note 12): identity ``40000+68`` (marker, model 1 header, Mn..SN) and measurements
 ``40070+57`` (model 101/103 header and body, model 120 header, WRtg, WRtg_SF). The
 marker, model ids and lengths inside a block are checked on every decode, so a device
-with another layout raises :class:`~collectors.maps.base.RegisterMapError` instead of
+with another layout raises :class:`~pvmon.registermaps.base.RegisterMapError` instead of
 yielding garbage.
 
 Encoding chooses each scale factor automatically: the finest one in -2..10 (WH_SF 0..10)
@@ -72,7 +72,7 @@ from typing import Any, cast
 
 from sunspec2 import mb
 
-from collectors.maps.base import (
+from pvmon.registermaps.base import (
     Block,
     Decoder,
     DType,

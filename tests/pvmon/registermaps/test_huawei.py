@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.maps import Block, RegisterMap, RegisterMapError, get_map
-from collectors.maps.huawei import DEVICE_STATUS_TO_STATE, STATE_TO_DEVICE_STATUS
-from tests.collectors.maps import THREE_PHASE_VALUES, assert_same_value
+from pvmon.registermaps import Block, RegisterMap, RegisterMapError, get_map
+from pvmon.registermaps.huawei import DEVICE_STATUS_TO_STATE, STATE_TO_DEVICE_STATUS
+from tests.pvmon.registermaps import THREE_PHASE_VALUES, assert_same_value
 
 IDENTITY = Block(30000, 75)
 MEASUREMENTS = Block(32064, 44)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from collectors.maps import CANONICAL_KEYS, Point, RegisterMap
+from pvmon.registermaps import CANONICAL_KEYS, Point, RegisterMap
 
 __all__ = ["THREE_PHASE_VALUES", "assert_same_value", "resolution"]
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sunspec2 import device as sunspec_device
 
-from collectors.maps import Block, RegisterMap, RegisterMapError, get_map
-from tests.collectors.maps import THREE_PHASE_VALUES, assert_same_value
+from pvmon.registermaps import Block, RegisterMap, RegisterMapError, get_map
+from tests.pvmon.registermaps import THREE_PHASE_VALUES, assert_same_value
 
 SINGLE_PHASE_VALUES: Mapping[str, object] = {
     "ac_power_w": 3987.6,

@@ -32,7 +32,7 @@ canonical unit (Huawei's unit and gain in brackets)::
     40000      U32   2     system time [s since 1970]       device_time [s]          -
 
 All multi-word values are big-endian (high word first), as the document specifies; word
-order is nevertheless a per-point property (:class:`~collectors.maps.base.Point`), see
+order is nevertheless a per-point property (:class:`~pvmon.registermaps.base.Point`), see
 the low-word-first fixture in the tests. There is no manufacturer register: ``decode``
 never yields ``manufacturer`` (take it from the registry) and ``encode`` ignores it.
 
@@ -82,7 +82,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from collectors.maps.base import Block, EnumCodec, Point, RegisterMap, RegisterMapError, plan_blocks
+from pvmon.registermaps.base import (
+    Block,
+    EnumCodec,
+    Point,
+    RegisterMap,
+    RegisterMapError,
+    plan_blocks,
+)
 
 __all__ = ["DEVICE_STATUS_TO_STATE", "STATE_TO_DEVICE_STATUS", "build_huawei_sun2000_map"]
 

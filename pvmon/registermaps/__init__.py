@@ -10,8 +10,8 @@ and the collectors cannot drift apart. Both directions speak a dict of canonical
         words = read_holding_registers(block.start, block.count)
         values.update(m.decode_block(block, words))
 
-Maps: ``"sunspec"`` (models 1, 101/103, 120, see :mod:`collectors.maps.sunspec`) and
-``"huawei_sun2000"`` (see :mod:`collectors.maps.huawei`). Everything here is pure: no
+Maps: ``"sunspec"`` (models 1, 101/103, 120, see :mod:`pvmon.registermaps.sunspec`) and
+``"huawei_sun2000"`` (see :mod:`pvmon.registermaps.huawei`). Everything here is pure: no
 sockets, no I/O except reading pysunspec2's bundled model definitions once.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import cache
 
-from collectors.maps.base import (
+from pvmon.registermaps.base import (
     CANONICAL_KEYS,
     MAX_BLOCK_REGISTERS,
     SUNSPEC_STATES,
@@ -32,8 +32,8 @@ from collectors.maps.base import (
     RegisterMapError,
     WordOrder,
 )
-from collectors.maps.huawei import build_huawei_sun2000_map
-from collectors.maps.sunspec import build_sunspec_map
+from pvmon.registermaps.huawei import build_huawei_sun2000_map
+from pvmon.registermaps.sunspec import build_sunspec_map
 from pvmon.registry.models import REGISTER_MAPS
 
 __all__ = [
