@@ -84,6 +84,17 @@ class CollectorMetrics:
         self.rows_written = Counter(
             "pvmon_rows_written", "Readings stored in the database", registry=self.registry
         )
+        self.stale_frames = Counter(
+            "pvmon_stale_frames",
+            "Replies that matched no outstanding request (late, or a wrong transaction id)",
+            registry=self.registry,
+        )
+        self.learned = Gauge(
+            "pvmon_learned_setting",
+            "1 for each setting the collector learned from an endpoint's replies",
+            ["endpoint", "setting"],
+            registry=self.registry,
+        )
         self.readings_dropped = Counter(
             "pvmon_readings_dropped",
             "Readings lost, by reason: spool_full (the spool reached PVMON_SPOOL_MAX_BYTES), "

@@ -85,6 +85,7 @@ class ConnectionStats:
     timeouts: int = 0
     stale_frames: int = 0
     bad_frames: int = 0
+    tid_zero_replies: int = 0  # answers with transaction id 0 that matched the request
 
 
 _TICK_S = 0.05  # request deadlines are checked on this grid [s]
@@ -194,7 +195,10 @@ def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
 class ModbusConnection(asyncio.Protocol):
     """One TCP connection to a data logger, Modbus TCP or RTU framing."""
 
-    def __init__(self, *, framing: str, accept_tid_zero: bool = False) -> None:
+    def __init__(self, *, framing: str, accept_tid_zero: bool | None = None) -> None:
+        """``accept_tid_zero``: True, every reply with transaction id 0 is taken for the
+        outstanding request; False, none is; None (learn), one is when it matches the
+        request's unit, function and length."""
         if framing not in ("tcp", "rtu-over-tcp"):
             raise ModbusError(f"unknown framing {framing!r}")
         self.rtu = framing == "rtu-over-tcp"
@@ -206,6 +210,7 @@ class ModbusConnection(asyncio.Protocol):
         self._on_reply: OnReply | None = None  # the outstanding request's callback
         self._seq = 0  # number of the outstanding request
         self._expect_unit = 0
+        self._expect_bytes = 0  # the data bytes the outstanding request's reply carries
         self._deadlines: _Deadlines | None = None
         self._batching: ReplyBatching | None = None
         self.lost = asyncio.Event()
@@ -258,15 +263,29 @@ class ModbusConnection(asyncio.Protocol):
             pdu = bytes(buffer[7:end])
             del buffer[:end]
             on_reply = self._on_reply
-            if (
-                on_reply is None
-                or unit != self._expect_unit
-                or not (tid == self._tid or (tid == 0 and self.accept_tid_zero))
-            ):
+            if on_reply is None or unit != self._expect_unit:
                 self.stats.stale_frames += 1  # a late answer to an earlier request
                 continue
+            if tid != self._tid:
+                if (
+                    tid != 0
+                    or self.accept_tid_zero is False
+                    or not (self.accept_tid_zero or self._answers(pdu))
+                ):
+                    self.stats.stale_frames += 1
+                    continue
+                # a logger that always answers with transaction id 0 (field note 4):
+                # the reply matches the request's unit, function and length
+                self.stats.tid_zero_replies += 1
             self._on_reply = None
             on_reply(pdu, None)
+
+    def _answers(self, pdu: bytes) -> bool:
+        """Whether ``pdu`` has the shape of the outstanding request's reply: its
+        function and byte count, or its exception."""
+        if len(pdu) == 2 and pdu[0] == 0x83:
+            return True
+        return len(pdu) == 2 + self._expect_bytes and pdu[0] == 3 and pdu[1] == self._expect_bytes
 
     def _parse_rtu(self) -> None:
         buffer = self._buffer
@@ -333,6 +352,7 @@ class ModbusConnection(asyncio.Protocol):
             raise ModbusUnavailableError("not connected")
         frame = self._frame(unit, address, count)
         self._expect_unit = unit
+        self._expect_bytes = 2 * count
         if self.rtu:
             self._buffer.clear()
         else:
@@ -406,7 +426,7 @@ class ModbusConnection(asyncio.Protocol):
 
 
 async def open_connection(
-    host: str, port: int, *, framing: str, timeout: float, accept_tid_zero: bool = False
+    host: str, port: int, *, framing: str, timeout: float, accept_tid_zero: bool | None = None
 ) -> ModbusConnection:
     """Connect to ``host:port``; raises :class:`ModbusUnavailableError` when refused."""
     loop = asyncio.get_running_loop()

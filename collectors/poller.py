@@ -59,6 +59,9 @@ _MEASURED = (
 )
 
 
+_BOOLEAN_OPTIONS = frozenset({"accept_tid_zero"})
+
+
 @dataclass(frozen=True)
 class EndpointOptions:
     """Per-endpoint behaviour (registry ``endpoint_options``); defaults suit most loggers."""
@@ -67,7 +70,9 @@ class EndpointOptions:
     connect_delay_s: float = 0.0  # wait after connecting before the first request [s]
     max_connect_delay_s: float = 5.0  # a learned connect delay never exceeds this [s]
     min_gap_s: float = 0.0  # least time between two requests [s]
-    accept_tid_zero: bool = False  # the logger always answers with transaction id 0
+    # the logger always answers with transaction id 0: True / False as the fleet file
+    # says, None (not said) learned from the replies
+    accept_tid_zero: bool | None = None
     backoff_base_s: float = 10.0
     backoff_max_s: float = 600.0
     max_timeout_s: float = 15.0  # adaptive timeouts never exceed this [s]
@@ -84,7 +89,7 @@ class EndpointOptions:
         for name, value in options.items():
             if name not in cls.__dataclass_fields__:
                 continue
-            if isinstance(getattr(cls, name), bool):
+            if name in _BOOLEAN_OPTIONS:
                 if not isinstance(value, bool):
                     raise ValueError(f"{name}: {value!r} is not true or false")
                 known[name] = value
@@ -222,6 +227,8 @@ class EndpointPoller:
         self._ok_count = 0  # polls answered this cycle, added to ``_ok`` when it ends
         self._observe_request = metrics.request_seconds.observe
         self._clock_gauge = metrics.clock_offset.labels(endpoint=self.name)
+        self.learned: dict[str, str] = {}  # setting -> what showed it (from the wire)
+        self._stale_seen = 0  # the current connection's stale frames already counted
 
     @property
     def name(self) -> str:
@@ -293,6 +300,7 @@ class EndpointPoller:
         # a reconnect after an idle drop (NAT, field note 3) keeps what is known of the
         # devices: reading every identity block again would double a pass's requests
         self._connection = connection
+        self._stale_seen = 0
         self._backoff_s = 0.0
         return connection
 
@@ -353,7 +361,23 @@ class EndpointPoller:
             finally:
                 self._ok.inc(self._ok_count)
                 self._ok_count = 0
+                self._learn_from(connection)
         self.metrics.cycle_seconds.observe(time.perf_counter() - started)
+
+    def _learn_from(self, connection: ModbusConnection) -> None:
+        """Count the pass's stale frames; note what the replies taught (once)."""
+        stats = connection.stats
+        if stats.stale_frames > self._stale_seen:
+            self.metrics.stale_frames.inc(stats.stale_frames - self._stale_seen)
+        self._stale_seen = stats.stale_frames
+        said = self.options.accept_tid_zero is not None  # the fleet file's word wins
+        if stats.tid_zero_replies and not said and "accept_tid_zero" not in self.learned:
+            self._learn("accept_tid_zero", "the logger answers with transaction id 0")
+
+    def _learn(self, setting: str, why: str) -> None:
+        self.learned[setting] = why
+        self.metrics.learned.labels(endpoint=self.name, setting=setting).set(1)
+        log.warning("%s: learned %s (%s)", self.name, setting, why)
 
     def _failed(self, target: Target, at: datetime, kind: str, error: str) -> None:
         self.metrics.polls.labels(result=kind).inc()

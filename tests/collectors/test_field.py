@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
 from collectors.health import HealthTracker, InverterInfo
 from collectors.metrics import CollectorMetrics
@@ -245,15 +246,25 @@ async def test_timeout_adapts_to_observed_latency() -> None:
 # -- 5: transaction id 0 ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("accept", [False, True])
-async def test_tid_zero_logger_needs_the_option(accept: bool) -> None:
+@pytest.mark.parametrize("accept", [None, True, False])
+async def test_a_tid_zero_logger_is_learned_unless_the_fleet_file_says_otherwise(
+    accept: bool | None,
+) -> None:
+    """Not said: replies with transaction id 0 that match the request's unit, function and
+    length are taken, and the setting shows as learned; said, the fleet file wins."""
     rig = await _rig(
         logger=LoggerBehaviour(tid_zero=True),
         options=EndpointOptions(timeout_s=0.3, accept_tid_zero=accept),
     )
     try:
         await rig.cycles(3)
-        assert len(_stored(rig)) == (3 if accept else 0)
+        assert len(_stored(rig)) == (0 if accept is False else 3)
+        learned = generate_latest(rig.poller.metrics.registry).decode()
+        shown = (
+            f'pvmon_learned_setting{{endpoint="{rig.poller.name}",setting="accept_tid_zero"}} 1.0'
+        )
+        assert (shown in learned) == (accept is None)
+        assert ("accept_tid_zero" in rig.poller.learned) == (accept is None)
     finally:
         await rig.close()
 
