@@ -1,9 +1,9 @@
-"""A 500-inverter county under the ``field`` profile, collected through a simulated week.
+"""A 500-inverter county under the ``field`` profile, collected through six simulated days.
 
 Every logger and inverter has field behaviours (one client, deaf after connect, NAT
 drops, cellular latency and late replies, transaction id 0, garbled RTU frames, off at
 night, dawn zeros, touchy loggers, firmware updates dropping a block) and the demo fault
-rates. The test's clock steps the week a poll interval at a time and the collector
+rates. The test's clock steps the days a poll interval at a time and the collector
 polls every endpoint once per step, so what happens in simulated time does not depend on
 how fast the machine is; the wall-clock parts of the behaviours (latency, deaf periods,
 NAT timeouts) are shrunk for the nominal 14,400x speed.
@@ -37,13 +37,13 @@ from simulators.server import FleetServer
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 6, 1, 0, 0, tzinfo=LOCAL)
-DAYS = 7  # 48 steps a day, each a full pass over the 500 inverters
+DAYS = 6  # 48 steps a day, each a full pass over the 500 inverters
 SPEED = 14400.0  # nominal: four simulated hours per wall second
 WALL_SCALE = 0.0005  # 0.3-2.5 s of latency become 0.15-1.25 ms
 POLL_S = 1800  # simulated seconds between polls
 
 
-async def test_a_field_week_collected_within_half_a_percent(
+async def test_six_field_days_collected_within_half_a_percent(
     db_url: str, flavour: str, tmp_path: Path
 ) -> None:
     if flavour == "timescaledb":
