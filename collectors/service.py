@@ -189,7 +189,6 @@ class Collector:
         metrics: CollectorMetrics | None = None,
     ) -> None:
         self.url = url
-        self.shard = shard
         self.snapshot_path = snapshot_path or Path(spool_dir).parent / "collector-registry.json"
         self.registry_changed = asyncio.Event()  # the registry differs from what is polled
         self.batch_window_max_s = batch_window_max_s

@@ -161,6 +161,9 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(psycopg.Error)
     def _db(request: Request, exc: psycopg.Error) -> JSONResponse:
+        if isinstance(exc, psycopg.errors.QueryCanceled):  # a statement timeout, not an outage
+            _log.warning("query cancelled on %s: %s", request.url.path, exc)
+            return problem_response(503, "the query took too long", instance=request.url.path)
         if isinstance(exc, psycopg.OperationalError):
             request.app.state.gate.trip(exc)
             return problem_response(503, "the database is unavailable", instance=request.url.path)

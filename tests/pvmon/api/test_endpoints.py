@@ -472,6 +472,14 @@ def test_a_refusal_the_routes_did_not_foresee_is_422_without_the_databases_words
             conn.execute("INSERT INTO t VALUES ('110105194912310021', 2)")
         conn.execute("INSERT INTO t VALUES ('x', 99999)")  # out of range
 
+    @app.get("/slow")
+    def slow(conn: Conn) -> None:
+        conn.execute("SET statement_timeout = 50")
+        try:
+            conn.execute("SELECT pg_sleep(5)")
+        finally:
+            conn.execute("RESET statement_timeout")
+
     with TestClient(app, raise_server_exceptions=False) as client:
         for kind, said in (("unique", "another record already has this value"),
                            ("range", "a value is out of range")):  # fmt: skip
@@ -479,3 +487,7 @@ def test_a_refusal_the_routes_did_not_foresee_is_422_without_the_databases_words
             assert r.status_code == 422 and said in r.json()["detail"], r.text
             assert "110105194912310021" not in r.text and "duplicate key" not in r.text
             assert "smallint" not in r.text, r.text
+        r = client.get("/slow")  # a statement timeout is not a database outage
+        assert r.status_code == 503 and r.json()["detail"] == "the query took too long"
+        assert not app.state.gate.down
+        assert client.get("/v1/stations", headers=_h(world, "viewer")).status_code == 200

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 
 from pvmon.api import create_app
 from pvmon.api.auth import create_key
@@ -31,15 +32,16 @@ def own_server() -> Iterator[EmbeddedPostgres]:
 
 
 @pytest.fixture
-def api(own_server: EmbeddedPostgres) -> Iterator[tuple[str, str]]:
+def api(own_server: EmbeddedPostgres) -> Iterator[tuple[str, str, FastAPI]]:
     url = own_server.url()
     with psycopg.connect(url, autocommit=True) as conn:
         store_fleet(
             conn, FleetFile.model_validate(generate_fleet(households=3, village_stations=1))
         )
         _, key = create_key(conn, name="operator", role="operator")
-    with served(create_app(database_url=url, db_wait_s=1.0)) as base:
-        yield base, key
+    app = create_app(database_url=url, db_wait_s=1.0)
+    with served(app) as base:
+        yield base, key, app
 
 
 async def _burst(base: str, key: str, count: int) -> list[httpx.Response]:
@@ -48,9 +50,9 @@ async def _burst(base: str, key: str, count: int) -> list[httpx.Response]:
 
 
 async def test_requests_answer_503_at_once_while_the_database_is_down_and_recover(
-    own_server: EmbeddedPostgres, api: tuple[str, str]
+    own_server: EmbeddedPostgres, api: tuple[str, str, FastAPI]
 ) -> None:
-    base, key = api
+    base, key, app = api
     assert {r.status_code for r in await _burst(base, key, 8)} == {200}
     await asyncio.to_thread(own_server.stop)
     try:
@@ -58,13 +60,18 @@ async def test_requests_answer_503_at_once_while_the_database_is_down_and_recove
         # PVMON_API_DB_WAIT_S for another, then the circuit is open
         first = await _burst(base, key, 1)
         assert first[0].status_code == 503
+        assert app.state.gate.down
+        asked = app.state.pool.get_stats().get("requests_num", 0)
         started = time.monotonic()
         answers = await _burst(base, key, 50)
         elapsed = time.monotonic() - started
+        # answered at once: not one of them waited on (or even asked) the pool, whatever
+        # the machine's speed; the time is printed, not asserted
+        assert app.state.pool.get_stats().get("requests_num", 0) == asked
+        print(f"50 requests answered 503 in {elapsed:.2f} s")
     finally:
         await asyncio.to_thread(own_server.start)
     assert [r.status_code for r in answers] == [503] * 50
-    assert elapsed < 2.0, f"50 requests answered in {elapsed:.1f} s"  # the bound
     for answer in answers:
         text = answer.text
         assert str(own_server.port) not in text and "127.0.0.1" not in text, text
