@@ -256,8 +256,16 @@ class SeriesPoint(_Out):
     """One bucket of a time series."""
 
     time: datetime = Field(description="bucket start [UTC]")
-    energy_wh: int = Field(description="energy from the lifetime counter in the bucket [Wh]")
-    energy_kwh: float
+    energy_wh: int | None = Field(
+        description="energy from the lifetime counter in the bucket [Wh]; null when nothing "
+        "is known of it (every reading of the day came before sunrise and none after)"
+    )
+    energy_kwh: float | None
+    estimated_wh: int = Field(
+        default=0,
+        description="the part of energy_wh placed in this bucket from a counter's rise over a "
+        "gap in the readings, split by the sun expected in each part of the gap [Wh]",
+    )
     power_avg_w: float | None = Field(description="mean sampled AC power [W]")
 
 
@@ -279,6 +287,7 @@ class SeriesOut(_Out):
                             "time": "2025-05-31T16:00:00Z",
                             "energy_wh": 18_500,
                             "energy_kwh": 18.5,
+                            "estimated_wh": 0,
                             "power_avg_w": 1540.2,
                         }
                     ],

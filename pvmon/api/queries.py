@@ -211,11 +211,12 @@ def inverter_detail(conn: psycopg.Connection, serial: str) -> dict[str, Any] | N
 # applies (and sorts each inverter's days in a subquery of its own), so its cost grows
 # with every year kept. Here one set-wise pass reads this year's daily rows plus, per
 # inverter, the day before the year and the day after today (one index probe each):
-# a day's energy depends only on its neighbours, so the year's days come out exactly
-# as in the view. The expressions are energy_daily's (migrations 0004 and 0010), plus
-# one exact shortcut; tests/pvmon/api/test_queries.py holds the two to the same figures
-# on both flavours (restarts, gaps over the year and month start, overnight rises,
-# implausible jumps). A change to energy_daily must be made here too.
+# a day's energy depends only on its neighbours (a gap's rise is split between the days
+# it covers), so the year's days come out exactly as in the view. The expressions are
+# energy_daily's (migrations 0004, 0010 and 0015); tests/pvmon/api/test_queries.py holds
+# the two to the same figures on both flavours (restarts, gaps over the year and month
+# start, overnight rises, implausible jumps, a day with no information). A change to
+# energy_daily must be made here too.
 _PERIOD_ENERGY = """
 WITH b AS (
     SELECT (date_trunc('year', d.today::timestamp) AT TIME ZONE %(tz)s) AS year_ts,
@@ -224,7 +225,7 @@ WITH b AS (
            ((d.today + 1)::timestamp AT TIME ZONE %(tz)s) AS end_ts
       FROM (SELECT (now() AT TIME ZONE %(tz)s)::date AS today) d
 ), inv AS (
-    SELECT i.id, i.rated_ac_w
+    SELECT i.id, i.rated_ac_w, s.latitude, s.longitude, s.tilt_deg, s.azimuth_deg
       FROM inverters i
       JOIN stations s ON s.id = i.station_id
       JOIN villages v ON v.id = s.village_id
@@ -232,20 +233,20 @@ WITH b AS (
       JOIN counties c ON c.id = tw.county_id
      WHERE %(county)s::text IS NULL OR c.code = %(county)s
 ), o AS (
-    SELECT inv.id AS inverter_id, inv.rated_ac_w, r.bucket, r.first_wh, r.first_time,
-           r.last_wh, r.last_time, r.min_wh, r.max_wh, r.first_power_w, r.last_power_w
+    SELECT inv.*, r.bucket, r.first_wh, r.first_time, r.last_wh, r.last_time, r.min_wh,
+           r.max_wh, r.first_power_w, r.last_power_w
       FROM inv CROSS JOIN b
       JOIN readings_daily r ON r.inverter_id = inv.id
      WHERE r.first_wh IS NOT NULL AND r.bucket >= b.year_ts AND r.bucket < b.end_ts
     UNION ALL
-    SELECT inv.id, inv.rated_ac_w, x.* FROM inv CROSS JOIN b CROSS JOIN LATERAL (
+    SELECT inv.*, x.* FROM inv CROSS JOIN b CROSS JOIN LATERAL (
            SELECT r.bucket, r.first_wh, r.first_time, r.last_wh, r.last_time, r.min_wh,
                   r.max_wh, r.first_power_w, r.last_power_w
              FROM readings_daily r
             WHERE r.inverter_id = inv.id AND r.first_wh IS NOT NULL AND r.bucket < b.year_ts
             ORDER BY r.bucket DESC LIMIT 1) x
     UNION ALL
-    SELECT inv.id, inv.rated_ac_w, x.* FROM inv CROSS JOIN b CROSS JOIN LATERAL (
+    SELECT inv.*, x.* FROM inv CROSS JOIN b CROSS JOIN LATERAL (
            SELECT r.bucket, r.first_wh, r.first_time, r.last_wh, r.last_time, r.min_wh,
                   r.max_wh, r.first_power_w, r.last_power_w
              FROM readings_daily r
@@ -253,10 +254,13 @@ WITH b AS (
             ORDER BY r.bucket LIMIT 1) x
 ), p AS (
     SELECT o.*, lag(o.last_wh) OVER w AS prev_last_wh, lag(o.last_time) OVER w AS prev_last_time,
-           lag(o.last_power_w) OVER w AS prev_last_power_w
-      FROM o WINDOW w AS (PARTITION BY o.inverter_id ORDER BY o.bucket)
-), g AS (
+           lag(o.last_power_w) OVER w AS prev_last_power_w, lag(o.bucket) OVER w AS prev_bucket,
+           lead(o.bucket) OVER w AS next_bucket
+      FROM o WINDOW w AS (PARTITION BY o.id ORDER BY o.bucket)
+), q AS (
     SELECT p.*,
+           (CASE WHEN p.min_wh = p.first_wh AND p.max_wh = p.last_wh THEN p.last_wh - p.first_wh
+                 ELSE p.last_wh - p.min_wh END) AS within_wh,
            (CASE WHEN p.prev_last_wh IS NULL OR p.first_wh < p.prev_last_wh THEN 0
                  -- a rise of at most 1 Wh is within any rating (rated_ac_w > 0 and days
                  -- are ordered): the usual flat night, without the numeric arithmetic
@@ -264,24 +268,42 @@ WITH b AS (
                  WHEN (p.first_wh - p.prev_last_wh) > 1 + 1.2 * p.rated_ac_w
                       * extract(epoch FROM p.first_time - p.prev_last_time) / 3600.0
                  THEN 0
-                 ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh,
-           (p.prev_last_wh IS NOT NULL
-            AND p.prev_last_power_w > 0.01 * p.rated_ac_w
-            AND p.first_power_w <= 0.01 * p.rated_ac_w) AS gap_to_previous
+                 ELSE p.first_wh - p.prev_last_wh END) AS gap_before_wh
       FROM p
-), n AS (
-    SELECT g.*,
-           lead(g.gap_to_previous) OVER w AS next_gap_to_previous,
-           lead(g.gap_before_wh) OVER w AS next_gap_before_wh
-      FROM g WINDOW w AS (PARTITION BY g.inverter_id ORDER BY g.bucket)
+), g AS (
+    SELECT q.*,
+           (q.gap_before_wh > 0
+            AND q.first_time - q.prev_last_time > INTERVAL '15 minutes') AS split,
+           (q.prev_last_power_w > 0.01 * q.rated_ac_w
+            AND q.first_power_w <= 0.01 * q.rated_ac_w) AS to_previous
+      FROM q
+), k AS (
+    SELECT g.id, g.bucket,
+           g.within_wh + (CASE WHEN g.split OR g.to_previous THEN 0
+                               ELSE g.gap_before_wh END) AS wh,
+           (CASE WHEN g.next_bucket IS NULL AND g.within_wh <= 1
+                      AND NOT (g.split AND g.gap_before_wh > 1)
+                 THEN pvmon_sun_between(g.latitude, g.longitude, g.tilt_deg, g.azimuth_deg,
+                                        g.bucket, g.last_time)
+                      < 0.01 * pvmon_sun_between(g.latitude, g.longitude, g.tilt_deg,
+                                                 g.azimuth_deg, g.bucket,
+                                                 least(now(), g.bucket + INTERVAL '1 day'))
+                 ELSE false END) AS unknown
+      FROM g
+    UNION ALL
+    SELECT g.id, x.bucket, x.energy_wh, false
+      FROM g CROSS JOIN LATERAL pvmon_gap_split(
+               g.prev_last_time, g.first_time, g.gap_before_wh, 'day',
+               g.latitude, g.longitude, g.tilt_deg, g.azimuth_deg,
+               coalesce(g.prev_last_power_w <= 0.01 * g.rated_ac_w, false),
+               coalesce(g.first_power_w <= 0.01 * g.rated_ac_w, false)) x
+     WHERE g.split
+    UNION ALL
+    SELECT g.id, g.prev_bucket, g.gap_before_wh, false
+      FROM g WHERE g.to_previous AND NOT g.split AND g.gap_before_wh > 0
 ), e AS (
-    SELECT n.bucket,
-           (CASE WHEN n.min_wh = n.first_wh AND n.max_wh = n.last_wh THEN n.last_wh - n.first_wh
-                 ELSE n.last_wh - n.min_wh END)
-         + (CASE WHEN n.gap_to_previous THEN 0 ELSE n.gap_before_wh END)
-         + (CASE WHEN coalesce(n.next_gap_to_previous, false) THEN n.next_gap_before_wh
-                 ELSE 0 END) AS energy_wh
-      FROM n
+    SELECT k.bucket, CASE WHEN bool_or(k.unknown) THEN NULL ELSE sum(k.wh) END AS energy_wh
+      FROM k GROUP BY k.id, k.bucket
 )
 SELECT coalesce(sum(e.energy_wh) FILTER (WHERE e.bucket >= b.today_ts), 0)::bigint,
        coalesce(sum(e.energy_wh) FILTER (WHERE e.bucket >= b.month_ts), 0)::bigint,
@@ -392,7 +414,8 @@ def series(
     start: datetime,
     end: datetime,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Energy [Wh] and mean sampled power [W] per bucket in ``[start, end)``.
+    """Energy [Wh], the part of it estimated across gaps [Wh] and mean sampled power [W]
+    per bucket in ``[start, end)``; energy is None for a day nothing is known of.
 
     Sub-hour buckets come from raw readings (``date_bin``; energy is the counter's rise
     since the previous bucket's last reading, a fall counts from the bucket's first);
@@ -429,12 +452,13 @@ def series(
                       FROM b) x
         )
         SELECT t AS time, coalesce(sum(greatest(wh, 0)), 0)::bigint AS energy_wh,
-               sum(w)::float8 AS power_avg_w
+               0::bigint AS estimated_wh, sum(w)::float8 AS power_avg_w
           FROM e WHERE t >= %(start)s GROUP BY t ORDER BY t"""
         source = "readings"
     elif bucket == "1h":
         query = f"""
-        SELECT e.bucket_start AS time, coalesce(sum(e.energy_wh), 0)::bigint AS energy_wh,
+        SELECT e.bucket_start AS time, sum(e.energy_wh)::bigint AS energy_wh,
+               coalesce(sum(e.estimated_wh), 0)::bigint AS estimated_wh,
                sum(e.power_avg_w)::float8 AS power_avg_w
           FROM energy_hourly e JOIN inverters i ON i.id = e.inverter_id
          WHERE {where} AND e.bucket_start >= %(start)s AND e.bucket_start < %(end)s
@@ -444,7 +468,8 @@ def series(
         unit = {"1d": "day", "1w": "week", "1mo": "month"}[bucket]
         query = f"""
         WITH d AS (
-            SELECT e.day, sum(e.energy_wh) AS wh, sum(e.power_avg_w) AS w
+            SELECT e.day, sum(e.energy_wh) AS wh, sum(e.estimated_wh) AS est,
+                   sum(e.power_avg_w) AS w
               FROM energy_daily e JOIN inverters i ON i.id = e.inverter_id
              WHERE {where}
                AND e.day >= (%(start)s::timestamptz AT TIME ZONE %(tz)s)::date
@@ -453,12 +478,13 @@ def series(
              GROUP BY e.day
         )
         SELECT (date_trunc('{unit}', d.day)::timestamp AT TIME ZONE %(tz)s) AS time,
-               coalesce(sum(d.wh), 0)::bigint AS energy_wh, avg(d.w)::float8 AS power_avg_w
+               sum(d.wh)::bigint AS energy_wh, coalesce(sum(d.est), 0)::bigint AS estimated_wh,
+               avg(d.w)::float8 AS power_avg_w
           FROM d GROUP BY 1 ORDER BY 1"""
         source = "energy_daily"
     rows = _rows(conn, query, params)
     for r in rows:
-        r["energy_kwh"] = r["energy_wh"] / 1000
+        r["energy_kwh"] = None if r["energy_wh"] is None else r["energy_wh"] / 1000
     return source, rows
 
 

@@ -63,7 +63,11 @@ def _readings(inverters: list[tuple[int, int]], now: datetime) -> list[Reading]:
             )
             asleep = local.hour >= 16  # a logger asleep from before dusk: the rise until
             # dusk is read at 00:00, no production yet, and counts on the day before
-            if (k % 4 == 1 and offline) or (k % 4 == 3 and asleep):
+            # a logger gone for good before dawn yesterday: nothing known of yesterday
+            gone = k == 4 and local >= (local_now - timedelta(days=1)).replace(
+                hour=3, minute=0, second=0, microsecond=0
+            )
+            if (k % 4 == 1 and offline) or (k % 4 == 3 and asleep) or gone:
                 t += STEP  # no reply; the counter kept running
                 continue
             if k % 4 == 2:
@@ -102,6 +106,11 @@ def test_fleet_energy_equals_the_sum_of_energy_daily(conn: psycopg.Connection) -
         "SELECT count(*) FILTER (WHERE counter_reset), count(*) FROM energy_daily"
     ).fetchone()
     assert resets is not None and resets[0] > 0 and resets[1] > 0
+    unknown = conn.execute(
+        "SELECT count(*) FROM energy_daily WHERE inverter_id = %s AND energy_wh IS NULL",
+        (inverters[4][0],),
+    ).fetchone()
+    assert unknown == (1,)
     for county in (None, "LY", "KZ", "ZZ"):
         got = queries.fleet_summary(conn, county=county)["energy"]
         want = conn.execute(_REFERENCE, {"county": county}).fetchone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, date, datetime, timedelta
 
@@ -112,21 +113,28 @@ def test_out_of_order_batches_give_the_same_energy(
     }
 
 
-def test_gap_energy_lands_after_the_gap_and_the_day_total_holds(
+def test_a_gap_inside_a_day_is_split_between_its_hours_by_the_sun(
     conn: psycopg.Connection, inverter_id: int
 ) -> None:
     readings, _ = _day_profile(0, DAY0, skip=(10, 13))  # logger silent 10:00-13:00 local
     write_readings(conn, _with_inverter(readings, inverter_id))
     assert _daily(conn, inverter_id) == {date(2025, 6, 1): (9600, False)}
-    rows = conn.execute(
-        "SELECT bucket_start, energy_wh, gap_before_s FROM energy_hourly "
-        "WHERE inverter_id = %s AND bucket_start = %s",
-        (inverter_id, DAY0 + timedelta(hours=13)),
-    ).fetchone()
-    assert rows is not None
-    # the silent 09:55-13:00 (3700 Wh) appear in the 13:00 bucket, flagged by the gap
-    assert rows[1] == 3700 + 1100
-    assert rows[2] == pytest.approx(3 * 3600 + 300)
+    hours = {
+        int((t - DAY0).total_seconds() // 3600): (e, est, n)
+        for t, e, est, n in conn.execute(
+            "SELECT bucket_start, energy_wh, estimated_wh, samples FROM energy_hourly "
+            "WHERE inverter_id = %s ORDER BY bucket_start",
+            (inverter_id,),
+        )
+    }
+    assert sum(e for e, _, _ in hours.values()) == 9600  # the hours add up to the day
+    # the silent 09:55-13:00 (3700 Wh) is spread over the hours it covers, by the sun
+    assert sum(est for _, est, _ in hours.values()) == 3700
+    for hour in (10, 11, 12):  # no reading of their own: rows made from the gap alone
+        energy_wh, estimated_wh, samples = hours[hour]
+        assert samples == 0 and energy_wh == estimated_wh > 1000
+    assert 0 < hours[9][1] < 200  # the gap's five minutes in the 09:00 hour
+    assert hours[13][:2] == (1100, 0)  # from 13:00, read as before
 
 
 def test_counter_reset_between_days_is_not_negative(
@@ -176,6 +184,134 @@ def test_rejected_counter_values_are_ignored(conn: psycopg.Connection, inverter_
     assert raw == ({"energy_wh": {"raw": 0, "reason": "counter dip"}},)
 
 
+def _sun_counter(
+    conn: psycopg.Connection, inverter_id: int, *, start: datetime, days: int, peak_w: float
+) -> list[tuple[datetime, int, float]]:
+    """Every 5 minutes from ``start`` for ``days`` days: (time, counter [Wh], power [W])
+    of an inverter producing exactly in proportion to the clear-sky sun the views split
+    gaps by (``pvmon_sun_between`` at the inverter's site), ``peak_w`` at a full sun."""
+    rows = conn.execute(
+        """
+        SELECT t, pvmon_sun_between(s.latitude, s.longitude, s.tilt_deg, s.azimuth_deg,
+                                    t, t + INTERVAL '5 minutes')
+          FROM inverters i JOIN stations s ON s.id = i.station_id,
+               generate_series(%s::timestamptz, %s::timestamptz - INTERVAL '5 minutes',
+                               INTERVAL '5 minutes') t
+         WHERE i.id = %s ORDER BY t
+        """,
+        (start, start + timedelta(days=days), inverter_id),
+    ).fetchall()
+    out, energy = [], 3_000_000.0
+    for t, sun in rows:
+        out.append((t, round(energy), peak_w * sun * 12))  # sun-hours in 5 min x 12 = kW/m2
+        energy += peak_w * sun
+    return out
+
+
+def _truth_by_day(samples: list[tuple[datetime, int, float]]) -> dict[date, int]:
+    """The counter's rise within each local day [Wh] (readings every 5 minutes)."""
+    out: dict[date, int] = {}
+    for (t, wh, _), (_, next_wh, _) in itertools.pairwise(samples):
+        day = (t + timedelta(hours=8)).date()
+        out[day] = out.get(day, 0) + next_wh - wh
+    return out
+
+
+def _hours(day: int, hour: float) -> datetime:
+    return DAY0 + timedelta(days=day, hours=hour)
+
+
+@pytest.mark.parametrize(
+    ("silent", "expect"),
+    [
+        # a logger asleep from dusk (17:00, still producing) to dawn (06:00, producing)
+        ([(_hours(0, 17), _hours(1, 6)), (_hours(1, 17), _hours(2, 6))], "exact"),
+        # unreachable from before dawn until 19:23 (first reading after it: evening, 0 W)
+        ([(_hours(0, 21), _hours(1, 19.4))], "exact"),
+        # silent from 14:00 on the first day to 10:00 on the third: the second day has no
+        # reading of its own but a rise across it
+        ([(_hours(0, 14), _hours(2, 10))], "exact"),
+        # only a pre-dawn reading on the last day, nothing after: nothing is known of it
+        ([(_hours(2, 5), _hours(3, 0))], "unknown last day"),
+    ],
+)
+def test_a_gaps_rise_goes_to_the_days_that_produced_it(
+    conn: psycopg.Connection,
+    inverter_id: int,
+    silent: list[tuple[datetime, datetime]],
+    expect: str,
+) -> None:
+    samples = _sun_counter(conn, inverter_id, start=DAY0, days=3, peak_w=3000.0)
+    truth = _truth_by_day([*samples, (DAY0 + timedelta(days=3), samples[-1][1], 0.0)])
+    readings = [
+        Reading(time=t, inverter_id=inverter_id, ac_power_w=w, energy_wh=wh)
+        for t, wh, w in samples
+        if not any(a < t <= b for a, b in silent)
+    ]
+    write_readings(conn, readings)
+    refresh_rollups(conn)
+    got = {
+        d: (e, est, n)
+        for d, e, est, n in conn.execute(
+            "SELECT day, energy_wh, estimated_wh, samples FROM energy_daily "
+            "WHERE inverter_id = %s ORDER BY day",
+            (inverter_id,),
+        )
+    }
+    days = sorted(truth)
+    assert sorted(got) == days
+    checked = days if expect == "exact" else days[:-1]
+    for day in checked:  # within rounding of the truth, every day
+        assert got[day][0] == pytest.approx(truth[day], abs=3), (day, got[day], truth[day])
+        assert truth[day] > 10_000
+    if expect == "exact":
+        assert any(est > 0 for _, est, _ in got.values())  # split days say so
+    if expect == "unknown last day":
+        assert got[days[-1]][0] is None  # not 0: a pre-dawn reading tells nothing
+        assert got[days[-2]][0] == pytest.approx(truth[days[-2]], abs=3)
+    if silent == [(_hours(0, 14), _hours(2, 10))]:
+        energy_wh, estimated_wh, samples_n = got[days[1]]
+        assert samples_n == 0 and estimated_wh == energy_wh  # wholly from the counter's rise
+    hourly = conn.execute(
+        "SELECT sum(energy_wh)::bigint FROM energy_hourly WHERE inverter_id = %s",
+        (inverter_id,),
+    ).fetchone()
+    assert hourly is not None  # the hours add up to the days
+    assert hourly[0] == sum(e for e, _, _ in got.values() if e is not None)
+
+
+@pytest.mark.parametrize(
+    ("dusk_hour", "dawn_hour", "dawn_power_w", "day2_wh"),
+    [
+        # asleep while producing, awake before production: the evening is day 1's
+        (17.0, 6.0, 0.0, 1200),
+        # awake at first light: its few Wh were day 2's
+        (17.0, 7.5, 30.0, 15 + 1200),
+        # asleep only after production ended: the dawn rise is day 2's, however small
+        (20.0, 7.5, 30.0, 15 + 1200),
+    ],
+)
+def test_a_short_gap_at_dusk_stays_with_its_day(
+    conn: psycopg.Connection,
+    inverter_id: int,
+    dusk_hour: float,
+    dawn_hour: float,
+    dawn_power_w: float,
+    day2_wh: int,
+) -> None:
+    """A flat 1.2 kW until 19:00 is no sun's shape, but whatever the shape, a rise over
+    a night with no sun at either end is the earlier day's when nothing came after dawn."""
+    readings, day1_truth, _ = _evening_then_morning(
+        dusk_hour=dusk_hour, dawn_hour=dawn_hour, dawn_power_w=dawn_power_w
+    )
+    write_readings(conn, _with_inverter(readings, inverter_id))
+    daily = _daily(conn, inverter_id)
+    assert sum(e for e, _ in daily.values()) == day1_truth + day2_wh
+    if dawn_hour < 7:  # awake before the sun: the whole rise belongs to day 1
+        assert daily[date(2025, 6, 1)][0] == day1_truth
+        assert daily[date(2025, 6, 2)][0] == day2_wh
+
+
 def _evening_then_morning(
     *, dusk_hour: float, dawn_hour: float, dawn_power_w: float
 ) -> tuple[list[Reading], int, int]:
@@ -212,44 +348,6 @@ def _evening_then_morning(
     return readings, day1, early
 
 
-@pytest.mark.parametrize(
-    ("dusk_hour", "dawn_hour", "dawn_power_w", "day1_minus_truth", "day2_wh"),
-    [
-        # asleep while producing, awake before production: the evening is day 1's
-        (17.0, 6.0, 0.0, 0, 1200),
-        # first light (under 1 % of the rating) still counts as "not yet": its 15 Wh go
-        # with the evening to day 1
-        (17.0, 7.5, 30.0, 15, 1200),
-        # awake only after production began: cannot be told apart, stays with day 2
-        (17.0, 9.0, 1200.0, -2500, 2500 + 600 + 1200),
-        # asleep only after production ended: the dawn rise is day 2's, however small
-        (20.0, 7.5, 30.0, 0, 15 + 1200),
-    ],
-)
-def test_evening_energy_of_a_sleeping_logger_stays_in_its_day(
-    conn: psycopg.Connection,
-    inverter_id: int,
-    dusk_hour: float,
-    dawn_hour: float,
-    dawn_power_w: float,
-    day1_minus_truth: int,
-    day2_wh: int,
-) -> None:
-    readings, day1_truth, _ = _evening_then_morning(
-        dusk_hour=dusk_hour, dawn_hour=dawn_hour, dawn_power_w=dawn_power_w
-    )
-    write_readings(conn, _with_inverter(readings, inverter_id))
-    daily = _daily(conn, inverter_id)
-    assert daily[date(2025, 6, 1)][0] == day1_truth + day1_minus_truth
-    assert daily[date(2025, 6, 2)][0] == day2_wh
-    hourly = conn.execute(
-        "SELECT sum(energy_wh)::bigint FROM energy_hourly WHERE inverter_id = %s",
-        (inverter_id,),
-    ).fetchone()
-    assert hourly is not None
-    assert hourly[0] == sum(e for e, _ in daily.values())  # hours add up to the days
-
-
 def test_upgrading_to_overnight_attribution_recomputes_stored_rollups(
     conn: psycopg.Connection, inverter_id: int, flavour: str
 ) -> None:
@@ -260,12 +358,18 @@ def test_upgrading_to_overnight_attribution_recomputes_stored_rollups(
     write_readings(conn, _with_inverter(readings, inverter_id))
     before = _daily(conn, inverter_id)
     assert before[date(2025, 6, 1)][0] == day1_truth - 2500  # 0009: the old attribution
-    upgrade(conn, timescaledb="on" if flavour == "timescaledb" else "off")
+    upgrade(conn, target=10, timescaledb="on" if flavour == "timescaledb" else "off")
     after = conn.execute(
         "SELECT day, energy_wh FROM energy_daily WHERE inverter_id = %s ORDER BY day",
         (inverter_id,),
     ).fetchall()  # no refresh here: the migration itself recomputed what was stored
     assert after == [(date(2025, 6, 1), day1_truth), (date(2025, 6, 2), 1200)]
+    upgrade(conn, timescaledb="on" if flavour == "timescaledb" else "off")  # 0015: the split
+    newest = conn.execute(
+        "SELECT day, energy_wh FROM energy_daily WHERE inverter_id = %s ORDER BY day",
+        (inverter_id,),
+    ).fetchall()
+    assert newest == after  # awake before dawn: the whole night's rise was day 1's anyway
 
 
 def test_today_stays_live_after_a_backfill_refresh(
