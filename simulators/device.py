@@ -18,10 +18,14 @@ from simulators.behaviour import DeviceBehaviour
 from simulators.faults import GRID_DISCONNECT, Fault
 from simulators.physics import Site, day_power_w, energy_between_wh, power_at_w
 
-__all__ = ["DeviceSpec", "SimulatedInverter", "plausible_counter_wh"]
+__all__ = ["SIMULATOR_MANUFACTURER", "DeviceSpec", "SimulatedInverter", "plausible_counter_wh"]
 
 _LOCAL = ZoneInfo("Asia/Shanghai")
 _COUNTER_LIMIT = 2**32 - 1
+
+SIMULATOR_MANUFACTURER = "pvmon-sim"
+"""The maker of the simulated models, as SunSpec ``Mn`` shows it: the default, and what a
+fleet vendor that names the protocol ("SunSpec") becomes (see :mod:`simulators.fleet`)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class DeviceSpec:
     port: int
     unit_id: int
     framing: str = "tcp"
-    manufacturer: str = "pvmon-sim"
+    manufacturer: str = SIMULATOR_MANUFACTURER
     model: str = "SIM"
 
 
@@ -123,6 +127,16 @@ class SimulatedInverter:
             self._counter_t = at
         return min(int(self._counter_wh), _COUNTER_LIMIT)
 
+    def daily_yield_wh(self, at: datetime) -> int:
+        """The device's own yield of the local day up to ``at`` [Wh], floored.
+
+        What a SUN2000 shows in 32114: energy since the local (China Standard Time)
+        midnight, outages excluded.
+        """
+        local = at.astimezone(_LOCAL)
+        midnight = datetime(local.year, local.month, local.day, tzinfo=_LOCAL)
+        return int(self.true_energy_between_wh(midnight, at))
+
     def values_at(self, at: datetime) -> dict[str, object]:
         """Canonical values (see :mod:`pvmon.registermaps`) the device reports at ``at``."""
         rated = float(self.spec.site.rated_ac_w)
@@ -141,6 +155,7 @@ class SimulatedInverter:
         values: dict[str, object] = {
             "ac_power_w": power,
             "energy_wh": self.counter_wh(at),
+            "daily_energy_wh": self.daily_yield_wh(at),
             "dc_power_w": power / 0.975 if power > 0 else 0.0,
             "ac_voltage_a_v": voltage,
             "ac_current_a_a": current,
@@ -152,6 +167,7 @@ class SimulatedInverter:
             "model": self.spec.model,
             "serial": self.spec.serial,
             "rated_ac_w": rated,
+            "unit_id": self.spec.unit_id,
             "device_time": self.behaviour.device_clock(at, since=self._start).timestamp(),
         }
         if self.behaviour.dawn_zero_minutes:

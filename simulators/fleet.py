@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from pvmon.registry.models import FleetFile, StationRecord
 from simulators.behaviour import DeviceBehaviour, LoggerBehaviour, draw_field_behaviours
-from simulators.device import DeviceSpec, SimulatedInverter
+from simulators.device import SIMULATOR_MANUFACTURER, DeviceSpec, SimulatedInverter
 from simulators.faults import Fault, draw_faults
 from simulators.physics import Site
 from simulators.server import Endpoint
@@ -17,6 +17,16 @@ __all__ = ["DEFAULT_COMMISSIONED", "build_endpoints", "device_specs"]
 
 DEFAULT_COMMISSIONED = date(2018, 1, 1)
 """Assumed commissioning date of a station whose fleet record gives none."""
+
+_PROTOCOL_VENDORS = frozenset({"sunspec"})
+"""Fleet vendors (case-folded) that name a protocol, not a maker: the fleet generator's
+vendor for its generic SunSpec inverters (SS-4000-1P, SS-50K-3P), which the simulator
+makes, so a SunSpec client reads the simulator as their manufacturer (``Mn``)."""
+
+
+def _manufacturer(vendor: str) -> str:
+    """The manufacturer a simulated inverter of fleet vendor ``vendor`` reports."""
+    return SIMULATOR_MANUFACTURER if vendor.casefold() in _PROTOCOL_VENDORS else vendor
 
 
 def _site(station: StationRecord, *, share: float, rated_ac_w: int) -> Site:
@@ -49,7 +59,7 @@ def device_specs(fleet: FleetFile) -> list[DeviceSpec]:
                     port=inverter.port,
                     unit_id=inverter.unit_id,
                     framing=inverter.framing,
-                    manufacturer=inverter.vendor,
+                    manufacturer=_manufacturer(inverter.vendor),
                     model=inverter.model,
                 )
             )

@@ -86,12 +86,19 @@ CANONICAL_KEYS: Mapping[str, type] = MappingProxyType(
         "serial": str,
         "rated_ac_w": float,
         "device_time": int,
+        "daily_energy_wh": int,
+        "unit_id": int,
     }
 )
 """Every canonical key and the Python type its decoded value has.
 
 ``device_time`` [s since 1970] is an ``int`` except where a map carries milliseconds
 (the SunSpec map's simulation clock), where it is a ``float``.
+
+``daily_energy_wh`` (the device's own yield of the day [Wh]) and ``unit_id`` (its Modbus
+unit id, SunSpec ``DA``) are encoded for the simulator but decoded by no map: daily
+energy comes only from lifetime-counter differences (field note 9) and the unit id is
+known from the registry.
 """
 
 SUNSPEC_STATES: Mapping[int, str] = MappingProxyType(
@@ -126,7 +133,7 @@ _WORDS_PER_DTYPE: Mapping[str, int] = MappingProxyType(
 )
 _SIGNED: frozenset[str] = frozenset({"int16", "int32", "sunssf"})
 _ACCUMULATORS: frozenset[str] = frozenset({"acc32", "acc64"})
-_FLOORED_KEYS: frozenset[str] = frozenset({"energy_wh", "device_time"})
+_FLOORED_KEYS: frozenset[str] = frozenset({"energy_wh", "daily_energy_wh", "device_time"})
 _SUNSSF_NOT_IMPLEMENTED = 0x8000
 _SUNSSF_LIMIT = 10  # SunSpec scale factors lie in -10..10
 _POW10: tuple[int, ...] = tuple(10**n for n in range(_SUNSSF_LIMIT + 1))

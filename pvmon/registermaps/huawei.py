@@ -29,7 +29,11 @@ canonical unit (Huawei's unit and gain in brackets)::
     32089      U16   1     device status                    state (see below)        -
     32090      U16   1     fault code                       event_code               -
     32106      U32   2     accumulated energy [kWh, 100]    energy_wh [Wh]           1
+    32114      U32   2     daily energy yield [kWh, 100]    daily_energy_wh [Wh]     1
     40000      U32   2     system time [s since 1970]       device_time [s]          -
+
+32114 is encode-only: the simulator serves the yield of the local day, the collector
+never reads it (daily energy comes only from lifetime-counter differences, field note 9).
 
 All multi-word values are big-endian (high word first), as the document specifies; word
 order is nevertheless a per-point property (:class:`~pvmon.registermaps.base.Point`), see
@@ -74,7 +78,9 @@ Three read requests: identity ``30000+75``, measurements ``32064+44`` and clock
 inside a request that pvmon does not use (30025-30072: PN, versions, model id, string
 counts; 32066-32068 line voltages, 32078 peak power, 32082-32084, 32086, 32088,
 32091-32105 startup/shutdown times and others) are read and ignored, and the simulator
-serves them as 0.
+serves them as 0. The simulator also answers 32108-32115 (32108-32113 undocumented, read
+as 0), so a client reading 32106-32115 in one request, as the SUN2000 answers it, gets
+both yields instead of exception 2.
 """
 
 from __future__ import annotations
@@ -171,6 +177,9 @@ _POINTS: tuple[Point, ...] = (
     Point("device_time", 40000, 2, "uint32", units="s"),
 )
 
+_DAILY_YIELD = Point("daily_energy_wh", 32114, 2, "uint32", scale=1, units="Wh")
+_UNDOCUMENTED_ZERO = range(32108, 32114)  # between the two yields: served as 0
+
 _IDENTITY = ("model", "serial", "rated_ac_w")
 _CLOCK = ("device_time",)
 
@@ -196,5 +205,7 @@ def build_huawei_sun2000_map(*, phases: int) -> RegisterMap:
         points=_POINTS,
         blocks=blocks,
         sentinels=_SENTINELS,
+        filler=dict.fromkeys(_UNDOCUMENTED_ZERO, 0),
         enums={"state": EnumCodec(DEVICE_STATUS_TO_STATE, STATE_TO_DEVICE_STATUS)},
+        encode_only_points=(_DAILY_YIELD,),
     )

@@ -29,6 +29,26 @@ Mn / Md / SN       manufacturer / model / serial (model 1)
 WRtg               rated_ac_w [W]               WRtg_SF (model 120)
 =================  ===========================  =========================
 
+Written for SunSpec clients but never decoded (encode-only points):
+
+- ``DA`` (model 1): the canonical ``unit_id``, the device's Modbus unit id (0..255);
+- ``A`` (model 101/103): the total current, the sum of the phase currents;
+- the other mandatory points of the nameplate model 120, derived from ``rated_ac_w``
+  [W] and the phase count (a PV inverter feeding in at up to its rating, 230 V per
+  phase)::
+
+      DERTyp                 4 (PV)
+      VARtg [VA]             rated W
+      VArRtgQ1 / Q4 [var]    +0.44 / -0.44 x rated W (cos phi 0.9 at rated power;
+                             quadrant 1 injects, 4 absorbs: negative, as SMA does,
+                             sunspec/models #204)
+      VArRtgQ2 / Q3 [var]    0 (a PV inverter never draws active power)
+      ARtg [A]               rated W / (230 V x phases)
+      PFRtgQ1 / Q4           0.8 / -0.8 (sign of the reactive power)
+      PFRtgQ2 / Q3           1 (no reactive capability in those quadrants)
+
+  each with its scale factor (``VARtg_SF``, ``VArRtg_SF``, ``ARtg_SF``, ``PFRtg_SF``).
+
 "Not implemented" is 0x8000 for int16 and sunssf, 0xFFFF for uint16/enum16,
 0xFFFFFFFF for bitfield32, all zero for strings and **0 for acc32**: an energy counter
 that reads 0 decodes to ``None``, as the standard says. A value whose scale factor is
@@ -43,9 +63,9 @@ yielding garbage.
 
 Encoding chooses each scale factor automatically: the finest one in -2..10 (WH_SF 0..10)
 at which every value sharing it fits, so scale factors change at run time as values
-grow, like real devices do; ``encode(..., scale_factors={"W_SF": -1})`` forces one. The
-mandatory total current ``A`` is written as the sum of the phase currents, ``DERTyp`` as
-4 (PV), ``Evt2`` as 0; every other unused point as "not implemented".
+grow, like real devices do; ``encode(..., scale_factors={"W_SF": -1})`` forces one.
+``Evt2`` is written as 0; every other unused point (the optional storage ratings of
+model 120, ``Opt``, ``Vr``) as "not implemented".
 
 Simulation clock (pvmon extension, outside the SunSpec model chain so SunSpec clients
 never see it): holding registers
@@ -120,7 +140,30 @@ _INVERTER_KEYS: Mapping[str, str] = {
     "Evt1": "event_code",
 }
 _NAMEPLATE_KEYS: Mapping[str, str] = {"WRtg": "rated_ac_w"}
-_ENCODE_ONLY = frozenset({"A"})  # mandatory total current, derived from the phases
+# model 120: mandatory ratings, derived from rated_ac_w and the phase count
+_NAMEPLATE_DERIVED = (
+    "VARtg",
+    "VArRtgQ1",
+    "VArRtgQ2",
+    "VArRtgQ3",
+    "VArRtgQ4",
+    "ARtg",
+    "PFRtgQ1",
+    "PFRtgQ2",
+    "PFRtgQ3",
+    "PFRtgQ4",
+)
+_ENCODE_ONLY = frozenset(
+    {
+        "DA",  # model 1: the Modbus unit id
+        "A",  # model 101/103: mandatory total current, derived from the phases
+        *_NAMEPLATE_DERIVED,
+    }
+)
+_NOMINAL_PHASE_VOLTAGE_V = 230.0
+_VAR_RATING_PER_W = 0.44  # sin(acos(0.9)) = 0.436: cos phi 0.9 at rated power
+_MIN_POWER_FACTOR = 0.8
+_MAX_UNIT_ID = 255  # a Modbus unit id is one byte
 _UNITS = {"C": "°C"}
 _SF_RANGE = {"WH_SF": (0, 10)}  # energy stays in whole Wh while it fits
 _FIXED_VALUES = {"DERTyp": _DER_TYPE_PV, "Evt2": 0}
@@ -193,6 +236,7 @@ class _Layout:
             addresses[p["name"]] = address
             address += int(p["size"])
         scale_factors: set[str] = set()
+        encode_only_scale_factors: set[str] = set()
         for p in model_points[2:]:
             name, size, at = p["name"], int(p["size"]), addresses[p["name"]]
             fixed = _FIXED_VALUES.get(name)
@@ -215,16 +259,60 @@ class _Layout:
             elif name in _ENCODE_ONLY:
                 dtype = cast(DType, p["type"])
                 self.encode_only.append(Point(name, at, size, dtype, scale=sf_name))
+                if sf_name:
+                    encode_only_scale_factors.add(sf_name)
         for sf_name in sorted(scale_factors):
             self.points.append(Point(sf_name, addresses[sf_name], 1, "sunssf"))
+        for sf_name in sorted(encode_only_scale_factors - scale_factors):
+            self.encode_only.append(Point(sf_name, addresses[sf_name], 1, "sunssf"))
         return address
 
 
+def _nameplate_ratings(rated_ac_w: object, *, phases: int) -> dict[str, float | None]:
+    """The derived mandatory points of model 120 for an inverter rated ``rated_ac_w`` [W].
+
+    ``None`` (or no number) gives ``None`` for each: written as "not implemented".
+    """
+    if (
+        isinstance(rated_ac_w, bool)
+        or not isinstance(rated_ac_w, int | float)
+        or not math.isfinite(rated_ac_w)
+    ):
+        return dict.fromkeys(_NAMEPLATE_DERIVED)
+    rated = float(rated_ac_w)
+    var_rating = _VAR_RATING_PER_W * rated
+    return {
+        "VARtg": rated,
+        "VArRtgQ1": var_rating,
+        "VArRtgQ2": 0.0,
+        "VArRtgQ3": 0.0,
+        "VArRtgQ4": -var_rating,
+        "ARtg": rated / (_NOMINAL_PHASE_VOLTAGE_V * phases),
+        "PFRtgQ1": _MIN_POWER_FACTOR,
+        "PFRtgQ2": 1.0,
+        "PFRtgQ3": 1.0,
+        "PFRtgQ4": -_MIN_POWER_FACTOR,
+    }
+
+
 class SunSpecRegisterMap(RegisterMap):
-    """SunSpec map: adds the derived total current and the millisecond clock."""
+    """SunSpec map: adds the derived points (unit id, total current, nameplate ratings)
+    and the millisecond clock."""
 
     def _prepare_values(self, values: Mapping[str, object]) -> dict[str, object]:
         prepared = super()._prepare_values(values)
+        unit_id = values.get("unit_id")
+        if unit_id is not None and (
+            isinstance(unit_id, bool)
+            or not isinstance(unit_id, int)
+            or not 0 <= unit_id <= _MAX_UNIT_ID
+        ):
+            raise RegisterMapError(
+                f"register map {self.label}: unit_id={unit_id!r} is not a Modbus unit id "
+                f"(an int in 0..{_MAX_UNIT_ID})"
+            )
+        prepared["DA"] = unit_id
+        prepared.update(_nameplate_ratings(values.get("rated_ac_w"), phases=self.phases))
         currents = [
             values.get(key) for key in ("ac_current_a_a", "ac_current_b_a", "ac_current_c_a")
         ]

@@ -38,6 +38,7 @@ def _device(
     phases: int = 1,
     faults: Sequence[Fault] = (),
     start: datetime = NOON,
+    unit_id: int = 1,
 ) -> SimulatedInverter:
     spec = DeviceSpec(
         serial=serial,
@@ -46,7 +47,7 @@ def _device(
         phases=phases,
         host="127.0.0.1",
         port=0,
-        unit_id=1,
+        unit_id=unit_id,
     )
     return SimulatedInverter(spec, seed=7, start=start, faults=faults)
 
@@ -286,5 +287,66 @@ async def test_device_clock_register_in_accelerated_mode(client_for) -> None:
         seen = device.register_map.decode_block(clock_block, response.registers)
         assert abs(float(seen["device_time"]) - clock.now().timestamp()) < 3600  # type: ignore[arg-type]
         assert float(seen["device_time"]) > NOON.timestamp()  # type: ignore[arg-type]
+    finally:
+        await server.stop()
+
+
+# -- what a SunSpec or SUN2000 client notices beyond pvmon's own blocks -----------------
+
+
+@pytest.mark.parametrize(
+    ("start", "count", "exception_code"),
+    [
+        (32106, 10, None),  # accumulated and daily yield in one request, as clients read
+        (32114, 2, None),  # the daily yield alone
+        (32108, 6, None),  # undocumented between the two: 0
+        (32064, 52, None),  # pvmon's measurement block through the daily yield
+        (32106, 11, 2),  # 32116 is not served
+        (32116, 2, 2),
+    ],
+)
+@pytest.mark.parametrize("phases", [1, 3])
+async def test_a_sun2000_answers_the_yields_block_as_the_real_one(
+    client_for, phases: int, start: int, count: int, exception_code: int | None
+) -> None:
+    device = _device(map_name="huawei_sun2000", phases=phases)
+    server = await _serve({1: device}, clock=SimClock(start=NOON, stepped=True))
+    try:
+        response = await (await client_for(server)).read_holding_registers(
+            start, count=count, device_id=1
+        )
+        if exception_code is not None:
+            assert response.isError() and response.exception_code == exception_code
+            return
+        assert not response.isError(), response
+        registers = dict(zip(range(start, start + count), response.registers, strict=True))
+        expected = {
+            32106: device.counter_wh(NOON) // 10,  # kWh x 100
+            32114: device.daily_yield_wh(NOON) // 10,
+        }
+        for address, value in expected.items():
+            if address in registers:
+                assert (registers[address] << 16) | registers[address + 1] == value
+        assert all(registers[a] == 0 for a in range(32108, 32114) if a in registers)
+        if 32114 in registers:
+            assert expected[32114] > 0  # a June noon has produced something, cloudy or not
+    finally:
+        await server.stop()
+
+
+async def test_every_sunspec_unit_reports_its_unit_id_as_device_address(client_for) -> None:
+    devices = {unit: _device(f"INV{unit}", unit_id=unit) for unit in (1, 2, 17, 247)}
+    server = await _serve(devices)
+    try:
+        client = await client_for(server)
+        for unit in devices:
+            # model 1 from its header to DA and the pad: 40002 + 2 + 66
+            response = await client.read_holding_registers(40002, count=68, device_id=unit)
+            assert not response.isError(), response
+            header, body = response.registers[:2], response.registers[2:]
+            assert header == [1, 66]
+            manufacturer = b"".join(w.to_bytes(2, "big") for w in body[0:16]).rstrip(b"\0")
+            assert manufacturer == b"pvmon-sim"
+            assert body[64] == unit  # DA
     finally:
         await server.stop()

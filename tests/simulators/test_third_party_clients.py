@@ -41,7 +41,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[int, SimulatedInver
             phases=phases,
             host="127.0.0.1",
             port=0,
-            unit_id=1,
+            unit_id=17,  # not 1: the device address must be the unit's own
             manufacturer="pvmon-sim",
             model="SS-SIM",
         ),
@@ -50,7 +50,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[int, SimulatedInver
     )
     loop = asyncio.new_event_loop()
     server = EndpointServer(
-        Endpoint("127.0.0.1", 0, "tcp", {1: device}), clock=SimClock(start=NOON)
+        Endpoint("127.0.0.1", 0, "tcp", {17: device}), clock=SimClock(start=NOON)
     )
     ready = threading.Event()
 
@@ -73,7 +73,9 @@ def test_pysunspec2_discovers_models_and_reads_power_and_energy(
     served: tuple[int, SimulatedInverter],
 ) -> None:
     port, device = served
-    client = SunSpecModbusClientDeviceTCP(slave_id=1, ipaddr="127.0.0.1", ipport=port, timeout=5)
+    client = SunSpecModbusClientDeviceTCP(
+        slave_id=device.spec.unit_id, ipaddr="127.0.0.1", ipport=port, timeout=5
+    )
     try:
         client.scan()
         inverter_model = 101 if device.spec.phases == 1 else 103
@@ -86,6 +88,40 @@ def test_pysunspec2_discovers_models_and_reads_power_and_energy(
         assert inverter.WH.cvalue == pytest.approx(truth["energy_wh"], abs=10)
         assert inverter.St.cvalue == truth["state"]
         assert client.models[120][0].WRtg.cvalue == pytest.approx(device.spec.site.rated_ac_w)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("model_id", [1, 120])
+def test_pysunspec2_reads_no_mandatory_point_as_not_implemented(
+    served: tuple[int, SimulatedInverter], model_id: int
+) -> None:
+    port, device = served
+    client = SunSpecModbusClientDeviceTCP(
+        slave_id=device.spec.unit_id, ipaddr="127.0.0.1", ipport=port, timeout=5
+    )
+    try:
+        client.scan()
+        model = client.models[model_id][0]
+        mandatory = [
+            name for name, point in model.points.items() if point.pdef.get("mandatory") == "M"
+        ]
+        assert len(mandatory) >= (5 if model_id == 1 else 19)
+        # pysunspec2 reads a "not implemented" value (0x8000, 0xFFFF, empty string) as None
+        assert {n: model.points[n].value for n in mandatory if model.points[n].value is None} == {}
+        if model_id == 1:
+            assert model.Mn.cvalue == "pvmon-sim"
+            assert model.DA.cvalue == device.spec.unit_id
+        else:
+            rated = device.spec.site.rated_ac_w
+            phases = device.spec.phases
+            assert model.DERTyp.cvalue == 4  # PV
+            assert model.VARtg.cvalue == pytest.approx(rated)
+            assert model.VArRtgQ1.cvalue == pytest.approx(0.44 * rated, rel=1e-3)
+            assert model.VArRtgQ4.cvalue == pytest.approx(-0.44 * rated, rel=1e-3)
+            assert model.ARtg.cvalue == pytest.approx(rated / (230 * phases), abs=0.01)
+            assert model.PFRtgQ1.cvalue == pytest.approx(0.8)
+            assert model.PFRtgQ4.cvalue == pytest.approx(-0.8)
     finally:
         client.close()
 
@@ -103,7 +139,7 @@ def test_mbpoll_reads_the_sunspec_marker(served: tuple[int, SimulatedInverter]) 
             "-m",
             "tcp",
             "-a",
-            "1",
+            "17",
             "-p",
             str(port),
             "-t",

@@ -341,3 +341,63 @@ def test_a_low_word_first_counter_round_trips(energy: int) -> None:
 def test_decode_block_names_map_and_block_on_a_short_read(huawei: RegisterMap) -> None:
     with pytest.raises(RegisterMapError, match=r"'huawei_sun2000' \(3-phase\): block 32064\+44"):
         huawei.decode_block(MEASUREMENTS, [0] * 43)
+
+
+# -- the yields block a client reads in one request (32106-32115) ---------------------------
+
+
+def _u32(image: dict[int, int], address: int) -> int:
+    return (image[address] << 16) | image[address + 1]
+
+
+@pytest.mark.parametrize("name", ["huawei_sun2000", "huawei_sun2000_lw"])
+@pytest.mark.parametrize("phases", [1, 3])
+def test_registers_32106_to_32115_are_all_in_the_image(name: str, phases: int) -> None:
+    image = get_map(name, phases=phases).encode({**THREE_PHASE_VALUES, "daily_energy_wh": 23_456})
+    assert all(a in image for a in range(32106, 32116))
+    assert [image[a] for a in range(32108, 32114)] == [0] * 6  # undocumented: read as 0
+    assert _u32(image, 32114) == 2345  # 23.45 kWh, gain 100, high word first
+
+
+@pytest.mark.parametrize(
+    ("daily_energy_wh", "raw"),
+    [
+        (0, 0),
+        (9, 0),  # floored to the 10 Wh resolution: no energy shown before it is produced
+        (10, 1),
+        (23_456, 2345),
+        (412_345, 41_234),  # a 50 kW inverter's long June day
+        ((2**32 - 2) * 10, 2**32 - 2),
+        (None, 0xFFFFFFFF),  # not available: the U32 invalid value
+    ],
+)
+def test_the_daily_yield_is_written_at_32114_in_hundredths_of_a_kwh(
+    huawei: RegisterMap, daily_energy_wh: int | None, raw: int
+) -> None:
+    image = huawei.encode({"energy_wh": 1_234_560, "daily_energy_wh": daily_energy_wh})
+    assert _u32(image, 32114) == raw
+    assert _u32(image, 32106) == 123_456  # the lifetime counter is not disturbed
+
+
+@pytest.mark.parametrize(
+    ("daily_energy_wh", "message"),
+    [
+        (-10, "does not fit uint32"),
+        ((2**32 - 1) * 10, "does not fit uint32"),  # the invalid value itself
+        (2**32 * 10, "does not fit uint32"),
+        ("12", "is not a number"),
+    ],
+)
+def test_a_daily_yield_beyond_the_register_is_refused(
+    huawei: RegisterMap, daily_energy_wh: object, message: str
+) -> None:
+    with pytest.raises(RegisterMapError, match=rf"daily_energy_wh=.* {message}"):
+        huawei.encode({"daily_energy_wh": daily_energy_wh})
+
+
+def test_the_daily_yield_is_never_decoded(huawei: RegisterMap) -> None:
+    """Daily energy comes only from lifetime-counter differences (field note 9)."""
+    image = huawei.encode({**THREE_PHASE_VALUES, "daily_energy_wh": 23_456})
+    assert "daily_energy_wh" not in huawei.decode(image)
+    assert "daily_energy_wh" not in huawei.canonical_keys
+    assert huawei.blocks == (IDENTITY, MEASUREMENTS, CLOCK)  # the collector reads no more

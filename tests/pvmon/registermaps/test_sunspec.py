@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Mapping
+from importlib import resources
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -397,3 +400,113 @@ def test_decode_reads_the_clock_only_when_the_image_has_it() -> None:
     for address in range(39990, 39993):
         del image[address]
     assert "device_time" not in register_map.decode(image)
+
+
+# -- what a SunSpec client notices: mandatory points, nameplate, device address ----------
+
+MODEL_STARTS = {1: 40002, 101: 40070, 103: 40070, 120: 40122}
+
+
+def _model_definition(model_id: int) -> list[dict[str, Any]]:
+    path = resources.files("sunspec2") / "models" / "json" / f"model_{model_id}.json"
+    points: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["group"]["points"]
+    return points
+
+
+def _sunspec_model(image: Mapping[int, int], model_id: int) -> sunspec_device.Model:
+    """pysunspec2's view of one model of ``image`` (an independent decoder)."""
+    start = MODEL_STARTS[model_id]
+    length = image[start + 1]
+    data = struct.pack(f">{length + 2}H", *(image[a] for a in range(start, start + length + 2)))
+    return sunspec_device.Model(model_id=model_id, model_addr=start, model_len=length, data=data)
+
+
+@pytest.mark.parametrize(
+    ("phases", "model_id"), [(1, 1), (1, 101), (1, 120), (3, 1), (3, 103), (3, 120)]
+)
+def test_every_mandatory_point_is_implemented(phases: int, model_id: int) -> None:
+    """Every point the model definition marks mandatory ("M") reads as a value."""
+    image = get_map("sunspec", phases=phases).encode({**MAPS[phases], "unit_id": 3})
+    model = _sunspec_model(image, model_id)
+    mandatory = [p["name"] for p in _model_definition(model_id) if p.get("mandatory") == "M"]
+    assert len(mandatory) >= 5  # ID, L and at least Mn, Md, SN
+    unimplemented = [name for name in mandatory if getattr(model, name).value is None]
+    assert unimplemented == []
+
+
+@pytest.mark.parametrize(
+    ("phases", "rated_ac_w", "expected"),
+    [
+        (
+            1,
+            4000.0,
+            {"VARtg": 4000, "VArRtgQ1": 1760, "VArRtgQ4": -1760, "ARtg": 17.39},
+        ),
+        (
+            1,
+            250.0,  # a micro-inverter
+            {"VARtg": 250, "VArRtgQ1": 110, "VArRtgQ4": -110, "ARtg": 1.09},
+        ),
+        (
+            3,
+            50_000.0,
+            {"VARtg": 50_000, "VArRtgQ1": 22_000, "VArRtgQ4": -22_000, "ARtg": 72.46},
+        ),
+        (
+            3,
+            110_000.0,  # beyond int16 at scale 1: VArRtg_SF grows
+            {"VARtg": 110_000, "VArRtgQ1": 48_400, "VArRtgQ4": -48_400, "ARtg": 159.42},
+        ),
+    ],
+)
+def test_nameplate_ratings_follow_the_rated_power(
+    phases: int, rated_ac_w: float, expected: dict[str, float]
+) -> None:
+    image = get_map("sunspec", phases=phases).encode({**MAPS[phases], "rated_ac_w": rated_ac_w})
+    nameplate = _sunspec_model(image, 120)
+    assert nameplate.DERTyp.value == 4  # PV
+    assert nameplate.WRtg.cvalue == pytest.approx(rated_ac_w)
+    for name, value in expected.items():
+        assert getattr(nameplate, name).cvalue == pytest.approx(value, abs=0.006), name
+    # a PV inverter never draws active power: no reactive capability in quadrants 2 and 3
+    assert (nameplate.VArRtgQ2.cvalue, nameplate.VArRtgQ3.cvalue) == (0, 0)
+    power_factors = [getattr(nameplate, f"PFRtgQ{q}").cvalue for q in (1, 2, 3, 4)]
+    assert power_factors == pytest.approx([0.8, 1.0, 1.0, -0.8])
+
+
+@pytest.mark.parametrize("phases", [1, 3])
+def test_without_a_rating_the_nameplate_reads_not_implemented(phases: int) -> None:
+    image = get_map("sunspec", phases=phases).encode({**MAPS[phases], "rated_ac_w": None})
+    nameplate = _sunspec_model(image, 120)
+    assert nameplate.DERTyp.value == 4
+    derived = [
+        "WRtg",
+        "VARtg",
+        "ARtg",
+        *(f"{k}Q{q}" for k in ("VArRtg", "PFRtg") for q in range(1, 5)),
+    ]
+    assert {name: getattr(nameplate, name).value for name in derived} == dict.fromkeys(derived)
+
+
+@pytest.mark.parametrize(
+    ("unit_id", "word"),
+    [(1, 1), (7, 7), (247, 247), (0, 0), (255, 255), (None, 0xFFFF)],
+)
+def test_the_device_address_is_the_unit_id(unit_id: int | None, word: int) -> None:
+    register_map = get_map("sunspec", phases=1)
+    image = register_map.encode({**SINGLE_PHASE_VALUES, "unit_id": unit_id})
+    assert image[40068] == word
+    assert _sunspec_model(image, 1).DA.value == (None if unit_id is None else word)
+    assert "unit_id" not in register_map.decode(image)  # the registry knows it
+
+
+@pytest.mark.parametrize("unit_id", [-1, 256, 0xFFFF, True, 1.0, "1"])
+def test_a_unit_id_that_is_not_one_is_refused(unit_id: object) -> None:
+    with pytest.raises(RegisterMapError, match=r"unit_id=.* is not a Modbus unit id"):
+        get_map("sunspec", phases=1).encode({"unit_id": unit_id})
+
+
+@pytest.mark.parametrize("phases", [1, 3])
+def test_the_manufacturer_is_what_the_device_says(phases: int) -> None:
+    image = get_map("sunspec", phases=phases).encode({**MAPS[phases], "manufacturer": "Acme"})
+    assert _sunspec_model(image, 1).Mn.value == "Acme"
