@@ -106,6 +106,7 @@ __all__ = [
     "SYSTEM_LOSSES",
     "WIND_SPEED_M_S",
     "CacheStats",
+    "ProfileKey",
     "Site",
     "all_sky_irradiance",
     "annual_specific_yield_kwh_per_kwp",
@@ -119,6 +120,7 @@ __all__ = [
     "plane_of_array_w_m2",
     "power_at_w",
     "profile_cache_info",
+    "profile_key",
 ]
 
 GAMMA_PDC = -0.0037  # power temperature coefficient [1/°C]
@@ -339,7 +341,7 @@ def _plane_of_array(
     return _PlaneOfArray(poa_global.reshape(shape), np.asarray(effective).reshape(shape))
 
 
-def _compute_profiles(key: _ProfileKey, ordinals: tuple[int, ...], seed: int) -> np.ndarray:
+def _compute_profiles(key: ProfileKey, ordinals: tuple[int, ...], seed: int) -> np.ndarray:
     """DC power after system losses [W per kWp], (days, 1,441), for one pass of days."""
     cell, tilt_deg, azimuth_deg, altitude_m, timezone = key
     sun = _sun(cell, altitude_m, timezone, ordinals)
@@ -361,7 +363,9 @@ def _compute_profiles(key: _ProfileKey, ordinals: tuple[int, ...], seed: int) ->
     return dc
 
 
-class _ProfileKey(NamedTuple):
+class ProfileKey(NamedTuple):
+    """What a normalised profile depends on besides the day and the seed."""
+
     cell: WeatherCell
     tilt_deg: float
     azimuth_deg: float
@@ -369,8 +373,10 @@ class _ProfileKey(NamedTuple):
     timezone: str
 
 
-def _profile_key(site: Site) -> _ProfileKey:
-    return _ProfileKey(
+def profile_key(site: Site) -> ProfileKey:
+    """The key under which sites share normalised profiles: same cell, orientation
+    (0.1°), altitude (100 m) and time zone. Order work by it to reuse the cache."""
+    return ProfileKey(
         site.cell,
         round(site.tilt_deg, 1),
         round(site.azimuth_deg, 1),
@@ -388,9 +394,9 @@ class _ProfileCache:
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
-        self._store: OrderedDict[tuple[_ProfileKey, int, int], np.ndarray] = OrderedDict()
+        self._store: OrderedDict[tuple[ProfileKey, int, int], np.ndarray] = OrderedDict()
 
-    def profiles(self, key: _ProfileKey, ordinals: Sequence[int], seed: int) -> list[np.ndarray]:
+    def profiles(self, key: ProfileKey, ordinals: Sequence[int], seed: int) -> list[np.ndarray]:
         found: dict[int, np.ndarray] = {}
         with self._lock:
             for ordinal in ordinals:
@@ -453,7 +459,7 @@ def plane_of_array_w_m2(site: Site, day: date, *, seed: int | None) -> np.ndarra
     ``seed=None``: a cloudless sky (cloud factor 1, the clear-sky model alone); otherwise
     the seeded weather of the site's cell, as the power model sees it.
     """
-    key = _profile_key(site)
+    key = profile_key(site)
     sun = _sun(key.cell, key.altitude_m, key.timezone, (day.toordinal(),))
     if seed is None:
         cloud = np.ones_like(sun.ghi)
@@ -487,7 +493,7 @@ _ZEROS.flags.writeable = False
 
 def _ac_curves(site: Site, days: Sequence[date], seed: int, device_key: str) -> np.ndarray:
     """AC power [W] at each minute of each local day, (days, 1,441); a fresh array."""
-    profiles = np.stack(_PROFILES.profiles(_profile_key(site), [d.toordinal() for d in days], seed))
+    profiles = np.stack(_PROFILES.profiles(profile_key(site), [d.toordinal() for d in days], seed))
     scale = site.capacity_kwp * device_factor(device_key)
     degradation = np.array([degradation_factor(site, d) for d in days])
     dc = profiles * (scale * degradation)[:, np.newaxis]
