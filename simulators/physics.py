@@ -42,8 +42,11 @@ and reused by every station in the cell with that orientation. Step 6 is a few v
 operations. Many days at once (:func:`days_power_w`, the history backfill) compute the
 missing profiles in one vectorised pass, up to :data:`_DAYS_PER_PASS` days: one solar
 position and clear-sky computation per cell for all of them, shared by every
-orientation in the cell. A day's values are the same whichever way it was computed
-(elementwise arithmetic on the same inputs).
+orientation in the cell. The location-independent 80 % of NREL SPA (Earth-Sun geometry,
+nutation, sidereal time) is computed once per time for every cell; only the topocentric
+rest is per cell, bit for bit what pvlib's ``get_solarposition`` gives (a test checks
+it). A day's values are the same whichever way it was computed (elementwise arithmetic
+on the same inputs).
 
 Plausibility (published references; see tests/simulators/test_physics.py)
 -------------------------------------------------------------------------
@@ -82,6 +85,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pvlib
+from pvlib import spa
 
 from simulators.weather import (
     MINUTES_PER_DAY,
@@ -231,15 +235,96 @@ class _Sun(NamedTuple):
     day_of_year: np.ndarray  # [1..366]
 
 
+class _Geocentric(NamedTuple):
+    """The location-independent part of NREL SPA for a run of times (pvlib.spa names)."""
+
+    times: pd.DatetimeIndex
+    sidereal_time: np.ndarray  # v [°]
+    right_ascension: np.ndarray  # alpha [°]
+    declination: np.ndarray  # delta [°]
+    radius: np.ndarray  # R, Earth-Sun distance [AU]
+
+
+_SPA_DELTA_T_S = 67.0  # pvlib's default ΔT [s]
+_SPA_REFRACTION_DEG = 0.5667  # pvlib's default atmospheric refraction at sunrise [°]
+_SPA_TEMPERATURE_C = 12.0  # pvlib's default for the refraction correction [°C]
+
+
 @lru_cache(maxsize=4)
-def _sun(cell: WeatherCell, altitude_m: float, timezone: str, ordinals: tuple[int, ...]) -> _Sun:
-    """Solar position (NREL SPA) and Ineichen clear sky, one pvlib call for all the days."""
+def _geocentric(timezone: str, ordinals: tuple[int, ...]) -> _Geocentric:
+    """Sun as seen from the Earth's centre at each minute of the days: the costly 80 % of
+    SPA, shared by every weather cell (the steps of pvlib.spa.solar_position_numpy)."""
     days = [date.fromordinal(o) for o in ordinals]
     times = _day_times(days[0], timezone) if len(days) == 1 else _many_day_times(days, timezone)
+    epoch = pd.Timestamp("1970-01-01", tz="UTC").tz_convert(times.tz)
+    unixtime = np.array((times - epoch) / pd.Timedelta("1s"))
+    jd = spa.julian_day(unixtime)
+    jde = spa.julian_ephemeris_day(jd, _SPA_DELTA_T_S)
+    jc = spa.julian_century(jd)
+    jce = spa.julian_ephemeris_century(jde)
+    jme = spa.julian_ephemeris_millennium(jce)
+    radius = spa.heliocentric_radius_vector(jme)
+    theta = spa.geocentric_longitude(spa.heliocentric_longitude(jme))
+    beta = spa.geocentric_latitude(spa.heliocentric_latitude(jme))
+    x0 = spa.mean_elongation(jce)
+    x1 = spa.mean_anomaly_sun(jce)
+    x2 = spa.mean_anomaly_moon(jce)
+    x3 = spa.moon_argument_latitude(jce)
+    x4 = spa.moon_ascending_longitude(jce)
+    nutation = np.empty((2, len(x0)))
+    spa.longitude_obliquity_nutation(jce, x0, x1, x2, x3, x4, nutation)
+    delta_psi, delta_epsilon = nutation[0], nutation[1]
+    epsilon = spa.true_ecliptic_obliquity(spa.mean_ecliptic_obliquity(jme), delta_epsilon)
+    lamd = spa.apparent_sun_longitude(theta, delta_psi, spa.aberration_correction(radius))
+    v = spa.apparent_sidereal_time(spa.mean_sidereal_time(jd, jc), delta_psi, epsilon)
+    alpha = spa.geocentric_sun_right_ascension(lamd, epsilon, beta)
+    delta = spa.geocentric_sun_declination(lamd, epsilon, beta)
+    return _Geocentric(times, v, alpha, delta, radius)
+
+
+def _solar_position(geo: _Geocentric, cell: WeatherCell, altitude_m: float) -> pd.DataFrame:
+    """The topocentric rest of SPA for one place: bitwise what pvlib's
+    ``Location.get_solarposition(method="nrel_numpy")`` gives (a test checks it)."""
+    lat, lon = cell.latitude, cell.longitude
+    pressure_mbar = float(pvlib.atmosphere.alt2pres(altitude_m)) / 100.0
+    hour_angle = spa.local_hour_angle(geo.sidereal_time, lon, geo.right_ascension)
+    xi = spa.equatorial_horizontal_parallax(geo.radius)
+    u = spa.uterm(lat)
+    x = spa.xterm(u, lat, altitude_m)
+    y = spa.yterm(u, lat, altitude_m)
+    delta_alpha = spa.parallax_sun_right_ascension(x, xi, hour_angle, geo.declination)
+    delta_prime = spa.topocentric_sun_declination(
+        geo.declination, x, y, xi, delta_alpha, hour_angle
+    )
+    h_prime = spa.topocentric_local_hour_angle(hour_angle, delta_alpha)
+    e0 = spa.topocentric_elevation_angle_without_atmosphere(lat, delta_prime, h_prime)
+    delta_e = spa.atmospheric_refraction_correction(
+        pressure_mbar, _SPA_TEMPERATURE_C, e0, _SPA_REFRACTION_DEG
+    )
+    e = spa.topocentric_elevation_angle(e0, delta_e)
+    gamma = spa.topocentric_astronomers_azimuth(h_prime, delta_prime, lat)
+    return pd.DataFrame(
+        {
+            "apparent_zenith": spa.topocentric_zenith_angle(e),
+            "zenith": spa.topocentric_zenith_angle(e0),
+            "apparent_elevation": e,
+            "elevation": e0,
+            "azimuth": spa.topocentric_azimuth_angle(gamma),
+        },
+        index=geo.times,
+    )
+
+
+@lru_cache(maxsize=4)
+def _sun(cell: WeatherCell, altitude_m: float, timezone: str, ordinals: tuple[int, ...]) -> _Sun:
+    """Solar position (NREL SPA) and Ineichen clear sky of one cell for all the days."""
+    days = [date.fromordinal(o) for o in ordinals]
+    geo = _geocentric(timezone, ordinals)
+    times = geo.times
     location = pvlib.location.Location(
         cell.latitude, cell.longitude, tz=timezone, altitude=altitude_m
     )
-    solpos = location.get_solarposition(times, method="nrel_numpy")
+    solpos = _solar_position(geo, cell, altitude_m)
     monthly = _monthly_linke(cell)
     linke = pd.Series(
         np.repeat([monthly_interpolate(monthly, d) for d in days], SAMPLES_PER_DAY), index=times

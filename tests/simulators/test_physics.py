@@ -494,3 +494,22 @@ def test_many_days_at_once_equal_one_day_at_a_time():
     early = ph.Site(41.2, 119.4, 4.32, 35, 180, 4000, commissioned_on=days[5])
     rows = ph.days_power_w(early, days[3:8], seed=SEED)
     assert not rows[:2].any() and rows[2:].any()
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "altitude_m"),
+    [(41.2, 119.4, 0.0), (33.1, 116.2, 500.0), (-33.9, 151.2, 1200.0)],
+)
+def test_shared_solar_position_is_pvlibs_bit_for_bit(latitude, longitude, altitude_m):
+    """The simulator computes SPA's location-independent part once for every cell
+    (pvlib.spa's own steps): the result must stay exactly pvlib's, whatever pvlib does."""
+    ordinals = tuple(date(2024, 1, 1).toordinal() + k for k in range(0, 366, 61))
+    cell = wx.weather_cell(latitude, longitude)
+    geo = ph._geocentric("Asia/Shanghai", ordinals)
+    shared = ph._solar_position(geo, cell, altitude_m)
+    location = pvlib.location.Location(
+        cell.latitude, cell.longitude, tz="Asia/Shanghai", altitude=altitude_m
+    )
+    reference = location.get_solarposition(geo.times, method="nrel_numpy")
+    for column in shared.columns:
+        assert np.array_equal(shared[column].to_numpy(), reference[column].to_numpy()), column
