@@ -250,7 +250,8 @@ _SPA_REFRACTION_DEG = 0.5667  # pvlib's default atmospheric refraction at sunris
 _SPA_TEMPERATURE_C = 12.0  # pvlib's default for the refraction correction [°C]
 
 
-@lru_cache(maxsize=4)
+# 12 passes of 31 days (1.8 MB each) are a year: a year's backfill computes them once
+@lru_cache(maxsize=12)
 def _geocentric(timezone: str, ordinals: tuple[int, ...]) -> _Geocentric:
     """Sun as seen from the Earth's centre at each minute of the days: the costly 80 % of
     SPA, shared by every weather cell (the steps of pvlib.spa.solar_position_numpy)."""
