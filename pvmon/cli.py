@@ -370,8 +370,13 @@ def demo(
         int, typer.Option(help="Days of simulated history written when there is none.")
     ] = 30,
     seed: Annotated[int, typer.Option(help="Weather seed of the simulated fleet.")] = 2016,
+    metrics_port: Annotated[
+        int, typer.Option(help="The collector's Prometheus /metrics port (0: off).")
+    ] = 9108,
 ) -> None:
-    """The main job: database, demo fleet and history, simulated inverters, collector, API."""
+    """The main job: database, demo fleet and history, simulated inverters, collector, API.
+
+    The API answers at once; history is written beside it, with progress on stderr."""
     from pvmon.demo import run_demo
 
     settings = _settings()
@@ -405,6 +410,8 @@ def demo(
                 history_days=history_days,
                 seed=seed,
                 console=console,
+                metrics_port=metrics_port,
+                progress_console=err_console,
             ),
             loop=settings.event_loop,
         )

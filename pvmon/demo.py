@@ -3,17 +3,31 @@
 Application layer (it composes simulators, collectors and the API). Everything runs in
 one asyncio loop: the fleet's Modbus servers, the collector polling them every 60 s,
 and uvicorn serving the API. Stops cleanly on Ctrl-C.
+
+Order: whether history is needed is decided first (the database has no readings yet),
+then the simulated fleet, the collector and the API start, and only once the API is
+serving is the history written, in a worker thread beside them: ``/health`` answers
+within seconds while history is still being written (about 1.2 million readings for the
+demo county), and progress is printed as lines to stderr, one per
+:data:`PROGRESS_STEP_PERCENT` percent. The history ends at the demo's start, where the
+live simulated inverters begin, so the collector's first readings continue it; the two
+never write the same (inverter, time). Ctrl-C during the backfill stops it after the
+batch being written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import uvicorn
 from prometheus_client import start_http_server
 from rich.console import Console
-from rich.progress import Progress
 
 from collectors.service import Collector
 from pvmon.api import create_app
@@ -27,30 +41,91 @@ from simulators.clock import SimClock
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
 
-__all__ = ["run_demo"]
+__all__ = ["PROGRESS_STEP_PERCENT", "HistoryProgress", "run_demo"]
+
+PROGRESS_STEP_PERCENT = 10  # one progress line per this many percent of the inverters
+_API_START_WAIT_S = 30.0  # longest wait for uvicorn to bind before history starts anyway [s]
+_log = logging.getLogger(__name__)
 
 
-def _backfill_if_empty(
-    url: str, *, days: int, seed: int, start: datetime, console: Console
-) -> None:
+class HistoryProgress:
+    """Progress lines of the history backfill: one per :data:`PROGRESS_STEP_PERCENT`
+    percent of the inverters, never one per inverter. Called from the backfill's thread.
+    """
+
+    def __init__(
+        self, console: Console, *, days: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._console = console
+        self._days = days
+        self._clock = clock
+        self._started = clock()
+        self._next_percent = PROGRESS_STEP_PERCENT
+
+    def __call__(self, done: int, total: int) -> None:
+        """``done`` of ``total`` inverters' history stored."""
+        percent = 100 * done // max(total, 1)
+        if percent < self._next_percent and done < total:
+            return
+        self._next_percent = (percent // PROGRESS_STEP_PERCENT + 1) * PROGRESS_STEP_PERCENT
+        elapsed = self._clock() - self._started
+        self._console.print(
+            f"history: {percent:3d} % ({done}/{total} inverters, {self._days} days) "
+            f"after {elapsed:.0f} s",
+            highlight=False,
+        )
+
+
+def _readings_empty(url: str) -> bool:
     with open_database(url, autocommit=True) as conn:
         row = conn.execute("SELECT EXISTS (SELECT 1 FROM readings)").fetchone()
-        if row and row[0]:
-            console.print("readings already stored: no history written")
-            return
-        with Progress(console=console) as bar:
-            task = bar.add_task(f"simulating {days} days of history", total=None)
-            rows = backfill_readings(
-                conn,
-                days=days,
-                end=start,
-                seed=seed,
-                interval_min=5,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+    return not (row and row[0])
+
+
+def _write_history(
+    url: str,
+    *,
+    days: int,
+    seed: int,
+    end: datetime,
+    progress: HistoryProgress,
+    stop: threading.Event,
+    console: Console,
+) -> int:
+    started = time.monotonic()
+    with open_database(url, autocommit=True) as conn:
+        rows = backfill_readings(
+            conn, days=days, end=end, seed=seed, interval_min=5, progress=progress, stop=stop
+        )
+        if stop.is_set():
+            console.print(f"history stopped early: {rows:,} simulated readings written")
+            return rows
+        refresh_rollups(conn)
+    console.print(
+        f"wrote {rows:,} simulated readings of history in {time.monotonic() - started:.0f} s",
+        highlight=False,
+    )
+    return rows
+
+
+def _report_failure(history: asyncio.Task[int]) -> None:
+    if not history.cancelled() and history.exception() is not None:
+        _log.error("writing history failed", exc_info=history.exception())
+
+
+async def _until_serving(api: uvicorn.Server, serving: asyncio.Task[None]) -> bool:
+    """Wait until uvicorn listens; False when it stopped (e.g. its port is taken)."""
+    deadline = asyncio.get_running_loop().time() + _API_START_WAIT_S
+    while not api.started:
+        if serving.done():
+            return False
+        if asyncio.get_running_loop().time() > deadline:
+            _log.warning(
+                "the API did not start within %.0f s; writing history anyway", _API_START_WAIT_S
             )
-            bar.update(task, description="refreshing energy rollups")
-            refresh_rollups(conn)
-        console.print(f"wrote {rows:,} simulated readings of history")
+            return True
+        await asyncio.sleep(0.05)
+    return True
 
 
 async def run_demo(
@@ -63,18 +138,16 @@ async def run_demo(
     seed: int,
     console: Console,
     metrics_port: int = 9108,
+    progress_console: Console | None = None,
 ) -> None:
-    """Run until cancelled."""
+    """Run until cancelled (or until the API stops, e.g. on Ctrl-C).
+
+    ``progress_console``: where the history's progress lines go (default: stderr).
+    """
     start = datetime.now(UTC).replace(microsecond=0)
-    if history_days > 0:
-        await asyncio.to_thread(
-            _backfill_if_empty,
-            owner_url,
-            days=history_days,
-            seed=seed,
-            start=start,
-            console=console,
-        )
+    write_history = history_days > 0 and await asyncio.to_thread(_readings_empty, owner_url)
+    if history_days > 0 and not write_history:
+        console.print("readings already stored: no history written")
     clock = SimClock(start=start)
     simulator = FleetServer(
         build_endpoints(device_specs(fleet), seed=seed, start=start, fault_profile="demo"),
@@ -90,10 +163,12 @@ async def run_demo(
     collector = Collector(
         url=url, spool_dir=settings.data_dir / "spool", spool_max_bytes=settings.spool_max_bytes
     )
-    start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)
     collector.start()
     console.print(
-        f"collector: polling every 60 s; metrics at http://127.0.0.1:{metrics_port}/metrics"
+        "collector: polling every 60 s"
+        + (f"; metrics at http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "")
     )
     api = uvicorn.Server(
         uvicorn.Config(
@@ -109,13 +184,44 @@ async def run_demo(
     )
     with open_database(url, autocommit=True) as conn:
         demo_key = ensure_demo_key(conn)  # rotated on every start: only this run's works
-    console.print(
-        f"API: http://{settings.api_host}:{settings.api_port}/health  "
-        "(OpenAPI at /docs); Ctrl-C stops everything"
-    )
-    console.print(f"demo admin key (send as 'X-API-Key'): {demo_key}")
+    serving = asyncio.create_task(api.serve())
+    stop = threading.Event()
+    history: asyncio.Task[int] | None = None
     try:
-        await api.serve()
+        if await _until_serving(api, serving):
+            console.print(
+                f"API: http://{settings.api_host}:{settings.api_port}/health  "
+                "(OpenAPI at /docs); Ctrl-C stops everything"
+            )
+            console.print(f"demo admin key (send as 'X-API-Key'): {demo_key}")
+            if write_history:
+                out = progress_console or Console(stderr=True)
+                out.print(
+                    f"history: writing {history_days} days of simulated readings "
+                    "while the API answers",
+                    highlight=False,
+                )
+                history = asyncio.create_task(
+                    asyncio.to_thread(
+                        _write_history,
+                        owner_url,
+                        days=history_days,
+                        seed=seed,
+                        end=start,
+                        progress=HistoryProgress(out, days=history_days),
+                        stop=stop,
+                        console=out,
+                    )
+                )
+                history.add_done_callback(_report_failure)
+        await asyncio.shield(serving)  # cancelled: uvicorn still shuts down in order below
     finally:
+        stop.set()
+        api.should_exit = True
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await serving
+        if history is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.shield(history)  # the batch being written ends first
         await collector.stop()
         await simulator.stop()

@@ -13,8 +13,15 @@ Power model (per local calendar day, 1,441 samples 00:00..24:00, one per minute)
    turbidity table is used instead, still with Ineichen).
 2. Weather: clear-sky GHI × the seeded 1-minute cloud factor of
    :mod:`simulators.weather` (same for every station of one 0.1° cell).
-3. Decomposition into DNI/DHI with Erbs; transposition to the fixed plane of array with
-   Hay-Davies (albedo 0.2); ASHRAE incidence-angle modifier on the beam component.
+3. Direct and diffuse parts (:func:`all_sky_irradiance`): where the sky is clear (cloud
+   factor at or above :data:`CLEAR_INDEX_CLEAR`) the clear-sky model's own DNI/DHI, scaled
+   by the cloud factor (haze thins both alike); where a cloud covers the sun (factor at
+   or below :data:`CLEAR_INDEX_CLOUDY`) the Erbs decomposition of the attenuated GHI,
+   which puts nearly all of it into diffuse light; linear in between. (Erbs on a clear
+   sky gives too much diffuse light: clear winter days came out ~9 % low on a tilted
+   plane against the clear-sky model's own split.) Transposition to the fixed plane of
+   array with Hay-Davies (albedo 0.2); ASHRAE incidence-angle modifier on the beam
+   component.
 4. Cell temperature: Faiman with the seasonal/diurnal ambient model of
    :mod:`simulators.weather` and 2 m/s wind.
 5. DC: PVWatts, γ = -0.37 %/°C, 14 % system losses (PVWatts default).
@@ -30,8 +37,16 @@ truth per inverter-day.
 
 Performance: steps 1-5 give a normalised DC profile [W/kWp] that depends only on
 (weather cell, tilt, azimuth, altitude rounded to 100 m, time zone, day, seed); it is
-kept in a bounded LRU cache (:data:`PROFILE_CACHE_SIZE` entries of 11.5 kB) and reused
-by every station in the cell with that orientation. Step 6 is a few vector operations.
+kept in a bounded, thread-safe LRU cache (:data:`PROFILE_CACHE_SIZE` entries of 11.5 kB)
+and reused by every station in the cell with that orientation. Step 6 is a few vector
+operations. Many days at once (:func:`days_power_w`, the history backfill) compute the
+missing profiles in one vectorised pass, up to :data:`_DAYS_PER_PASS` days: one solar
+position and clear-sky computation per cell for all of them, shared by every
+orientation in the cell. The location-independent 80 % of NREL SPA (Earth-Sun geometry,
+nutation, sidereal time) is computed once per time for every cell; only the topocentric
+rest is per cell, bit for bit what pvlib's ``get_solarposition`` gives (a test checks
+it). A day's values are the same whichever way it was computed (elementwise arithmetic
+on the same inputs).
 
 Plausibility (published references; see tests/simulators/test_physics.py)
 -------------------------------------------------------------------------
@@ -58,6 +73,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -67,6 +85,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pvlib
+from pvlib import spa
 
 from simulators.weather import (
     MINUTES_PER_DAY,
@@ -81,6 +100,8 @@ from simulators.weather import (
 
 __all__ = [
     "ALBEDO",
+    "CLEAR_INDEX_CLEAR",
+    "CLEAR_INDEX_CLOUDY",
     "DEGRADATION_PER_YEAR",
     "DEVICE_SPREAD",
     "GAMMA_PDC",
@@ -89,16 +110,21 @@ __all__ = [
     "SYSTEM_LOSSES",
     "WIND_SPEED_M_S",
     "CacheStats",
+    "ProfileKey",
     "Site",
+    "all_sky_irradiance",
     "annual_specific_yield_kwh_per_kwp",
     "clear_cache",
     "daily_energy_wh",
     "day_power_w",
+    "days_power_w",
     "degradation_factor",
     "device_factor",
     "energy_between_wh",
+    "plane_of_array_w_m2",
     "power_at_w",
     "profile_cache_info",
+    "profile_key",
 ]
 
 GAMMA_PDC = -0.0037  # power temperature coefficient [1/°C]
@@ -109,8 +135,18 @@ DEVICE_SPREAD = 0.02  # per-device factor lies within 1 ± DEVICE_SPREAD
 ALBEDO = 0.2
 WIND_SPEED_M_S = 2.0  # at module height [m/s]
 PROFILE_CACHE_SIZE = 4096  # normalised profiles kept (11.5 kB each)
+# Cloud factor (clear-sky index) at or above which the sun is unobstructed: the clear-sky
+# model's own direct/diffuse split holds. Sun runs of partly cloudy days and clear days
+# lie at 0.92-1.0 (simulators.weather).
+CLEAR_INDEX_CLEAR = 0.9
+# At or below this a cloud covers the sun: the Erbs decomposition (mostly diffuse light).
+# Cloud shade lies at 0.15-0.5 and overcast skies at 0.1-0.4 (simulators.weather).
+CLEAR_INDEX_CLOUDY = 0.6
 
 _ALTITUDE_STEP_M = 100.0  # profiles are shared by sites whose altitudes round alike [m]
+# Days computed in one vectorised pass: 31 days of a cell's sun and sky take ~0.4 s and
+# ~10 MB; one day at a time takes ~2x as long (pvlib's per-call overhead).
+_DAYS_PER_PASS = 31
 # Used only if pvlib's Linke turbidity climatology cannot be read (no h5py / no file):
 # a rough mid-latitude East Asian seasonal course, hazier in summer.
 _FALLBACK_LINKE = (2.6, 2.6, 3.0, 3.6, 4.0, 4.3, 4.5, 4.4, 3.8, 3.2, 2.8, 2.6)
@@ -186,78 +222,303 @@ def _day_times(day: date, timezone: str) -> pd.DatetimeIndex:
     return pd.date_range(start=start, periods=SAMPLES_PER_DAY, freq="1min")
 
 
-@lru_cache(maxsize=PROFILE_CACHE_SIZE)
-def _dc_profile_w_per_kwp(
-    cell: WeatherCell,
-    tilt_deg: float,
-    azimuth_deg: float,
-    altitude_m: float,
-    timezone: str,
-    ordinal: int,
-    seed: int,
-) -> np.ndarray:
-    """DC power after system losses [W per kWp] at each minute; read-only array."""
-    day = date.fromordinal(ordinal)
-    times = _day_times(day, timezone)
+class _Sun(NamedTuple):
+    """Sun and clear sky of one cell over a run of days: arrays of (days, 1,441)."""
+
+    zenith: np.ndarray  # [°]
+    apparent_zenith: np.ndarray  # [°]
+    azimuth: np.ndarray  # [°]
+    ghi: np.ndarray  # clear-sky global horizontal [W/m2]
+    dni: np.ndarray  # clear-sky direct normal [W/m2]
+    dhi: np.ndarray  # clear-sky diffuse horizontal [W/m2]
+    dni_extra: np.ndarray  # extraterrestrial direct normal [W/m2]
+    day_of_year: np.ndarray  # [1..366]
+
+
+class _Geocentric(NamedTuple):
+    """The location-independent part of NREL SPA for a run of times (pvlib.spa names)."""
+
+    times: pd.DatetimeIndex
+    sidereal_time: np.ndarray  # v [°]
+    right_ascension: np.ndarray  # alpha [°]
+    declination: np.ndarray  # delta [°]
+    radius: np.ndarray  # R, Earth-Sun distance [AU]
+
+
+_SPA_DELTA_T_S = 67.0  # pvlib's default ΔT [s]
+_SPA_REFRACTION_DEG = 0.5667  # pvlib's default atmospheric refraction at sunrise [°]
+_SPA_TEMPERATURE_C = 12.0  # pvlib's default for the refraction correction [°C]
+
+
+# 12 passes of 31 days (1.8 MB each) are a year: a year's backfill computes them once
+@lru_cache(maxsize=12)
+def _geocentric(timezone: str, ordinals: tuple[int, ...]) -> _Geocentric:
+    """Sun as seen from the Earth's centre at each minute of the days: the costly 80 % of
+    SPA, shared by every weather cell (the steps of pvlib.spa.solar_position_numpy)."""
+    days = [date.fromordinal(o) for o in ordinals]
+    times = _day_times(days[0], timezone) if len(days) == 1 else _many_day_times(days, timezone)
+    epoch = pd.Timestamp("1970-01-01", tz="UTC").tz_convert(times.tz)
+    unixtime = np.array((times - epoch) / pd.Timedelta("1s"))
+    jd = spa.julian_day(unixtime)
+    jde = spa.julian_ephemeris_day(jd, _SPA_DELTA_T_S)
+    jc = spa.julian_century(jd)
+    jce = spa.julian_ephemeris_century(jde)
+    jme = spa.julian_ephemeris_millennium(jce)
+    radius = spa.heliocentric_radius_vector(jme)
+    theta = spa.geocentric_longitude(spa.heliocentric_longitude(jme))
+    beta = spa.geocentric_latitude(spa.heliocentric_latitude(jme))
+    x0 = spa.mean_elongation(jce)
+    x1 = spa.mean_anomaly_sun(jce)
+    x2 = spa.mean_anomaly_moon(jce)
+    x3 = spa.moon_argument_latitude(jce)
+    x4 = spa.moon_ascending_longitude(jce)
+    nutation = np.empty((2, len(x0)))
+    spa.longitude_obliquity_nutation(jce, x0, x1, x2, x3, x4, nutation)
+    delta_psi, delta_epsilon = nutation[0], nutation[1]
+    epsilon = spa.true_ecliptic_obliquity(spa.mean_ecliptic_obliquity(jme), delta_epsilon)
+    lamd = spa.apparent_sun_longitude(theta, delta_psi, spa.aberration_correction(radius))
+    v = spa.apparent_sidereal_time(spa.mean_sidereal_time(jd, jc), delta_psi, epsilon)
+    alpha = spa.geocentric_sun_right_ascension(lamd, epsilon, beta)
+    delta = spa.geocentric_sun_declination(lamd, epsilon, beta)
+    return _Geocentric(times, v, alpha, delta, radius)
+
+
+def _solar_position(geo: _Geocentric, cell: WeatherCell, altitude_m: float) -> pd.DataFrame:
+    """The topocentric rest of SPA for one place: bitwise what pvlib's
+    ``Location.get_solarposition(method="nrel_numpy")`` gives (a test checks it)."""
+    lat, lon = cell.latitude, cell.longitude
+    pressure_mbar = float(pvlib.atmosphere.alt2pres(altitude_m)) / 100.0
+    hour_angle = spa.local_hour_angle(geo.sidereal_time, lon, geo.right_ascension)
+    xi = spa.equatorial_horizontal_parallax(geo.radius)
+    u = spa.uterm(lat)
+    x = spa.xterm(u, lat, altitude_m)
+    y = spa.yterm(u, lat, altitude_m)
+    delta_alpha = spa.parallax_sun_right_ascension(x, xi, hour_angle, geo.declination)
+    delta_prime = spa.topocentric_sun_declination(
+        geo.declination, x, y, xi, delta_alpha, hour_angle
+    )
+    h_prime = spa.topocentric_local_hour_angle(hour_angle, delta_alpha)
+    e0 = spa.topocentric_elevation_angle_without_atmosphere(lat, delta_prime, h_prime)
+    delta_e = spa.atmospheric_refraction_correction(
+        pressure_mbar, _SPA_TEMPERATURE_C, e0, _SPA_REFRACTION_DEG
+    )
+    e = spa.topocentric_elevation_angle(e0, delta_e)
+    gamma = spa.topocentric_astronomers_azimuth(h_prime, delta_prime, lat)
+    return pd.DataFrame(
+        {
+            "apparent_zenith": spa.topocentric_zenith_angle(e),
+            "zenith": spa.topocentric_zenith_angle(e0),
+            "apparent_elevation": e,
+            "elevation": e0,
+            "azimuth": spa.topocentric_azimuth_angle(gamma),
+        },
+        index=geo.times,
+    )
+
+
+@lru_cache(maxsize=4)
+def _sun(cell: WeatherCell, altitude_m: float, timezone: str, ordinals: tuple[int, ...]) -> _Sun:
+    """Solar position (NREL SPA) and Ineichen clear sky of one cell for all the days."""
+    days = [date.fromordinal(o) for o in ordinals]
+    geo = _geocentric(timezone, ordinals)
+    times = geo.times
     location = pvlib.location.Location(
         cell.latitude, cell.longitude, tz=timezone, altitude=altitude_m
     )
-    solpos = location.get_solarposition(times, method="nrel_numpy")
-    linke = monthly_interpolate(_monthly_linke(cell), day)
+    solpos = _solar_position(geo, cell, altitude_m)
+    monthly = _monthly_linke(cell)
+    linke = pd.Series(
+        np.repeat([monthly_interpolate(monthly, d) for d in days], SAMPLES_PER_DAY), index=times
+    )
     clear = location.get_clearsky(
         times, model="ineichen", solar_position=solpos, linke_turbidity=linke
     )
-    zenith = solpos["zenith"].to_numpy()
-    apparent_zenith = solpos["apparent_zenith"].to_numpy()
-    azimuth = solpos["azimuth"].to_numpy()
-    doy = day.timetuple().tm_yday
+    doy = np.array([d.timetuple().tm_yday for d in days], dtype=float)
+    extra = np.asarray(pvlib.irradiance.get_extra_radiation(doy), dtype=float)
+    shape = (len(days), SAMPLES_PER_DAY)
 
-    ghi = clear["ghi"].to_numpy() * cloud_factor(cell, day, seed=seed)
-    parts = pvlib.irradiance.erbs(ghi, zenith, doy)
-    dni_extra = float(pvlib.irradiance.get_extra_radiation(doy))
+    def grid(values: pd.Series | np.ndarray) -> np.ndarray:
+        out = np.asarray(values, dtype=float).reshape(shape)
+        out.flags.writeable = False
+        return out
+
+    return _Sun(
+        zenith=grid(solpos["zenith"]),
+        apparent_zenith=grid(solpos["apparent_zenith"]),
+        azimuth=grid(solpos["azimuth"]),
+        ghi=grid(clear["ghi"]),
+        dni=grid(clear["dni"]),
+        dhi=grid(clear["dhi"]),
+        dni_extra=grid(np.repeat(extra, SAMPLES_PER_DAY)),
+        day_of_year=grid(np.repeat(doy, SAMPLES_PER_DAY)),
+    )
+
+
+def _many_day_times(days: Sequence[date], timezone: str) -> pd.DatetimeIndex:
+    first, *rest = (_day_times(d, timezone) for d in days)
+    return first.append(rest)
+
+
+def all_sky_irradiance(
+    *,
+    cloud: np.ndarray,
+    ghi_clear: np.ndarray,
+    dni_clear: np.ndarray,
+    dhi_clear: np.ndarray,
+    zenith: np.ndarray,
+    day_of_year: np.ndarray | float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GHI, DNI, DHI [W/m2] under clouds from the clear sky and the cloud factor.
+
+    ``cloud`` multiplies the clear-sky GHI [W/m2] (``ghi_clear``; ``dni_clear``,
+    ``dhi_clear`` are the clear-sky model's own parts). With the sun unobstructed
+    (``cloud >= CLEAR_INDEX_CLEAR``) the parts are the clear-sky model's, scaled by
+    ``cloud``; with a cloud over the sun (``cloud <= CLEAR_INDEX_CLOUDY``) they are the
+    Erbs decomposition of the attenuated GHI (true solar ``zenith`` [°]); linear in
+    between. A pure function of arrays of one shape (any shape).
+    """
+    ghi = ghi_clear * cloud
+    erbs = pvlib.irradiance.erbs(np.ravel(ghi), np.ravel(zenith), np.ravel(day_of_year))
+    erbs_dni = np.asarray(erbs["dni"], dtype=float).reshape(np.shape(ghi))
+    erbs_dhi = np.asarray(erbs["dhi"], dtype=float).reshape(np.shape(ghi))
+    weight = np.clip(
+        (cloud - CLEAR_INDEX_CLOUDY) / (CLEAR_INDEX_CLEAR - CLEAR_INDEX_CLOUDY), 0.0, 1.0
+    )
+    dni = weight * cloud * dni_clear + (1.0 - weight) * erbs_dni
+    dhi = weight * cloud * dhi_clear + (1.0 - weight) * erbs_dhi
+    return ghi, np.nan_to_num(dni), np.nan_to_num(dhi)
+
+
+class _PlaneOfArray(NamedTuple):
+    poa_global: np.ndarray  # [W/m2]
+    effective: np.ndarray  # beam after the incidence-angle modifier + diffuse [W/m2]
+
+
+def _plane_of_array(
+    sun: _Sun, cloud: np.ndarray, tilt_deg: float, azimuth_deg: float
+) -> _PlaneOfArray:
+    ghi, dni, dhi = all_sky_irradiance(
+        cloud=cloud,
+        ghi_clear=sun.ghi,
+        dni_clear=sun.dni,
+        dhi_clear=sun.dhi,
+        zenith=sun.zenith,
+        day_of_year=sun.day_of_year,
+    )
+    shape = ghi.shape
+    apparent_zenith = sun.apparent_zenith.ravel()
+    azimuth = sun.azimuth.ravel()
     poa = pvlib.irradiance.get_total_irradiance(
         tilt_deg,
         azimuth_deg,
         apparent_zenith,
         azimuth,
-        dni=parts["dni"],
-        ghi=ghi,
-        dhi=parts["dhi"],
-        dni_extra=dni_extra,
+        dni=dni.ravel(),
+        ghi=ghi.ravel(),
+        dhi=dhi.ravel(),
+        dni_extra=sun.dni_extra.ravel(),
         model="haydavies",
         albedo=ALBEDO,
     )
     aoi = pvlib.irradiance.aoi(tilt_deg, azimuth_deg, apparent_zenith, azimuth)
     iam = pvlib.iam.ashrae(aoi)
     effective = np.nan_to_num(poa["poa_direct"] * iam + poa["poa_diffuse"])
-    poa_global = np.nan_to_num(poa["poa_global"])
+    poa_global = np.nan_to_num(np.asarray(poa["poa_global"], dtype=float))
+    return _PlaneOfArray(poa_global.reshape(shape), np.asarray(effective).reshape(shape))
 
-    sky = day_weather(cell, day, seed=seed).sky
-    temp_air = ambient_temperature_c(cell, day, sky=sky, altitude_m=altitude_m)
-    temp_cell = pvlib.temperature.faiman(poa_global, temp_air, wind_speed=WIND_SPEED_M_S)
-    dc = pvlib.pvsystem.pvwatts_dc(effective, temp_cell, pdc0=1000.0, gamma_pdc=GAMMA_PDC)
+
+def _compute_profiles(key: ProfileKey, ordinals: tuple[int, ...], seed: int) -> np.ndarray:
+    """DC power after system losses [W per kWp], (days, 1,441), for one pass of days."""
+    cell, tilt_deg, azimuth_deg, altitude_m, timezone = key
+    sun = _sun(cell, altitude_m, timezone, ordinals)
+    days = [date.fromordinal(o) for o in ordinals]
+    cloud = np.stack([cloud_factor(cell, d, seed=seed) for d in days])
+    plane = _plane_of_array(sun, cloud, tilt_deg, azimuth_deg)
+    temp_air = np.stack(
+        [
+            ambient_temperature_c(
+                cell, d, sky=day_weather(cell, d, seed=seed).sky, altitude_m=altitude_m
+            )
+            for d in days
+        ]
+    )
+    temp_cell = pvlib.temperature.faiman(plane.poa_global, temp_air, wind_speed=WIND_SPEED_M_S)
+    dc = pvlib.pvsystem.pvwatts_dc(plane.effective, temp_cell, pdc0=1000.0, gamma_pdc=GAMMA_PDC)
     dc = np.asarray(dc, dtype=float) * (1.0 - SYSTEM_LOSSES)
-    dc[(apparent_zenith >= 90.0) | ~np.isfinite(dc) | (dc < 0.0)] = 0.0
-    dc.flags.writeable = False
+    dc[(sun.apparent_zenith >= 90.0) | ~np.isfinite(dc) | (dc < 0.0)] = 0.0
     return dc
 
 
-def _profile(site: Site, day: date, seed: int) -> np.ndarray:
-    altitude = round(site.altitude_m / _ALTITUDE_STEP_M) * _ALTITUDE_STEP_M
-    return _dc_profile_w_per_kwp(
+class ProfileKey(NamedTuple):
+    """What a normalised profile depends on besides the day and the seed."""
+
+    cell: WeatherCell
+    tilt_deg: float
+    azimuth_deg: float
+    altitude_m: float
+    timezone: str
+
+
+def profile_key(site: Site) -> ProfileKey:
+    """The key under which sites share normalised profiles: same cell, orientation
+    (0.1°), altitude (100 m) and time zone. Order work by it to reuse the cache."""
+    return ProfileKey(
         site.cell,
         round(site.tilt_deg, 1),
         round(site.azimuth_deg, 1),
-        altitude,
+        round(site.altitude_m / _ALTITUDE_STEP_M) * _ALTITUDE_STEP_M,
         site.timezone,
-        day.toordinal(),
-        seed,
     )
 
 
+class _ProfileCache:
+    """A bounded LRU of read-only profiles, safe to share between threads (the demo's
+    backfill runs beside the live simulator)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        self._store: OrderedDict[tuple[ProfileKey, int, int], np.ndarray] = OrderedDict()
+
+    def profiles(self, key: ProfileKey, ordinals: Sequence[int], seed: int) -> list[np.ndarray]:
+        found: dict[int, np.ndarray] = {}
+        with self._lock:
+            for ordinal in ordinals:
+                entry = self._store.get((key, ordinal, seed))
+                if entry is not None:
+                    self._store.move_to_end((key, ordinal, seed))
+                    found[ordinal] = entry
+            missing = sorted(set(ordinals) - found.keys())
+            self.hits += len(ordinals) - len(missing)
+            self.misses += len(missing)
+        for first in range(0, len(missing), _DAYS_PER_PASS):
+            batch = tuple(missing[first : first + _DAYS_PER_PASS])
+            rows = _compute_profiles(key, batch, seed)
+            with self._lock:
+                for ordinal, row in zip(batch, rows, strict=True):
+                    row.flags.writeable = False
+                    found[ordinal] = row
+                    self._store[(key, ordinal, seed)] = row
+                while len(self._store) > self.maxsize:
+                    self._store.popitem(last=False)
+        return [found[o] for o in ordinals]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._store.clear()
+            self.hits = self.misses = 0
+
+    def info(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(self.hits, self.misses, len(self._store), self.maxsize)
+
+
 def clear_cache() -> None:
-    """Forget every cached profile (and the cached daily weather)."""
-    _dc_profile_w_per_kwp.cache_clear()
+    """Forget every cached profile (and the cached daily weather and sun)."""
+    _PROFILES.clear()
+    _sun.cache_clear()
     day_weather.cache_clear()
 
 
@@ -270,10 +531,28 @@ class CacheStats(NamedTuple):
     maxsize: int
 
 
+_PROFILES = _ProfileCache(PROFILE_CACHE_SIZE)
+
+
 def profile_cache_info() -> CacheStats:
     """Hits, misses and size of the profile cache, for logs, benchmarks and tests."""
-    info = _dc_profile_w_per_kwp.cache_info()
-    return CacheStats(info.hits, info.misses, info.currsize, info.maxsize or 0)
+    return _PROFILES.info()
+
+
+def plane_of_array_w_m2(site: Site, day: date, *, seed: int | None) -> np.ndarray:
+    """Global irradiance on the plane of array [W/m2] at each minute of local ``day``.
+
+    ``seed=None``: a cloudless sky (cloud factor 1, the clear-sky model alone); otherwise
+    the seeded weather of the site's cell, as the power model sees it.
+    """
+    key = profile_key(site)
+    sun = _sun(key.cell, key.altitude_m, key.timezone, (day.toordinal(),))
+    if seed is None:
+        cloud = np.ones_like(sun.ghi)
+    else:
+        cloud = cloud_factor(key.cell, day, seed=seed)[np.newaxis, :]
+    plane = _plane_of_array(sun, cloud, site.tilt_deg, site.azimuth_deg)
+    return np.array(plane.poa_global[0], dtype=float)
 
 
 # --- per device -------------------------------------------------------------------------
@@ -298,23 +577,44 @@ _ZEROS = np.zeros(SAMPLES_PER_DAY)
 _ZEROS.flags.writeable = False
 
 
-def _ac_curve(site: Site, day: date, seed: int, device_key: str) -> np.ndarray:
-    """AC power [W] at each minute of the local day; may be a shared read-only array."""
-    if day < site.commissioned_on:
-        return _ZEROS
-    scale = site.capacity_kwp * degradation_factor(site, day) * device_factor(device_key)
-    dc = _profile(site, day, seed) * scale
+def _ac_curves(site: Site, days: Sequence[date], seed: int, device_key: str) -> np.ndarray:
+    """AC power [W] at each minute of each local day, (days, 1,441); a fresh array."""
+    profiles = np.stack(_PROFILES.profiles(profile_key(site), [d.toordinal() for d in days], seed))
+    scale = site.capacity_kwp * device_factor(device_key)
+    degradation = np.array([degradation_factor(site, d) for d in days])
+    dc = profiles * (scale * degradation)[:, np.newaxis]
     ac = pvlib.inverter.pvwatts(
         dc, site.rated_ac_w / INVERTER_EFFICIENCY_NOMINAL, INVERTER_EFFICIENCY_NOMINAL
     )
     ac = np.clip(np.asarray(ac, dtype=float), 0.0, site.rated_ac_w)
     ac[dc <= 0.0] = 0.0
+    ac[np.array([d < site.commissioned_on for d in days])] = 0.0
     return ac
+
+
+def _ac_curve(site: Site, day: date, seed: int, device_key: str) -> np.ndarray:
+    """AC power [W] at each minute of the local day; may be a shared read-only array."""
+    if day < site.commissioned_on:
+        return _ZEROS
+    return _ac_curves(site, [day], seed, device_key)[0]
 
 
 def day_power_w(site: Site, day: date, *, seed: int, device_key: str = "") -> np.ndarray:
     """AC power [W] at each minute of local day ``day``, 00:00..24:00 inclusive (1,441)."""
     return np.array(_ac_curve(site, day, seed, device_key), dtype=float)
+
+
+def days_power_w(
+    site: Site, days: Sequence[date], *, seed: int, device_key: str = ""
+) -> np.ndarray:
+    """AC power [W] at each minute of each local day, shape (len(days), 1,441).
+
+    Row ``i`` equals ``day_power_w(site, days[i], ...)``; the missing profiles are
+    computed in vectorised passes over the days (the history backfill's path).
+    """
+    if not days:
+        return np.zeros((0, SAMPLES_PER_DAY))
+    return _ac_curves(site, days, seed, device_key)
 
 
 def _cumulative_w_min(power: np.ndarray) -> np.ndarray:
@@ -402,5 +702,6 @@ def annual_specific_yield_kwh_per_kwp(site: Site, year: int, *, seed: int) -> fl
     """
     start = date(year, 1, 1).toordinal()
     end = date(year + 1, 1, 1).toordinal()
-    total_wh = sum(daily_energy_wh(site, date.fromordinal(o), seed=seed) for o in range(start, end))
+    power = days_power_w(site, [date.fromordinal(o) for o in range(start, end)], seed=seed)
+    total_wh = float(np.sum(0.5 * (power[:, :-1] + power[:, 1:]))) / 60.0
     return total_wh / 1000.0 / site.capacity_kwp
