@@ -323,17 +323,21 @@ class FleetServer:
             return True
         return server.endpoint.behaviour.night_offline and all(d.is_night(now) for d in devices)
 
+    async def sync(self) -> None:
+        """Open and close listeners as ``unreachable`` faults and nights begin and end, as
+        of the clock's time now (a test with a stepped clock calls it after each step)."""
+        for server in self.servers:
+            down = self._unreachable(server)
+            if down and server.listening:
+                await server.stop()
+                self._on_change(f"{server.endpoint.host}:{server.endpoint.port} unreachable")
+            elif not down and not server.listening:
+                await server.start()
+                self._on_change(f"{server.endpoint.host}:{server.endpoint.port} back")
+
     async def _watch_unreachable(self) -> None:
-        """Open and close listeners as ``unreachable`` faults begin and end."""
         while True:
-            for server in self.servers:
-                down = self._unreachable(server)
-                if down and server.listening:
-                    await server.stop()
-                    self._on_change(f"{server.endpoint.host}:{server.endpoint.port} unreachable")
-                elif not down and not server.listening:
-                    await server.start()
-                    self._on_change(f"{server.endpoint.host}:{server.endpoint.port} back")
+            await self.sync()
             await asyncio.sleep(0.2)
 
     def totals(self) -> dict[str, int]:

@@ -80,6 +80,7 @@ async def test_a_simulated_day_is_collected_exactly(
         while clock.now() < END:
             await collector.cycle()
             clock.advance(STEP_S)
+            await simulator.sync()  # listeners open and close on the step, not on wall time
     finally:
         await collector.close()
         await simulator.stop()
