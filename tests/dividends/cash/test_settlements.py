@@ -81,11 +81,13 @@ def test_reconciliation_flags_beyond_tolerance(
         " 'sunspec') RETURNING id",
         (station,),
     ).fetchone()[0]  # type: ignore[index]
-    noon = datetime(2025, 6, 30, 4, 0, tzinfo=UTC)  # 12:00 CST on 30 June
+    # one reading a day at midnight CST from 1 July: each day's 100 kWh rise is read at
+    # the next midnight and counted in the day that produced it
+    midnight = datetime(2025, 6, 30, 16, 0, tzinfo=UTC)
     write_readings(
         conn,
         [
-            Reading(time=noon + timedelta(days=d), inverter_id=inv, ac_power_w=1000.0,
+            Reading(time=midnight + timedelta(days=d), inverter_id=inv, ac_power_w=0.0,
                     energy_wh=5_000_000 + d * 100_000)
             for d in range(63)
         ],
