@@ -91,7 +91,8 @@ class CollectorMetrics:
         )
         self.learned = Gauge(
             "pvmon_learned_setting",
-            "1 for each setting the collector learned from an endpoint's replies",
+            "Each setting the collector learned from an endpoint's replies: 1 for a flag "
+            "(accept_tid_zero), the value for a number (min_gap_s [s]); 0 once dropped",
             ["endpoint", "setting"],
             registry=self.registry,
         )

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -80,6 +80,9 @@ class EndpointOptions:
     # unsupported blocks are tried again, and identity blocks read again, after this [s]
     reprobe_s: float = 6 * 3600.0
     night_interval_s: float = 900.0  # poll a sleeping endpoint at most this often [s]
+    max_min_gap_s: float = 2.0  # a learned gap between requests never exceeds this [s]
+    # the options the fleet file gave (they win over anything learned); not an option
+    said: frozenset[str] = frozenset()
 
     @classmethod
     def from_registry(cls, options: dict[str, Any], *, timeout_s: float) -> EndpointOptions:
@@ -87,7 +90,7 @@ class EndpointOptions:
         the option when one is not a finite non-negative number (or true/false)."""
         known: dict[str, Any] = {"timeout_s": timeout_s}
         for name, value in options.items():
-            if name not in cls.__dataclass_fields__:
+            if name not in cls.__dataclass_fields__ or name == "said":
                 continue
             if name in _BOOLEAN_OPTIONS:
                 if not isinstance(value, bool):
@@ -101,7 +104,8 @@ class EndpointOptions:
             if not math.isfinite(number) or number < 0 or isinstance(value, bool):
                 raise ValueError(f"{name}: {value!r} is not a non-negative number")
             known[name] = number
-        return cls(**known)
+        said = frozenset(known) - {"timeout_s"}
+        return cls(**known, said=said)
 
 
 @dataclass
@@ -193,6 +197,7 @@ class EndpointPoller:
         speed: float = 1.0,
         options: EndpointOptions | None = None,
         clock: Clock | None = None,
+        learned: Mapping[str, tuple[Any, str]] | None = None,
     ) -> None:
         self.host, self.port, self.framing = host, port, framing
         self.clock = clock
@@ -228,7 +233,24 @@ class EndpointPoller:
         self._observe_request = metrics.request_seconds.observe
         self._clock_gauge = metrics.clock_offset.labels(endpoint=self.name)
         self.learned: dict[str, str] = {}  # setting -> what showed it (from the wire)
+        self.learned_changes: list[tuple[str, Any, str]] = []  # to store: value None = forget
         self._stale_seen = 0  # the current connection's stale frames already counted
+        # what this endpoint needs, as the fleet file says or as learned (kept across
+        # restarts in endpoint_learned); the fleet file's word always wins
+        self.accept_tid_zero = self.options.accept_tid_zero
+        self.min_gap_s = self.options.min_gap_s
+        self._touchy_passes = 0  # passes in a row whose later requests went unanswered
+        self._gap_given_up = False
+        for setting, (value, why) in (learned or {}).items():
+            if setting in self.options.said:
+                continue
+            if setting == "accept_tid_zero" and value is True:
+                self.accept_tid_zero = True
+            elif setting == "min_gap_s" and isinstance(value, int | float) and value > 0:
+                self.min_gap_s = min(float(value), self.options.max_min_gap_s)
+            else:
+                continue
+            self._note(setting, value, why)
 
     @property
     def name(self) -> str:
@@ -241,7 +263,7 @@ class EndpointPoller:
         return (
             self.interval_s,
             self._requests_per_pass,
-            max(self._latency_ewma, self.options.min_gap_s),
+            max(self._latency_ewma, self.min_gap_s),
         )
 
     def device_now(self) -> datetime:
@@ -284,7 +306,7 @@ class EndpointPoller:
                 self.port,
                 framing=self.framing,
                 timeout=self.options.timeout_s,
-                accept_tid_zero=self.options.accept_tid_zero,
+                accept_tid_zero=self.accept_tid_zero,
             )
         except ModbusUnavailableError:
             self._connection = None
@@ -356,12 +378,14 @@ class EndpointPoller:
             if self._unreachable_logged:
                 log.info("%s reachable again", self.name)
                 self._unreachable_logged = False
+            done = _Pass(self, connection)
             try:
-                await _Pass(self, connection).run()
+                await done.run()
             finally:
                 self._ok.inc(self._ok_count)
                 self._ok_count = 0
                 self._learn_from(connection)
+                self._judge_gap(done)
         self.metrics.cycle_seconds.observe(time.perf_counter() - started)
 
     def _learn_from(self, connection: ModbusConnection) -> None:
@@ -372,12 +396,55 @@ class EndpointPoller:
         self._stale_seen = stats.stale_frames
         said = self.options.accept_tid_zero is not None  # the fleet file's word wins
         if stats.tid_zero_replies and not said and "accept_tid_zero" not in self.learned:
-            self._learn("accept_tid_zero", "the logger answers with transaction id 0")
+            self._learn("accept_tid_zero", True, "the logger answers with transaction id 0")
 
-    def _learn(self, setting: str, why: str) -> None:
+    def _judge_gap(self, done: _Pass) -> None:
+        """Learn the gap a touchy logger needs between requests (field note 16): in two
+        passes in a row, an inverter answered a request and its next one went
+        unanswered (a unit that never answers does not: its first request fails); the
+        gap doubles until passes come through, up to ``max_min_gap_s``. If even that
+        does not help, it was something else, and the gap is dropped again."""
+        if "min_gap_s" in self.options.said or self._gap_given_up:
+            return
+        if done.sign_gap_s is None:
+            if done.answered and not done.timeouts:
+                self._touchy_passes = 0  # a clean pass
+            return
+        self._touchy_passes += 1
+        if self._touchy_passes < 2:
+            return
+        self._touchy_passes = 0
+        if self.min_gap_s >= self.options.max_min_gap_s:
+            self._gap_given_up = True
+            self.min_gap_s = self.options.min_gap_s
+            self.learned.pop("min_gap_s", None)
+            self.metrics.learned.labels(endpoint=self.name, setting="min_gap_s").set(0)
+            self.learned_changes.append(("min_gap_s", None, "a wider gap did not help"))
+            log.warning("%s: a gap of %g s between requests did not help; dropped it",
+                        self.name, self.options.max_min_gap_s)  # fmt: skip
+            return
+        gap = min(max(2 * self.min_gap_s, 2 * done.sign_gap_s, 0.01), self.options.max_min_gap_s)
+        self.min_gap_s = gap
+        self._learn(
+            "min_gap_s",
+            gap,
+            f"requests {done.sign_gap_s * 1000:.1f} ms after an answered one went unanswered",
+        )
+
+    def _note(self, setting: str, value: Any, why: str) -> None:
         self.learned[setting] = why
-        self.metrics.learned.labels(endpoint=self.name, setting=setting).set(1)
-        log.warning("%s: learned %s (%s)", self.name, setting, why)
+        gauge = float(value) if isinstance(value, int | float) and value is not True else 1.0
+        self.metrics.learned.labels(endpoint=self.name, setting=setting).set(gauge)
+
+    def _learn(self, setting: str, value: Any, why: str) -> None:
+        self._note(setting, value, why)
+        self.learned_changes.append((setting, value, why))
+        log.warning("%s: learned %s = %s (%s)", self.name, setting, value, why)
+
+    def drain_learned(self) -> list[tuple[str, Any, str]]:
+        """What was learned (or dropped: value None) since the last call, to store."""
+        changes, self.learned_changes = self.learned_changes, []
+        return changes
 
     def _failed(self, target: Target, at: datetime, kind: str, error: str) -> None:
         self.metrics.polls.labels(result=kind).inc()
@@ -474,7 +541,7 @@ class _Pass:
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.targets = iter(poller.targets)
         self.timeout = poller.timeout_s
-        self.min_gap = poller.options.min_gap_s
+        self.min_gap = poller.min_gap_s
         self.reidentify_s = poller.options.reprobe_s
         self.target: Target | None = None
         self.blocks: tuple[Block, ...] = ()
@@ -482,6 +549,12 @@ class _Pass:
         self.decoded: dict[str, Any] = {}
         self.identify = False
         self.began = 0.0
+        # what the pass shows of a touchy logger: the gap before the first request that
+        # went unanswered after one of the same inverter was answered [s]
+        self.answered = self.timeouts = 0
+        self.sign_gap_s: float | None = None
+        self._target_answered = False
+        self._sent_at = self._sent_before = 0.0
 
     async def run(self) -> None:
         """Poll every inverter once; returns when the pass is over."""
@@ -508,6 +581,7 @@ class _Pass:
             if target is None:
                 break
             self.target = target
+            self._target_answered = False
             self.timeout = poller.timeout_s  # adapted to the latency seen so far
             self.identify = (
                 target.identified_at is None
@@ -547,7 +621,8 @@ class _Pass:
         """Send the request for the current block (the gap, if any, has passed)."""
         target, block = self.target, self.blocks[self.index]
         assert target is not None
-        self.poller._last_request = time.monotonic()
+        self._sent_before = self._sent_at
+        self.poller._last_request = self._sent_at = time.monotonic()
         self.began = time.perf_counter()
         try:
             self.connection.send(
@@ -576,6 +651,9 @@ class _Pass:
             words = self.connection.registers(pdu, target.unit_id, block.start, block.count)
             self.decoded.update(target.register_map.decode_block(block, words))
         except ModbusTimeoutError as exc:
+            self.timeouts += 1
+            if self._target_answered and self.sign_gap_s is None:
+                self.sign_gap_s = self._sent_at - self._sent_before
             ceiling = poller.options.max_connect_delay_s
             if poller._fresh and poller._connect_delay < ceiling:
                 # the first request after connecting got no answer: a logger that is
@@ -618,6 +696,8 @@ class _Pass:
             poller._observe_request(elapsed)
             poller._latency_ewma = 0.9 * poller._latency_ewma + 0.1 * elapsed
             poller._fresh = False
+            self.answered += 1
+            self._target_answered = True
         self.index += 1
         if not self._next_block():
             self._next_target()

@@ -16,7 +16,7 @@ import logging
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -240,6 +240,7 @@ class Collector:
                 speed=speed,
                 options=built[(host, port)],
                 clock=clock,
+                learned=self.view.learned.get((host, port)),
             )
             for (host, port, framing), ts in grouped.items()
         ]
@@ -481,12 +482,20 @@ class Collector:
             for i, h in ((i, self.health.states[i]) for i in dirty)
             if h.since is not None
         ]
+        learned = [
+            (p.host, p.port, setting, value, why)
+            for p in self.pollers
+            for setting, value, why in p.drain_learned()
+        ]
         try:
-            await asyncio.to_thread(self._health_store.store, rows, events)
+            await asyncio.to_thread(self._health_store.store, rows, events, learned)
         except PvmonError as exc:
             log.warning("health not stored (kept for the next try): %s", exc)
             self.health.events[:0] = events
             self.health.dirty |= dirty
+            for host, port, setting, value, why in learned:
+                poller = next(p for p in self.pollers if (p.host, p.port) == (host, port))
+                poller.learned_changes.insert(0, (setting, value, why))
 
 
 _HEALTH_COLUMNS = (
@@ -503,14 +512,22 @@ class _HealthStore:
         self._db = KeptConnection(url)
         self._lock = threading.Lock()  # stop() may store while a late job still runs
 
-    def store(self, rows: list[tuple[Any, ...]], events: list[AlarmEvent]) -> None:
-        """Upsert ``rows`` of inverter health and apply the alarm ``events``, in one
-        transaction; a database error drops the connection (the next store reconnects)."""
+    def store(
+        self,
+        rows: list[tuple[Any, ...]],
+        events: list[AlarmEvent],
+        learned: Sequence[tuple[str, int, str, Any, str]] = (),
+    ) -> None:
+        """Upsert ``rows`` of inverter health, apply the alarm ``events`` and keep what
+        was ``learned`` per endpoint (host, port, setting, value or None to forget, why),
+        in one transaction; a database error drops the connection (the next store
+        reconnects)."""
         with self._lock:
             try:
                 conn = self._db.get()
                 with conn.transaction():
                     _write_health(conn, rows, events)
+                    _write_learned(conn, learned)
             except psycopg.OperationalError as exc:
                 self._db.drop()
                 raise DatabaseUnavailableError(f"storing inverter health failed: {exc}") from exc
@@ -521,6 +538,25 @@ class _HealthStore:
     def close(self) -> None:
         with self._lock:
             self._db.drop()
+
+
+def _write_learned(
+    conn: psycopg.Connection, learned: Sequence[tuple[str, int, str, Any, str]]
+) -> None:
+    """Keep (or forget: value None) what was learned about endpoints, in order."""
+    for host, port, setting, value, why in learned:
+        if value is None:
+            conn.execute(
+                "DELETE FROM endpoint_learned WHERE host = %s AND port = %s AND setting = %s",
+                (host, port, setting),
+            )
+        else:
+            conn.execute(
+                "INSERT INTO endpoint_learned (host, port, setting, value, why) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (host, port, setting) DO UPDATE "
+                "SET value = EXCLUDED.value, why = EXCLUDED.why, learned_at = now()",
+                (host, port, setting, Jsonb(value), why),
+            )
 
 
 def _write_health(

@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,9 @@ class RegistryView:
     flavour: str
     schema_version: int
     taken_at: datetime
+    # what the collector learned per endpoint: setting -> (value, why); not part of the
+    # fingerprint (learning something is no reason to reload the registry)
+    learned: dict[tuple[str, int], dict[str, tuple[Any, str]]] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -72,7 +75,14 @@ def read_registry(conn: psycopg.Connection, *, taken_at: datetime) -> RegistryVi
             options.setdefault((host, port), {}).update(given or {})
         flavour = conn.execute("SELECT value FROM pvmon_meta WHERE key = 'flavour'").fetchone()
         version = current_version(conn)
-    return RegistryView(rows, options, flavour[0] if flavour else "postgres", version, taken_at)
+        learned: dict[tuple[str, int], dict[str, tuple[Any, str]]] = {}
+        for host, port, setting, value, why in conn.execute(
+            "SELECT host, port, setting, value, why FROM endpoint_learned"
+        ):
+            learned.setdefault((host, port), {})[setting] = (value, why)
+    return RegistryView(
+        rows, options, flavour[0] if flavour else "postgres", version, taken_at, learned
+    )
 
 
 def save_snapshot(view: RegistryView, path: Path) -> None:
@@ -83,6 +93,11 @@ def save_snapshot(view: RegistryView, path: Path) -> None:
         "flavour": view.flavour,
         "schema_version": view.schema_version,
         "options": [[host, port, options] for (host, port), options in view.options.items()],
+        "learned": [
+            [host, port, setting, value, why]
+            for (host, port), settings in view.learned.items()
+            for setting, (value, why) in settings.items()
+        ],
         "rows": [
             [v.isoformat() if isinstance(v, datetime) else v for v in row] for row in view.rows
         ],
@@ -125,12 +140,16 @@ def load_snapshot(path: Path, *, schema_version: int) -> RegistryView:
             if row[14] is not None:
                 row[14] = datetime.fromisoformat(row[14])
             rows.append(tuple(row))
+        learned: dict[tuple[str, int], dict[str, tuple[Any, str]]] = {}
+        for host, port, setting, value, why in document.get("learned", []):
+            learned.setdefault((str(host), int(port)), {})[str(setting)] = (value, str(why))
         return RegistryView(
             rows=rows,
             options={(h, int(p)): dict(o) for h, p, o in document["options"]},
             flavour=str(document["flavour"]),
             schema_version=int(document["schema_version"]),
             taken_at=datetime.fromisoformat(document["taken_at"]),
+            learned=learned,
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ConfigError(f"the registry snapshot at {path} is damaged ({exc}): {hint}") from exc

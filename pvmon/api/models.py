@@ -27,6 +27,7 @@ __all__ = [
     "InverterRow",
     "KeyRow",
     "LatestReading",
+    "LearnedSetting",
     "Page",
     "PayeeStatement",
     "Place",
@@ -189,8 +190,19 @@ class InverterRow(_Out):
     last_good_at: datetime | None
 
 
+class LearnedSetting(_Out):
+    """A setting the collector learned from an endpoint's replies (the fleet file's
+    ``endpoint_options`` win over it)."""
+
+    setting: Literal["accept_tid_zero", "min_gap_s"]
+    value: bool | float = Field(description="true for a flag; seconds for min_gap_s [s]")
+    why: str = Field(examples=["the logger answers with transaction id 0"])
+    learned_at: datetime
+
+
 class InverterDetail(InverterRow):
-    """An inverter with its connection and latest reading."""
+    """An inverter with its connection, latest reading and what was learned about its
+    endpoint."""
 
     host: str
     port: int
@@ -200,6 +212,7 @@ class InverterDetail(InverterRow):
     consecutive_failures: int
     last_error: str | None
     latest: LatestReading | None
+    endpoint_learned: list[LearnedSetting] = Field(default_factory=list)
 
 
 class ExpectedVsActual(_Out):

@@ -200,9 +200,19 @@ def inverters(
 
 
 def inverter_detail(conn: psycopg.Connection, serial: str) -> dict[str, Any] | None:
-    """One inverter with health and latest reading, or None."""
+    """One inverter with health, latest reading and what the collector learned about its
+    endpoint, or None."""
     rows, _total = inverters(conn, serial=serial, limit=1, latest=True)
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    row = rows[0]
+    row["endpoint_learned"] = _rows(
+        conn,
+        "SELECT setting, value, why, learned_at FROM endpoint_learned "
+        "WHERE host = %s AND port = %s ORDER BY setting",
+        (row["host"], row["port"]),
+    )
+    return row
 
 
 # Energy [Wh] of the local day, month and year so far: the sum of ``energy_daily`` over

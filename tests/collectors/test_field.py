@@ -489,3 +489,89 @@ async def test_device_clock_offset_is_measured_and_readings_keep_the_collector_c
         assert row[READING_COLUMNS.index("device_clock_offset_s")] == pytest.approx(3600.0, abs=5)
     finally:
         await rig.close()
+
+
+@pytest.mark.parametrize("said", [False, True])
+async def test_a_touchy_logger_is_learned_unless_the_fleet_file_says_otherwise(
+    said: bool,
+) -> None:
+    """Not said: the collector finds a gap between requests that keeps a logger answering
+    that locks up when polled back to back (each pass then stores every inverter), shows
+    it in the metric and hands it on to be kept; said (0 in the fleet file), never."""
+    given = {"min_gap_s": 0.0} if said else {}
+    rig = await _rig(
+        units=2,
+        logger=LoggerBehaviour(min_gap_s=0.05, lockout_s=0.2),
+        options=EndpointOptions.from_registry(given, timeout_s=0.1),
+    )
+    try:
+        for _ in range(6 if said else 60):  # passes, not seconds: a learning step takes two
+            stored = len(rig.sink.rows)
+            await rig.cycles(1, gap_s=0.25)  # the logger's lock-up is on the wall clock
+            if "min_gap_s" in rig.poller.learned and len(rig.sink.rows) - stored == 2:
+                break  # learned, and a pass came through whole
+        if said:
+            assert "min_gap_s" not in rig.poller.learned and rig.poller.min_gap_s == 0.0
+            assert rig.poller.drain_learned() == []
+            return
+        assert 0.05 <= rig.poller.min_gap_s <= 0.2, rig.poller.min_gap_s
+        before = len(rig.sink.rows)
+        await rig.cycles(2, gap_s=0.25)  # within two poll intervals of being learned
+        assert len(rig.sink.rows) - before == 4  # both inverters, both passes
+        shown = generate_latest(rig.poller.metrics.registry).decode()
+        assert f'endpoint="{rig.poller.name}",setting="min_gap_s"}} {rig.poller.min_gap_s}' in shown
+        changes = rig.poller.drain_learned()
+        assert changes and changes[-1][:2] == ("min_gap_s", rig.poller.min_gap_s)
+    finally:
+        await rig.close()
+
+
+async def test_a_learned_gap_is_used_from_the_first_pass_after_a_restart() -> None:
+    rig = await _rig(
+        units=2,
+        logger=LoggerBehaviour(min_gap_s=0.05, lockout_s=5.0),
+        options=EndpointOptions(timeout_s=0.1),
+    )
+    try:
+        restarted = EndpointPoller(
+            host=rig.poller.host,
+            port=rig.poller.port,
+            framing="tcp",
+            targets=rig.poller.targets,
+            writer=rig.sink,  # type: ignore[arg-type]
+            health=rig.health,
+            metrics=CollectorMetrics(),
+            daylight=lambda target, at: True,
+            options=EndpointOptions(timeout_s=0.1),
+            learned={"min_gap_s": (0.08, "kept from the last run")},
+        )
+        rig.poller = restarted
+        await rig.cycles(3)
+        assert len(rig.sink.rows) == 6 and restarted.learned == {
+            "min_gap_s": "kept from the last run"
+        }
+        assert restarted.drain_learned() == []  # nothing new to keep
+    finally:
+        await rig.close()
+
+
+async def test_a_gap_that_does_not_help_is_dropped_again() -> None:
+    """A logger that needs more than the widest gap allowed (or whose inverter's second
+    block never answers: the same on the wire) keeps failing after the gap reached its
+    ceiling: the gap is dropped and the setting forgotten."""
+    rig = await _rig(
+        units=1,
+        logger=LoggerBehaviour(min_gap_s=0.4, lockout_s=0.0),
+        options=EndpointOptions(timeout_s=0.05, max_min_gap_s=0.02),
+    )
+    try:
+        for _ in range(20):
+            await rig.cycles(1, gap_s=0.45)  # its first request is always answered
+            if rig.poller._gap_given_up:
+                break
+        assert rig.poller.min_gap_s == 0.0 and "min_gap_s" not in rig.poller.learned
+        changes = rig.poller.drain_learned()
+        assert [c[0] for c in changes] == ["min_gap_s"] * len(changes)
+        assert changes[-1] == ("min_gap_s", None, "a wider gap did not help")
+    finally:
+        await rig.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from collectors.service import Collector
-from collectors.snapshot import load_snapshot
+from collectors.snapshot import RegistryView, load_snapshot, save_snapshot
 from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import load_migrations
 from pvmon.errors import ConfigError
@@ -161,3 +161,20 @@ async def test_collect_once_with_the_database_down_polls_from_the_snapshot(
     assert "the database is unreachable: polling the registry as of" in out, out
     assert "Traceback" not in out
     assert list((tmp_path / "spool").glob("*.csv"))  # the readings wait in the spool
+
+
+def test_what_was_learned_travels_with_the_snapshot(tmp_path: Path) -> None:
+    view = RegistryView(
+        rows=[],
+        options={},
+        flavour="postgres",
+        schema_version=16,
+        taken_at=datetime(2025, 6, 1, tzinfo=UTC),
+        learned={("10.0.0.7", 502): {"min_gap_s": (0.08, "why"), "accept_tid_zero": (True, "tid")}},
+    )
+    save_snapshot(view, tmp_path / "registry.json")
+    loaded = load_snapshot(tmp_path / "registry.json", schema_version=16)
+    assert loaded.learned == view.learned
+    assert loaded.fingerprint == view.fingerprint
+    learned_nothing = RegistryView([], {}, "postgres", 16, view.taken_at)
+    assert learned_nothing.fingerprint == view.fingerprint  # learning is no registry change
