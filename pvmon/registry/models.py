@@ -103,6 +103,7 @@ class EndpointOptionsRecord(_Record):
     connect_delay_s: float | None = Field(default=None, ge=0, le=60)
     max_connect_delay_s: float | None = Field(default=None, ge=0, le=60)
     min_gap_s: float | None = Field(default=None, ge=0, le=60)
+    max_min_gap_s: float | None = Field(default=None, ge=0, le=60)
     accept_tid_zero: bool | None = None
     backoff_base_s: float | None = Field(default=None, gt=0, le=3600)
     backoff_max_s: float | None = Field(default=None, gt=0, le=86_400)

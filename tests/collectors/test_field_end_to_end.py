@@ -1,4 +1,5 @@
-"""A 500-inverter county under the ``field`` profile, collected through six simulated days.
+"""A 500-inverter county under the ``field`` profile, collected through six simulated days
+(or ``PVMON_FIELD_DAYS``).
 
 Every logger and inverter has field behaviours (one client, deaf after connect, NAT
 drops, cellular latency and late replies, transaction id 0, garbled RTU frames, off at
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -40,7 +42,9 @@ from simulators.server import FleetServer
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 6, 1, 0, 0, tzinfo=LOCAL)
-DAYS = 6  # 48 steps a day, each a full pass over the 500 inverters
+# 48 steps a day, each a full pass over the 500 inverters; PVMON_FIELD_DAYS=14 runs the
+# issue's two weeks (about 6 minutes; the suite's six days take about 2.5)
+DAYS = int(os.environ.get("PVMON_FIELD_DAYS", "6"))
 SPEED = 14400.0  # nominal: four simulated hours per wall second
 WALL_SCALE = 0.0005  # 0.3-2.5 s of latency become 0.15-1.25 ms
 POLL_S = 1800  # simulated seconds between polls
@@ -71,19 +75,18 @@ async def test_six_field_days_collected_within_half_a_percent(
     # one Modbus TCP logger answers so too, for the collector to learn it
     tcp = sorted(f"127.0.0.1:{s.port}" for s in specs if s.framing == "tcp")
     loggers[tcp[0]] = dataclasses.replace(loggers[tcp[0]], tid_zero=True)
-    # what an integrator writes into the fleet file once a logger's quirks are known
-    # (not transaction id 0: the collector learns that from the replies)
+    # no logger's quirks in the fleet file: the same options for every endpoint, for the
+    # accelerated run's shrunk wall-clock timing (the collector learns transaction id 0,
+    # the delay a deaf logger needs after a connect and the gap a touchy one needs)
     for station in fleet_data["stations"]:
         for inverter in station["inverters"]:
-            quirks = loggers[f"{inverter['host']}:{inverter['port']}"]
             inverter["poll_interval_s"] = POLL_S
             inverter["endpoint_options"] = {
                 "timeout_s": 0.05,
-                "connect_delay_s": quirks.deaf_after_connect_s * 1.5,
                 "max_connect_delay_s": 0.01,
                 "max_timeout_s": 0.2,
                 "rtu_guard_s": 0.01,
-                "min_gap_s": quirks.min_gap_s * 1.5,
+                "max_min_gap_s": 0.01,
                 "backoff_base_s": 600.0,
                 "backoff_max_s": 3600.0,
             }
@@ -182,6 +185,9 @@ async def test_six_field_days_collected_within_half_a_percent(
             "FROM readings r JOIN inverters i ON i.id = r.inverter_id"
         ).fetchone()
         assert worst is not None and worst[0] <= 1.2 and worst[1] <= 1.5
+        read_count = dict(
+            conn.execute("SELECT inverter_id, count(*) FROM readings GROUP BY inverter_id")
+        )
         dupes = conn.execute(
             "SELECT count(*) - count(DISTINCT (inverter_id, time)) FROM readings"
         ).fetchone()
@@ -203,6 +209,15 @@ async def test_six_field_days_collected_within_half_a_percent(
         tid_zero = quirks.tid_zero and poller.framing == "tcp"  # RTU frames carry no tid
         assert ("accept_tid_zero" in poller.learned) == tid_zero, poller.name
     assert "accept_tid_zero" in next(p for p in collector.pollers if p.name == tcp[0]).learned
+    # touchy loggers, with no gap in the fleet file, deliver as many readings as the rest
+    touchy = [p for p in collector.pollers if loggers[p.name].min_gap_s]
+    per_inverter = sorted(read_count.values())
+    median = per_inverter[len(per_inverter) // 2]
+    for poller in touchy:
+        for target in poller.targets:
+            assert read_count.get(target.inverter_id, 0) >= 0.8 * median, poller.name
+    learned_gaps = [p.min_gap_s for p in collector.pollers if "min_gap_s" in p.learned]
+    print(f"touchy loggers {len(touchy)}; gaps learned {len(learned_gaps)}: {learned_gaps[:5]}")
 
 
 def _local(day: int, hour: float) -> datetime:
