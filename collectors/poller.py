@@ -81,7 +81,9 @@ class EndpointOptions:
 
     timeout_s: float = 3.0
     connect_delay_s: float = 0.0  # wait after connecting before the first request [s]
-    first_connect_delay_s: float = 0.5  # the first delay learned from a deaf logger [s]
+    # the first delay learned from a deaf logger [s] (not a fleet-file option: it is
+    # here to scale with the rest, :meth:`scaled`)
+    first_connect_delay_s: float = 0.5
     max_connect_delay_s: float = 5.0  # a learned connect delay never exceeds this [s]
     min_gap_s: float = 0.0  # least time between two requests [s]
     # the logger always answers with transaction id 0: True / False as the fleet file
