@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -60,6 +60,20 @@ _MEASURED = (
 
 
 _BOOLEAN_OPTIONS = frozenset({"accept_tid_zero"})
+# the options that are wall-clock durations on the wire (the rest count on the polling
+# schedule's timeline, which runs in simulated seconds for an accelerated fleet)
+_WALL_CLOCK_OPTIONS = (
+    "timeout_s",
+    "connect_delay_s",
+    "first_connect_delay_s",
+    "max_connect_delay_s",
+    "min_gap_s",
+    "max_min_gap_s",
+    "max_timeout_s",
+)
+# a scaled timeout never goes below this [s]: request deadlines are checked on a 50 ms
+# grid (collectors.modbus), and a TCP connect on a busy machine takes milliseconds
+_SHORTEST_TIMEOUT_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,9 @@ class EndpointOptions:
 
     timeout_s: float = 3.0
     connect_delay_s: float = 0.0  # wait after connecting before the first request [s]
+    # the first delay learned from a deaf logger [s] (not a fleet-file option: it is
+    # here to scale with the rest, :meth:`scaled`)
+    first_connect_delay_s: float = 0.5
     max_connect_delay_s: float = 5.0  # a learned connect delay never exceeds this [s]
     min_gap_s: float = 0.0  # least time between two requests [s]
     # the logger always answers with transaction id 0: True / False as the fleet file
@@ -106,6 +123,21 @@ class EndpointOptions:
             known[name] = number
         said = frozenset(known) - {"timeout_s"}
         return cls(**known, said=said)
+
+    def scaled(self, factor: float) -> EndpointOptions:
+        """These options with their wall-clock durations (request timeouts, connect
+        delays, the gap between requests) times ``factor``: ``pvmon collect --speed N``
+        polls a simulated fleet whose loggers answer and recover N times faster
+        (``simulators.behaviour.draw_field_behaviours``), so it waits 1/N as long.
+        Back-off, night polling and re-probing count in simulated seconds already.
+        Timeouts stay at least 50 ms (what the machine can tell apart), unless set
+        lower."""
+        if not factor > 0:
+            raise ValueError(f"scale factor must be positive, not {factor}")
+        scaled = {name: getattr(self, name) * factor for name in _WALL_CLOCK_OPTIONS}
+        for name in ("timeout_s", "max_timeout_s"):
+            scaled[name] = max(scaled[name], min(getattr(self, name), _SHORTEST_TIMEOUT_S))
+        return replace(self, **scaled)
 
 
 @dataclass
@@ -658,7 +690,8 @@ class _Pass:
             if poller._fresh and poller._connect_delay < ceiling:
                 # the first request after connecting got no answer: a logger that is
                 # deaf right after a connect (field note 2); wait longer next time
-                poller._connect_delay = min(max(poller._connect_delay * 2, 0.5), ceiling)
+                first = poller.options.first_connect_delay_s
+                poller._connect_delay = min(max(poller._connect_delay * 2, first), ceiling)
             self._fail("timeout", str(exc))
             if self.connection.rtu:
                 # let a late RTU reply arrive, then flush it so the next frame parses clean

@@ -123,6 +123,7 @@ async def run_collector(
             shard=shard,
             speed=speed,
             timeout_s=timeout_s,
+            wall_scale=1.0 / speed,  # a fleet N times faster answers N times sooner
             batch_window_max_s=batch_window_max_s,
             metrics=metrics,
         )

@@ -169,7 +169,13 @@ def _quiet_apscheduler_overruns() -> None:
 
 
 class Collector:
-    """Everything one ``pvmon collect`` process runs."""
+    """Everything one ``pvmon collect`` process runs.
+
+    ``wall_scale`` multiplies every endpoint's wall-clock options (request timeouts,
+    connect delays, the gap between requests; :meth:`EndpointOptions.scaled`):
+    ``pvmon collect --speed N`` gives 1/N, as its simulated fleet answers N times
+    faster. A test that drives a clock of its own gives options already scaled.
+    """
 
     def __init__(
         self,
@@ -184,6 +190,7 @@ class Collector:
         aligned: bool = True,
         batch_window_max_s: float = 0.05,
         clock: Clock | None = None,
+        wall_scale: float = 1.0,
         spool_max_bytes: int = 512 * 1024 * 1024,
         snapshot_path: Path | None = None,
         metrics: CollectorMetrics | None = None,
@@ -213,7 +220,7 @@ class Collector:
             try:
                 built[(host, port)] = EndpointOptions.from_registry(
                     self.view.options.get((host, port), {}), timeout_s=timeout_s
-                )
+                ).scaled(wall_scale)
             except (TypeError, ValueError) as exc:
                 reason = f"endpoint {host}:{port}: invalid endpoint_options ({exc})"
                 self.unpollable += [Unpollable(t.inverter_id, t.station_id, t.serial, reason)

@@ -21,6 +21,7 @@ from pvmon.db.migrate import current_version, database_flavour, downgrade, upgra
 from pvmon.errors import DatabaseUnavailableError, PvmonError, ValidationError, problem_lines
 from pvmon.registry import generate_fleet, load_fleet_files, store_fleet
 from pvmon.settings import Settings, load_settings
+from simulators.faults import PROFILES
 
 __all__ = ["app"]
 
@@ -212,12 +213,27 @@ def _parse_time(value: str | None) -> datetime | None:
 def simulate(
     ctx: typer.Context,
     fleet: Annotated[Path, typer.Option(help="Fleet file whose inverters to serve.")] = DEMO_FLEET,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1.0,
+    speed: Annotated[
+        float,
+        typer.Option(
+            help="Simulated seconds per wall second; the faults' and field behaviours' "
+            "wall-clock timing (latency, lockouts, NAT timeouts) shrinks with it.",
+            min=0.001,
+        ),
+    ] = 1.0,
     start: Annotated[
-        str | None, typer.Option(help="Simulated start (ISO 8601); default now.")
+        str | None,
+        typer.Option(
+            help="Simulated start (ISO 8601; UTC unless it names an offset); default now. "
+            "Faults are drawn from it: same fleet, seed and start, same run."
+        ),
     ] = None,
     faults: Annotated[
-        str, typer.Option(help="Fault profile: none, demo, field (every field behaviour).")
+        str,
+        typer.Option(
+            help=f"Fault profile: {', '.join(PROFILES)} "
+            "(field: the demo's faults and every field behaviour)."
+        ),
     ] = "none",
     seed: Annotated[int, typer.Option(help="Weather and fault seed.")] = 2016,
     latency: Annotated[
@@ -298,12 +314,16 @@ def collect(
     speed: Annotated[
         float,
         typer.Option(
-            help="Simulated fleet speed: divides poll intervals "
-            "and timestamps with the devices' clock."
+            help="Simulated fleet speed: divides poll intervals and the wall-clock "
+            "options (timeouts, connect delays, request gaps) and timestamps with "
+            "the devices' clock.",
+            min=0.001,
         ),
     ] = 1.0,
     metrics_port: Annotated[int, typer.Option(help="Prometheus /metrics port (0: off).")] = 9108,
-    timeout: Annotated[float, typer.Option(help="Per-request timeout [s].")] = 3.0,
+    timeout: Annotated[
+        float, typer.Option(help="Per-request timeout [s] (divided by --speed).")
+    ] = 3.0,
     batch_window: Annotated[
         float,
         typer.Option(

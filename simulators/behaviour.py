@@ -68,15 +68,25 @@ def draw_field_behaviours(
     *,
     seed: int,
     start: datetime,
-    wall_scale: float = 1.0,
-    clocks: bool = True,
+    speed: float = 1.0,
 ) -> tuple[dict[str, LoggerBehaviour], dict[str, DeviceBehaviour]]:
-    """The ``field`` profile: behaviours per logger and per inverter, at field-like rates.
+    """The ``field`` profile for a run at ``speed``: behaviours per logger and per inverter.
 
-    ``wall_scale`` shrinks the wall-clock parts (latency, deaf period, NAT timeout, gaps)
-    for accelerated runs; ``clocks`` False leaves device clocks exact (an accelerated run
-    timestamps readings with the device's simulated clock, so drift would move them).
+    What the draw gives is the same at every speed (same seed, same behaviours); only
+    its wall-clock parts (cellular latency, deaf period after a connect, NAT idle
+    timeout, the gap a touchy logger needs and its lockout) are divided by ``speed``, so
+    that they last as long in simulated time as they do in the field. An accelerated
+    run (``speed`` other than 1) keeps device clocks exact: the collector then
+    timestamps readings with the device's clock, the only simulated time it has, so a
+    drift or jump would move readings, an artefact of the acceleration and not what a
+    field collector (timestamping with its own clock, field note 10) sees. At ``speed``
+    1 clocks drift and jump as in the field. ``pvmon simulate --speed N --faults field``
+    and the field end-to-end test both draw with this.
     """
+    if not speed > 0:
+        raise ValueError(f"speed must be positive, not {speed}")
+    wall_scale = 1.0 / speed
+    clocks = speed == 1.0
     loggers: dict[str, LoggerBehaviour] = {}
     for key in endpoint_keys:
         rng = random.Random(f"{seed}:{key}:logger")

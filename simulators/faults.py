@@ -9,7 +9,7 @@ draw depending only on (seed, device key) so a fleet's faults are reproducible.
 | ``unreachable`` | the device's endpoint refuses connections (listener closed) |
 | ``silent`` | connection accepted, requests never answered (client times out) |
 | ``exception`` | every request answered with Modbus exception ``code`` (default 4) |
-| ``slow`` | replies delayed by ``delay_s`` wall seconds |
+| ``slow`` | replies delayed by ``delay_s`` wall seconds (a profile's, by 1/speed) |
 | ``sentinel`` | the points in ``points`` read "not implemented" |
 | ``out_of_range`` | power and energy read as garbage (x1000 power, counter spike) |
 | ``stuck`` | every value frozen at the fault's start |
@@ -90,9 +90,21 @@ PROFILES["field"] = dict(PROFILES["demo"])
 
 
 def draw_faults(
-    device_key: str, *, profile: str, seed: int, start: datetime, days: int = 366
+    device_key: str,
+    *,
+    profile: str,
+    seed: int,
+    start: datetime,
+    days: int = 366,
+    speed: float = 1.0,
 ) -> list[Fault]:
-    """Faults for one device over ``days`` simulated days from ``start``, by profile rates."""
+    """Faults for one device over ``days`` simulated days from ``start``, by profile rates.
+
+    A run at ``speed`` gets the same faults; a ``slow`` fault's reply delay (wall
+    seconds) is divided by ``speed``, so it is as long in simulated time at every speed.
+    """
+    if not speed > 0:
+        raise ValueError(f"speed must be positive, not {speed}")
     if profile not in PROFILES:
         raise ValueError(f"unknown fault profile {profile!r}; known: {', '.join(PROFILES)}")
     rng = random.Random(f"{seed}:{device_key}:faults")
@@ -106,7 +118,7 @@ def draw_faults(
             if kind == "exception":
                 params["code"] = rng.choice((2, 4, 6))
             elif kind == "slow":
-                params["delay_s"] = round(rng.uniform(0.3, 2.5), 2)
+                params["delay_s"] = round(rng.uniform(0.3, 2.5), 2) / speed
             elif kind == "sentinel":
                 params["points"] = rng.choice(
                     (("temperature_c",), ("dc_power_w",), ("ac_voltage_a_v", "ac_current_a_a"))

@@ -76,16 +76,20 @@ def build_endpoints(
     port_offset: int = 0,
     loggers: Mapping[str, LoggerBehaviour] | None = None,
     behaviours: Mapping[str, DeviceBehaviour] | None = None,
+    speed: float = 1.0,
 ) -> list[Endpoint]:
     """Endpoints with their devices; ``faults`` by serial override the profile's draw.
 
     Under the ``field`` profile every logger and inverter also gets field behaviours
     (drawn, unless ``loggers`` by ``host:port`` and ``behaviours`` by serial are given).
+    The drawn faults and behaviours are those of a run at ``speed`` (simulated seconds
+    per wall second): their wall-clock parts divided by it
+    (:func:`~simulators.behaviour.draw_field_behaviours`).
     """
     if fault_profile == "field" and loggers is None and behaviours is None:
         keys = sorted({f"{s.host}:{s.port + port_offset}" for s in specs})
         loggers, behaviours = draw_field_behaviours(
-            keys, [s.serial for s in specs], seed=seed, start=start
+            keys, [s.serial for s in specs], seed=seed, start=start, speed=speed
         )
     endpoints: dict[tuple[str, int], Endpoint] = {}
     by_endpoint: dict[tuple[str, int], set[str]] = defaultdict(set)
@@ -107,7 +111,9 @@ def build_endpoints(
             raise ValueError(f"endpoint {key[0]}:{key[1]} has unit id {spec.unit_id} twice")
         chosen = (faults or {}).get(spec.serial)
         if chosen is None:
-            chosen = draw_faults(spec.serial, profile=fault_profile, seed=seed, start=start)
+            chosen = draw_faults(
+                spec.serial, profile=fault_profile, seed=seed, start=start, speed=speed
+            )
         endpoint.devices[spec.unit_id] = SimulatedInverter(
             spec,
             seed=seed,

@@ -29,10 +29,16 @@ async def run_fleet(
     latency_s: float = 0.0,
     report_every_s: float = 30.0,
 ) -> None:
-    """Serve ``fleet`` until cancelled; prints endpoints, then a summary every so often."""
-    clock = SimClock(start=start or datetime.now(UTC), speed=speed)
+    """Serve ``fleet`` until cancelled; prints endpoints, then a summary every so often.
+
+    Faults and field behaviours are drawn from ``start`` exactly (so a test or a bench
+    computes the same ground truth in-process from the fleet, seed and start), and for
+    ``speed``: their wall-clock parts shrink with it (:func:`build_endpoints`).
+    """
+    start = start or datetime.now(UTC)
+    clock = SimClock(start=start, speed=speed)
     endpoints = build_endpoints(
-        device_specs(fleet), seed=seed, start=clock.now(), fault_profile=faults
+        device_specs(fleet), seed=seed, start=start, fault_profile=faults, speed=speed
     )
     server = FleetServer(endpoints, clock=clock, on_change=log.info, latency_s=latency_s)
     await server.start()

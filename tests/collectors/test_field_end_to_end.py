@@ -7,7 +7,8 @@ night, dawn zeros, touchy loggers, firmware updates dropping a block) and the de
 rates. The test's clock steps the days a poll interval at a time and the collector
 polls every endpoint once per step, so what happens in simulated time does not depend on
 how fast the machine is; the wall-clock parts of the behaviours (latency, deaf periods,
-NAT timeouts) are shrunk for the nominal 14,400x speed.
+NAT timeouts) are shrunk for the nominal 14,400x speed by the draw that
+``pvmon simulate --speed N --faults field`` makes too.
 
 For every inverter-day with a reading before it and one after it, daily energy in the
 database matches the simulator's ground truth within 0.5 %: across a logger asleep at
@@ -45,8 +46,8 @@ START = datetime(2025, 6, 1, 0, 0, tzinfo=LOCAL)
 # 48 steps a day, each a full pass over the 500 inverters; PVMON_FIELD_DAYS=14 runs the
 # issue's two weeks (about 6 minutes; the suite's six days take about 2.5)
 DAYS = int(os.environ.get("PVMON_FIELD_DAYS", "6"))
-SPEED = 14400.0  # nominal: four simulated hours per wall second
-WALL_SCALE = 0.0005  # 0.3-2.5 s of latency become 0.15-1.25 ms
+SPEED = 14400.0  # nominal: four simulated hours per wall second (0.3-2.5 s of latency
+# become 21-174 us)
 POLL_S = 1800  # simulated seconds between polls
 
 
@@ -67,8 +68,7 @@ async def test_six_field_days_collected_within_half_a_percent(
         [s.serial for s in specs],
         seed=3,
         start=START,
-        wall_scale=WALL_SCALE,
-        clocks=False,
+        speed=SPEED,
     )
     loggers = {f"127.0.0.1:{port}": by_index[f"logger{i}"] for i, port in enumerate(ports)}
     # the draw gives transaction id 0 only to an RTU logger (whose frames carry none):
@@ -96,7 +96,13 @@ async def test_six_field_days_collected_within_half_a_percent(
 
     clock = SimClock(start=START, speed=SPEED, stepped=True)
     endpoints = build_endpoints(
-        specs, seed=3, start=START, fault_profile="field", loggers=loggers, behaviours=behaviours
+        specs,
+        seed=3,
+        start=START,
+        fault_profile="field",
+        loggers=loggers,
+        behaviours=behaviours,
+        speed=SPEED,
     )
     # loggers unreachable for most of a day: from before dawn until 19:23 (back at dusk,
     # reading 0 W), and from 14:00 (producing) to 10:00 two days on (a day with no reading)

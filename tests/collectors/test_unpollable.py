@@ -43,6 +43,27 @@ def test_endpoint_options_take_registry_values_over_defaults() -> None:
     assert built.min_gap_s == 1.0 and built.timeout_s == 2.0
 
 
+def test_endpoint_options_at_speed_wait_less_on_the_wire_not_on_the_schedule() -> None:
+    """``pvmon collect --speed 600``: wall-clock waits / 600 (timeouts no shorter than
+    50 ms, what the machine tells apart); back-off and night polling are simulated
+    seconds already."""
+    field = EndpointOptions.from_registry(
+        {"min_gap_s": 0.06, "connect_delay_s": 1.2}, timeout_s=3.0
+    )
+    fast = field.scaled(1 / 600)
+    assert fast.min_gap_s == pytest.approx(0.0001) and fast.connect_delay_s == pytest.approx(0.002)
+    assert fast.first_connect_delay_s == pytest.approx(0.5 / 600)
+    assert fast.max_connect_delay_s == pytest.approx(5.0 / 600)
+    assert fast.timeout_s == 0.05 and fast.max_timeout_s == 0.05  # 5 ms and 25 ms: floored
+    assert EndpointOptions(timeout_s=0.01).scaled(1 / 600).timeout_s == 0.01  # set lower: kept
+    assert (fast.backoff_base_s, fast.night_interval_s, fast.reprobe_s) == (
+        field.backoff_base_s,
+        field.night_interval_s,
+        field.reprobe_s,
+    )
+    assert field.scaled(1.0) == field
+
+
 async def test_one_bad_map_and_one_bad_endpoint_leave_every_other_inverter_polled(
     db_url: str, tmp_path: Path
 ) -> None:
