@@ -24,6 +24,9 @@ from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import upgrade
 
 _counter = itertools.count()
+# a test server's data is thrown away: nothing it writes needs to survive a power cut
+# (a stopped server still writes everything out), so no fsync and no full-page images
+_THROWAWAY = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +38,7 @@ def pg_server() -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(
         root_dir=root / "server",
         port=free_port(),
-        server_settings={"timescaledb.max_background_workers": "0"},
+        server_settings={"timescaledb.max_background_workers": "0", **_THROWAWAY},
     )
     server.start()
     try:
@@ -118,7 +121,9 @@ def stoppable_postgres(*, migrated: bool = False) -> Iterator[EmbeddedPostgres]:
     outages. ``migrated``: the plain schema applied."""
     root = Path(tempfile.mkdtemp(prefix="pvmon-own-pg-"))
     root.chmod(0o755)  # the server may run as 'postgres' when the tests run as root
-    server = EmbeddedPostgres(root_dir=root / "s", port=free_port(), preload_timescaledb=False)
+    server = EmbeddedPostgres(
+        root_dir=root / "s", port=free_port(), preload_timescaledb=False, server_settings=_THROWAWAY
+    )
     server.start()
     try:
         if migrated:
