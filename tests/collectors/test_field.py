@@ -28,19 +28,11 @@ from pvmon.registermaps import get_map
 from simulators.behaviour import DeviceBehaviour, LoggerBehaviour
 from simulators.clock import SimClock
 from simulators.device import DeviceSpec, SimulatedInverter
-from simulators.physics import Site
 from simulators.server import Endpoint, EndpointServer, FleetServer
+from tests.sites import household_site
 
 NOON = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in China
-SITE = Site(
-    latitude=41.2,
-    longitude=119.4,
-    capacity_kwp=4.32,
-    tilt_deg=35,
-    azimuth_deg=180,
-    rated_ac_w=4000,
-    commissioned_on=date(2018, 1, 1),
-)
+SITE = household_site(commissioned_on=date(2018, 1, 1))
 ENERGY = READING_COLUMNS.index("energy_wh")
 QUALITY = READING_COLUMNS.index("quality")
 POWER = READING_COLUMNS.index("ac_power_w")

@@ -8,18 +8,10 @@ import pytest
 
 from simulators.device import DeviceSpec, SimulatedInverter
 from simulators.faults import Fault
-from simulators.physics import Site
+from tests.sites import household_site
 
 LOCAL_MIDNIGHT = datetime(2025, 5, 31, 16, 0, tzinfo=UTC)  # 2025-06-01 00:00 CST
-SITE = Site(
-    latitude=41.2,
-    longitude=119.4,
-    capacity_kwp=4.32,
-    tilt_deg=35,
-    azimuth_deg=180,
-    rated_ac_w=4000,
-    commissioned_on=date(2017, 6, 1),
-)
+SITE = household_site()
 
 
 def _device(

@@ -33,20 +33,13 @@ from hypothesis import strategies as st
 
 from simulators import physics as ph
 from simulators import weather as wx
+from tests.sites import household_site
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEED = 2016
 
 # 4.32 kWp household station at Lingyuan, Liaoning, one ~4 kW single-phase inverter.
-LINGYUAN = ph.Site(
-    latitude=41.2,
-    longitude=119.4,
-    capacity_kwp=4.32,
-    tilt_deg=35,
-    azimuth_deg=180,
-    rated_ac_w=4000,
-    commissioned_on=date(2023, 6, 30),
-)
+LINGYUAN = household_site(commissioned_on=date(2023, 6, 30))
 # 187.2 kWp village station at Lixin, Anhui: three 50 kW inverters, 62.4 kWp each.
 LIXIN_INVERTER = ph.Site(
     latitude=33.1,
