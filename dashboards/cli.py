@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from dashboards.build import FOLDER_TITLE, FOLDER_UID, JSON_DIR, build_all, write_all
-from dashboards.push import datasource_model, push
 from dashboards.reader import READER_ROLE, grant_reader
 from pvmon.errors import PvmonError
 
@@ -69,6 +68,8 @@ def push_command(
     ] = False,
 ) -> None:
     """Upsert datasource, folder and dashboards into an existing Grafana."""
+    from dashboards.push import datasource_model, push  # requests and grafana_client
+
     model = datasource_model(
         host=db_host, database=db_name, user=db_user, password=os.environ.get(db_password_env)
     )

@@ -38,9 +38,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import psycopg
 from psycopg import errors as pg_errors
 
@@ -67,6 +67,9 @@ from dividends.revenue import (
     write_settled_energy,
 )
 from pvmon.errors import DatabaseError, ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_ESTIMATED_SHARE_LIMIT",
@@ -513,6 +516,8 @@ def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
 def _frame(conn: psycopg.Connection, query: str, params: dict[str, object]) -> pd.DataFrame:
     """Run ``query`` through COPY ... TO STDOUT (CSV) into a DataFrame: columnar, no
     per-row Python objects, so a million rows cost megabytes, not a gigabyte."""
+    import pandas as pd  # pandas on first use: the CLI starts without it
+
     buf = io.BytesIO()
     with conn.cursor().copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", params) as cp:
         for chunk in cp:
@@ -528,6 +533,8 @@ def _copy_frame(
 ) -> None:
     """COPY columns (arrays of equal length, or scalars) into ``table`` as CSV, building a
     DataFrame and its text one chunk of rows at a time (never for all rows at once)."""
+    import pandas as pd
+
     arrays = {k: v for k, v in columns.items() if isinstance(v, np.ndarray | pd.Series)}
     n = len(next(iter(arrays.values()))) if arrays else 0
     with conn.cursor().copy(
@@ -623,6 +630,8 @@ def _compute(
     *,
     line_kind: str = "dividend",
 ) -> None:
+    import pandas as pd
+
     params: dict[str, object] = {
         "s": period.start,
         "e": period.end,

@@ -25,10 +25,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 __all__ = [
     "FORMULA_STARTS",
     "MONEY_FORMAT",
@@ -50,7 +46,6 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _LONG_DIGITS = re.compile(r"\d{11,}X?")
 _MAX_CELL = 32_767
 _MAX_WIDTH = 60
-_BOLD = Font(bold=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +97,16 @@ class SafeCsvWriter:
 
 
 def _xlsx_text(text: str) -> str:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # openpyxl on first use: a fast CLI
+
     text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 
 def _cell(ws: Any, value: object, *, bold: bool = False) -> Any:
+    from openpyxl.cell.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     if isinstance(value, Money):
         cell = WriteOnlyCell(ws, Decimal(value.fen).scaleb(-2))
         cell.number_format = MONEY_FORMAT
@@ -120,7 +120,7 @@ def _cell(ws: Any, value: object, *, bold: bool = False) -> Any:
         if is_formula_like(text) or _LONG_DIGITS.fullmatch(text):
             cell.quotePrefix = True
     if bold:
-        cell.font = _BOLD
+        cell.font = Font(bold=True)
     return cell
 
 
@@ -140,6 +140,8 @@ def new_sheet(
     """A write-only sheet with ``lead`` lines (a title), a bold frozen header row and
     columns sized to ``headings`` and ``rows``; the caller appends the rows with
     :func:`append_row` (and a totals row, bold)."""
+    from openpyxl.utils import get_column_letter
+
     ws = wb.create_sheet(title)
     widths = [_width(h) for h in headings]
     for row in rows[:2000]:  # a sample sizes the columns; the rest follow it
