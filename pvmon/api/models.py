@@ -188,6 +188,11 @@ class InverterRow(_Out):
     state: Literal["online", "sleeping", "offline", "fault", "unknown"]
     since: datetime | None
     last_good_at: datetime | None
+    learned: list[Literal["accept_tid_zero", "min_gap_s"]] = Field(
+        default_factory=list,
+        description="Settings the collector learned from this inverter's endpoint "
+        "(details in the inverter's endpoint_learned)",
+    )
 
 
 class LearnedSetting(_Out):

@@ -144,6 +144,8 @@ SELECT i.id, i.serial, s.code AS station, i.vendor, i.model, i.rated_ac_w, i.pha
        i.register_map, i.host, i.port, i.unit_id, i.framing, i.poll_interval_s,
        coalesce(h.state, 'unknown') AS state, h.since, h.last_good_at,
        coalesce(h.consecutive_failures, 0) AS consecutive_failures, h.last_error,
+       ARRAY(SELECT el.setting FROM endpoint_learned el
+              WHERE el.host = i.host AND el.port = i.port ORDER BY el.setting) AS learned,
        count(*) OVER () AS total
   FROM inverters i
   JOIN stations s ON s.id = i.station_id

@@ -53,9 +53,12 @@ async def test_a_learned_setting_is_kept_shown_and_used_after_a_restart(
 
         with TestClient(create_app(database_url=db_url)) as api:
             got = api.get(f"/v1/inverters/{inverter['serial']}", headers={"X-API-Key": key}).json()
+            listed = api.get("/v1/inverters", headers={"X-API-Key": key}).json()["items"]
+        (row,) = [r for r in listed if r["serial"] == inverter["serial"]]
         if fleet_file_says is not None:  # the fleet file's word: nothing learned, nothing kept
-            assert got["endpoint_learned"] == []
+            assert got["endpoint_learned"] == [] and row["learned"] == []
             return
+        assert row["learned"] == ["accept_tid_zero"]  # the fleet's health list says so too
         (setting,) = got["endpoint_learned"]  # the endpoint of this inverter
         assert setting["setting"] == "accept_tid_zero" and setting["value"] is True
         assert "transaction id 0" in setting["why"]
