@@ -277,6 +277,9 @@ class EmbeddedPostgres:
             "-c max_worker_processes=32",
             "-c shared_buffers=256MB",
             "-c fsync=on",
+            # as migration 0017 sets it per database: databases cloned from a template
+            # (the tests') do not inherit their template's settings
+            "-c jit=off",
         ]
         preload = self._preload_timescaledb
         if preload is None:
