@@ -23,6 +23,11 @@ import pytest
 from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import upgrade
 
+# Rich wraps and squeezes what the CLI prints to the terminal's width, 80 columns when
+# there is no terminal: a test reading the CLI's output must not depend on how long this
+# machine's temporary paths are. Set before any test imports the CLI; subprocesses inherit it.
+os.environ["COLUMNS"] = "200"
+
 _counter = itertools.count()
 # a test server's data is thrown away: nothing it writes needs to survive a power cut
 # (a stopped server still writes everything out), so no fsync and no full-page images
