@@ -38,7 +38,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy pvmon collectors dividends dashboards simulators
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist worksteal
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/ingest.py
