@@ -288,3 +288,58 @@ def test_a_joint_stations_unit_columns_reconcile(
     for column, whole in ((d, ded), (s, subsidy), (g, gross)):
         exact = [Fraction(whole * w, total_w) for w in weights]
         assert all(abs(int(p) - e) < 2 for p, e in zip(column, exact, strict=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    obligations=st.lists(st.integers(1, 200_000), min_size=1, max_size=8),
+    earned=st.fractions(min_value=0, max_value=1),
+    bench_share=st.fractions(min_value=0, max_value=1),
+    batches=st.lists(st.integers(1, 100), min_size=1, max_size=4),
+    lands=st.lists(st.sampled_from([1, 2]), min_size=4, max_size=4),
+)
+def test_a_short_year_pays_each_payee_what_accrued_pays_once_the_cash_is_in(
+    obligations: list[int],
+    earned: Fraction,
+    bench_share: Fraction,
+    batches: list[int],
+    lands: list[int],
+) -> None:
+    """Year 0 earns only part of its obligations: ``accrued`` pays each payee that part
+    of its obligation. Under ``received`` year 0's run pays its benchmark cash and the
+    subsidy batches (in the runs of year 1 or 2, which earn nothing of their own) pay
+    year 0's arrears. Once every batch is in, the total is the same to the fen and each
+    payee is within 1 fen of what accrued paid it (each payment rounds once)."""
+    n = len(obligations)
+    ob = np.array(obligations, dtype=np.int64)
+    units = np.zeros(n, dtype=np.int64)
+    revenue = int(int(ob.sum()) * earned)
+    bench = int(revenue * bench_share)
+    parts = largest_remainder(revenue - bench, batches)
+    late_by_run = {1: 0, 2: 0}
+    for part, run in zip(parts, lands, strict=False):
+        late_by_run[run] += part
+    late_by_run[2] += sum(parts[len(lands) :])
+
+    accrued = allocate(units=units, available=[revenue], obligations=ob, policies=_cf(n))
+    year0 = allocate(units=units, available=[bench], obligations=ob, policies=_cf(n))
+    owed0, paid0 = year0.arrears_added.copy(), year0.paid.copy()
+    owed_later = np.zeros(n, dtype=np.int64)
+    for run in (1, 2):
+        result = allocate_late_first(
+            row_unit=units,
+            late=np.array([late_by_run[run]], dtype=np.int64),
+            own=np.zeros(1, dtype=np.int64),
+            obligations=ob,
+            policies=_cf(n),
+            arrears=owed0 + owed_later,
+            arrears_late=owed0,
+        )
+        to_old = np.minimum(result.arrears_paid, owed0)
+        assert (result.arrears_paid == to_old).all()  # late cash pays only its own year
+        paid0 += to_old
+        owed0 -= to_old
+        owed_later += result.arrears_added
+    assert int(paid0.sum()) == int(accrued.paid.sum()) == revenue
+    assert (np.abs(paid0 - accrued.paid) <= 1).all()
+    assert (owed0 == ob - paid0).all() and (owed0 >= 0).all()
