@@ -25,6 +25,9 @@ READER_ROLE = "pvmon_grafana"
 PERSONAL_TABLES = ("households", "household_poverty_periods", "api_keys")
 _PERSONAL_COLUMNS = {("stations", "name")}
 _FREE_TEXT = {"note", "detail", "payee_name", "actor", "source_file"}
+#: the alarm notification log: message texts, channel names and delivery errors (which
+#: may carry a recipient's address); no dashboard reads it, so Grafana gets none of it
+_NOT_SHOWN = ("notifications", "notification_alarms")
 
 
 def personal_column(table: str, column: str) -> bool:
@@ -32,6 +35,7 @@ def personal_column(table: str, column: str) -> bool:
     names, plan payees) or staff (``*_by``, ``actor``), or is free text that may."""
     return (
         table in PERSONAL_TABLES
+        or table in _NOT_SHOWN
         or (table, column) in _PERSONAL_COLUMNS
         or column in _FREE_TEXT
         or column.endswith(("_by", "comment"))

@@ -16,6 +16,7 @@ from rich.table import Table
 from dashboards.cli import app as dashboards_app
 from dividends.cli import dividends_app
 from pvmon.aio import run
+from pvmon.alarms_cli import alarms_app, notify
 from pvmon.db.connect import database_url, embedded_server, open_database, prepare_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
 from pvmon.errors import DatabaseUnavailableError, PvmonError, ValidationError, problem_lines
@@ -39,6 +40,8 @@ app.add_typer(fleet_app, name="fleet")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(dividends_app, name="dividends")
+app.add_typer(alarms_app, name="alarms")
+app.command("notify")(notify)
 
 console = Console()
 err_console = Console(stderr=True)

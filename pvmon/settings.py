@@ -94,6 +94,35 @@ class Settings(BaseSettings):
         description="Largest request body the API reads; larger ones get 413 before "
         "anything is read [bytes].",
     )
+    notify_routes: Path | None = Field(
+        default=None,
+        description="Routing file of alarm notifications (channels as apprise URLs, rules); "
+        "unset: nobody is notified.",
+    )
+    notify_interval_s: float = Field(
+        default=15.0, gt=0, le=3600, description="How often the notifier looks at alarms [s]."
+    )
+    notify_send_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Longest a notification waits to connect or for an answer [s].",
+    )
+    notify_max_attempts: int = Field(
+        default=6, ge=1, le=100, description="Delivery attempts before a message is given up."
+    )
+    notify_retry_base_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=86400,
+        description="First wait before a failed delivery is tried again, doubling each "
+        "attempt [s].",
+    )
+    notify_lookback_s: int = Field(
+        default=2 * 86400,
+        ge=60,
+        description="Closed alarms older than this are no longer looked at (resolve messages) [s].",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import psycopg
 from fastapi import APIRouter, Body, Depends, Path, Query
 
+from collectors.alarms import acknowledge
 from pvmon.api import queries
 from pvmon.api.auth import ForbiddenError, Principal, list_keys
 from pvmon.api.deps import Conn, Paging, access, county_filter, paging
@@ -407,21 +408,23 @@ def get_alarm(who: Reader, conn: Conn, alarm_id: IdP) -> dict[str, Any]:
 
 
 @router.post(
+    "/alarms/{alarm_id}/ack",
+    tags=["operators"],
+    response_model=Alarm,
+    summary="Acknowledge an alarm with a comment (operator); it is then not escalated",
+)
+@router.post(
     "/alarms/{alarm_id}/acknowledge",
     tags=["operators"],
     response_model=Alarm,
-    summary="Acknowledge an alarm with a comment (operator)",
+    summary="Acknowledge an alarm with a comment (operator); the same as .../ack",
 )
 def acknowledge_alarm(
     who: Operator, conn: Conn, alarm_id: IdP, body: Annotated[AlarmAck, Body()]
 ) -> dict[str, Any]:
     """Record who acknowledged the alarm, when, and their comment (again: overwritten)."""
     _alarm(conn, who, alarm_id)
-    conn.execute(
-        "UPDATE alarms SET acknowledged_at = now(), acknowledged_by = %s, ack_comment = %s"
-        " WHERE id = %s",
-        (who.name, body.comment, alarm_id),
-    )
+    acknowledge(conn, alarm_id=alarm_id, by=who.name, comment=body.comment)
     return _alarm(conn, who, alarm_id)
 
 

@@ -1,0 +1,2 @@
+DROP TABLE notification_alarms;
+DROP TABLE notifications;
