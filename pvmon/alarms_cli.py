@@ -36,8 +36,8 @@ alarms_app = typer.Typer(
     help="Alarms: list and acknowledge. Acts with the API key in PVMON_API_KEY or --key-file.",
     no_args_is_help=True,
 )
-_console = Console(width=200)
-_err = Console(stderr=True, width=200)
+_console = Console()
+_err = Console(stderr=True)
 
 
 @alarms_app.callback()

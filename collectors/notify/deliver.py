@@ -7,10 +7,12 @@ back as :class:`DeliveryError`, which the caller masks before they are logged or
 from __future__ import annotations
 
 import logging
-
-import apprise
+from typing import TYPE_CHECKING
 
 from pvmon.errors import PvmonError
+
+if TYPE_CHECKING:
+    import apprise
 
 __all__ = ["DeliveryError", "check_url", "send"]
 
@@ -20,6 +22,8 @@ class DeliveryError(PvmonError):
 
 
 def _plugin(url: str) -> apprise.NotifyBase | None:
+    import apprise  # on first use: every pvmon command would pay for its plugins
+
     return apprise.Apprise.instantiate(url, suppress_exceptions=True)
 
 
@@ -41,6 +45,8 @@ def send(url: str, *, title: str, body: str, timeout_s: float) -> None:
         raise DeliveryError("apprise cannot use this URL")
     plugin.socket_connect_timeout = timeout_s
     plugin.socket_read_timeout = timeout_s
+    import apprise
+
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         try:
             ok = plugin.notify(body=body, title=title)

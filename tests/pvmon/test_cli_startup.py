@@ -9,7 +9,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-_HEAVY = ["pandas", "openpyxl", "requests", "grafana_client", "pvlib", "fastapi", "reportlab"]
+_HEAVY = [
+    "pandas", "openpyxl", "requests", "grafana_client", "pvlib", "fastapi", "reportlab", "apprise",
+]  # fmt: skip
 
 
 def test_the_command_line_starts_without_heavy_libraries() -> None:
