@@ -17,6 +17,7 @@ from dashboards.cli import app as dashboards_app
 from dividends.cli import dividends_app
 from pvmon.aio import run
 from pvmon.alarms_cli import alarms_app, notify
+from pvmon.availability import AvailabilityOptions
 from pvmon.db.connect import database_url, embedded_server, open_database, prepare_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
 from pvmon.errors import DatabaseUnavailableError, PvmonError, ValidationError, problem_lines
@@ -521,6 +522,125 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Key name.")]) -> None:
     console.print(f"revoked {name}")
 
 
+maintenance_app = typer.Typer(
+    help="Maintenance windows: losses inside one are the O&M contractor's planned work.",
+    no_args_is_help=True,
+)
+app.add_typer(maintenance_app, name="maintenance")
+
+
+def _moment(value: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(f"{option}: not an ISO 8601 time: {value!r}") from exc
+    if moment.tzinfo is None:
+        raise ValidationError(f"{option}: give a time zone, e.g. 2025-06-03T08:00+08:00")
+    return moment.astimezone(UTC)
+
+
+@maintenance_app.command("add")
+def maintenance_add(
+    ctx: typer.Context,
+    station: Annotated[str, typer.Option(help="Station code.")],
+    start: Annotated[str, typer.Option("--from", help="Start, ISO 8601 with zone.")],
+    end: Annotated[str, typer.Option("--to", help="End, ISO 8601 with zone.")],
+    reason: Annotated[str, typer.Option(help="What was done.")],
+    key_file: Annotated[
+        Path | None, typer.Option(help="File holding the API key (else PVMON_API_KEY).")
+    ] = None,
+) -> None:
+    """Record a maintenance window, acting with an operator's API key."""
+    from dividends.cli import acting
+    from pvmon.api.queries import station_county
+    from pvmon.availability.queries import add_maintenance
+    from pvmon.errors import NotFoundError
+
+    ctx.obj = {"key_file": key_file}
+    try:
+        starts_at, ends_at = _moment(start, "--from"), _moment(end, "--to")
+        with open_database(_migrated_url(_settings()), autocommit=True) as conn:
+            who = acting(ctx, conn, "operate")
+            found = station_county(conn, station=station)
+            if found is None:
+                raise NotFoundError(f"station {station!r}: not found")
+            who.require_county(found[1], f"station {station!r}")
+            window = add_maintenance(
+                conn,
+                station=station,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                reason=reason,
+                created_by=who.name,
+            )
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"maintenance window {window.id} at {escape(station)}: "
+        f"{window.starts_at.isoformat()} to {window.ends_at.isoformat()}"
+    )
+
+
+def _share(value: object) -> str:
+    return "-" if value is None else f"{float(str(value)) * 100:.2f} %"
+
+
+@app.command("availability")
+def availability(
+    county: Annotated[str, typer.Option(help="County code.")],
+    month: Annotated[str, typer.Option(help="Month, YYYY-MM.")],
+) -> None:
+    """Availability and lost energy per station and per O&M contractor in a month."""
+    from pvmon.availability import contractor_month, station_month
+
+    try:
+        try:
+            first = datetime.strptime(month, "%Y-%m").date()
+        except ValueError as exc:
+            raise ValidationError(f"--month: YYYY-MM, not {month!r}") from exc
+        settings = _settings()
+        options = AvailabilityOptions.from_settings(settings)
+        with open_database(_migrated_url(settings), autocommit=True) as conn:
+            stations = station_month(conn, county_code=county, month=first, options=options)
+            contractors = contractor_month(conn, month=first, county=county, options=options)
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    causes = ("inverter_fault", "grid", "maintenance", "communication")
+    table = Table(title=f"Availability, county {escape(county)}, {month}")
+    for column in ("station", "contractor", "time avail.", "energy avail.", "actual kWh"):
+        table.add_column(column, justify="left" if column in ("station", "contractor") else "right")
+    for cause in causes:
+        table.add_column(f"lost kWh {cause}", justify="right")
+    table.add_column("lost fen", justify="right")
+    for s in stations:
+        table.add_row(
+            escape(s.station_code),
+            escape(s.om_contractor or "-"),
+            _share(s.time_availability),
+            _share(s.energy_availability),
+            f"{s.actual_wh / 1000:.1f}",
+            *(f"{s.lost_wh_by_cause.get(c, 0) / 1000:.1f}" for c in causes),
+            "-" if s.lost_revenue_fen is None else str(s.lost_revenue_fen),
+        )
+    console.print(table)
+    by = Table(title=f"O&M contractors, county {escape(county)}, {month}")
+    for column in ("contractor", "stations", "time avail.", "energy avail.", "lost kWh"):
+        by.add_column(column, justify="left" if column == "contractor" else "right")
+    by.add_column("lost fen", justify="right")
+    by.add_column("penalty base fen", justify="right")
+    for c in contractors:
+        by.add_row(
+            escape(c.om_contractor or "-"),
+            str(c.stations),
+            _share(c.time_availability),
+            _share(c.energy_availability),
+            f"{sum(c.lost_wh_by_cause.values()) / 1000:.1f}",
+            "-" if c.lost_revenue_fen is None else str(c.lost_revenue_fen),
+            "-" if c.penalty_base_fen is None else str(c.penalty_base_fen),
+        )
+    console.print(by)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (PVMON_API_HOST).")] = None,
@@ -544,6 +664,7 @@ def serve(
             database_url=url,
             db_wait_s=settings.api_db_wait_s,
             body_max_bytes=settings.api_body_max_bytes,
+            availability=AvailabilityOptions.from_settings(settings),
         ),
         host=host,
         port=port,

@@ -123,6 +123,31 @@ class Settings(BaseSettings):
         ge=60,
         description="Closed alarms older than this are no longer looked at (resolve messages) [s].",
     )
+    availability_comm_share: Decimal = Field(
+        default=Decimal("0.5"),
+        ge=0,
+        le=1,
+        description="An offline alarm across which the counter rose by at least this share "
+        "of what the inverter should have produced is a silent logger only (cause "
+        "communication: nothing lost).",
+    )
+    availability_sun_altitude_deg: float = Field(
+        default=4.0,
+        ge=0,
+        le=30,
+        description="The expected production period is while the sun stands above this "
+        "height at the site [deg].",
+    )
+    availability_yield_kwh_per_kwp_year: Decimal = Field(
+        default=Decimal("1300"),
+        gt=0,
+        le=3000,
+        description="Expected yield of a station without its own (station_expected_yield), "
+        "for losses no neighbour can measure [kWh/kWp/year].",
+    )
+    availability_max_days: int = Field(
+        default=92, ge=1, le=366, description="Longest span one availability request covers [days]."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"

@@ -25,6 +25,7 @@ from pvmon.api.auth import AuthError, ForbiddenError
 from pvmon.api.gate import DatabaseGate
 from pvmon.api.guard import BodyGuard, key_checker
 from pvmon.api.models import Problem, ProblemField
+from pvmon.availability import AvailabilityOptions
 from pvmon.db.migrate import current_version, database_flavour
 from pvmon.errors import (
     DatabaseUnavailableError,
@@ -232,6 +233,7 @@ def create_app(
     pool_size: int = 8,
     db_wait_s: float = 1.0,
     body_max_bytes: int = 20_000_000,
+    availability: AvailabilityOptions | None = None,
 ) -> FastAPI:
     """The pvmon API bound to the database at ``database_url``.
 
@@ -240,7 +242,7 @@ def create_app(
     request waits at most ``db_wait_s`` [s] for a connection; then, and while the
     database stays down, requests answer 503 at once (:class:`DatabaseGate`). A request
     body is read only for a valid key and only up to ``body_max_bytes`` [bytes]
-    (:class:`BodyGuard`).
+    (:class:`BodyGuard`). ``availability``: the limits of availability figures.
     """
     pool = ConnectionPool(
         database_url,
@@ -279,6 +281,7 @@ def create_app(
         ],
     )
     app.state.pool, app.state.gate = pool, gate
+    app.state.availability = availability or AvailabilityOptions()
     _install_handlers(app)
     app.add_middleware(
         BodyGuard,
@@ -317,9 +320,11 @@ def create_app(
             return unavailable
         return JSONResponse(body)
 
+    from pvmon.api import availability as availability_api
     from pvmon.api import finance, operators
 
     app.include_router(operators.router)
     app.include_router(finance.router)
+    app.include_router(availability_api.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

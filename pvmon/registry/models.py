@@ -164,6 +164,9 @@ class StationRecord(_Record):
     commissioned_on: date | None = None
     grid_connected_on: date | None = None
     tariff_ref: str | None = None
+    #: the O&M contractor who keeps the station running (availability is reported per
+    #: contractor); optional
+    om_contractor: Name | None = None
     owner_household: Code | None = None
     shares: list[ShareRecord] = Field(default_factory=list)
     inverters: list[InverterRecord] = Field(default_factory=list)

@@ -266,6 +266,7 @@ _STATION_COLUMNS = [
     "grid_connected_on",
     "tariff_ref",
     "owner_household_id",
+    "om_contractor",
 ]
 _INVERTER_COLUMNS = [
     "serial",
@@ -299,6 +300,7 @@ def _station_row(s: StationRecord, village_id: int | None, owner_id: int | None)
         s.grid_connected_on,
         s.tariff_ref,
         owner_id,
+        s.om_contractor,
     )
 
 

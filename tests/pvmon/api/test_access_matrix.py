@@ -31,6 +31,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("PATCH", "/v1/inverters/{serial}"): ("admin", "deny"),
     ("GET", "/v1/inverters/{serial}/series"): ("read", "deny"),
     ("GET", "/v1/alarms"): ("read", "deny"),
+    ("GET", "/v1/stations/{code}/availability"): ("read", "deny"),
+    ("GET", "/v1/availability/contractors"): ("read", "deny"),
+    ("POST", "/v1/maintenance"): ("operate", "deny"),
     ("GET", "/v1/alarms/{alarm_id}"): ("read", "deny"),
     ("POST", "/v1/alarms/{alarm_id}/acknowledge"): ("operate", "deny"),
     ("GET", "/v1/places"): ("read", "deny"),
@@ -57,6 +60,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
 
 # list routes are "denied" for a county key when asked for another county
 _COUNTY_QUERY = {"county": "LY"}
+_PARAMS: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/v1/stations/{code}/availability"): {"from": "2024-06-01", "to": "2024-06-02"},
+    ("GET", "/v1/availability/contractors"): {"month": "2024-06"},
+}
 _BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/stations/{code}"): {"tilt_deg": 30},
     ("POST", "/v1/runs/{run_id}/discard"): {"reason": "wrong scope"},
@@ -98,8 +105,17 @@ def _call(client: TestClient, world: ApiWorld, method: str, path: str, key: str 
         method,
         url,
         headers=headers,
-        json=_BODIES.get((method, path)),
-        params=_COUNTY_QUERY if has_county else None,
+        json=(
+            {
+                "station": world.station,
+                "from": "2024-06-01T09:00Z",
+                "to": "2024-06-01T10:00Z",
+                "reason": "matrix",
+            }
+            if path == "/v1/maintenance"
+            else _BODIES.get((method, path))
+        ),
+        params={**(_COUNTY_QUERY if has_county else {}), **_PARAMS.get((method, path), {})} or None,
     )
     return response.status_code
 
