@@ -84,7 +84,7 @@ _TEXT_ALLOWED = re.compile(
     r"end_reason|coverage|tariff_ref|province|metric|event|severity|message|quality|"
     r"version|filename|checksum|reference|county|township|village|station|inverter|"
     r"description|title|what|basis|scope_codes|payee_role|last_error|framing|key|value|"
-    r"step|setting|why|[a-z_]+_code|[a-z_]+_kind)$"
+    r"step|setting|why|om_contractor|[a-z_]+_code|[a-z_]+_kind)$"  # om_contractor: a company
 )
 # tables whose ``name`` is a place, a scheme or a code list, never a person
 _NAMED = {"counties", "townships", "villages", "operating_states", "schema_migrations"}
