@@ -36,6 +36,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/maintenance"): ("operate", "deny"),
     ("GET", "/v1/alarms/{alarm_id}"): ("read", "deny"),
     ("POST", "/v1/alarms/{alarm_id}/acknowledge"): ("operate", "deny"),
+    ("POST", "/v1/alarms/{alarm_id}/ack"): ("operate", "deny"),
     ("GET", "/v1/places"): ("read", "deny"),
     ("POST", "/v1/registry/import"): ("admin", "unlimited"),
     ("GET", "/v1/keys"): ("admin", "allow"),
@@ -69,6 +70,7 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/runs/{run_id}/discard"): {"reason": "wrong scope"},
     ("PATCH", "/v1/inverters/{serial}"): {"poll_interval_s": 60},
     ("POST", "/v1/alarms/{alarm_id}/acknowledge"): {"comment": "seen"},
+    ("POST", "/v1/alarms/{alarm_id}/ack"): {"comment": "seen"},
     ("POST", "/v1/registry/import"): {},
     # a draft of its own (re-posting the fixture's would make every key one of its makers)
     ("POST", "/v1/runs"): {"period": "2024-H1", "scope_kind": "county", "scope_codes": ["LY"]},
