@@ -81,7 +81,9 @@ def daily_chart(report: MonthReport, fmt: Format) -> bytes:
         ax.bar(days, measured, color=BAR, label="实测")
         ax.bar(days, estimated, bottom=measured, color=_ESTIMATED, label="估算")
         ax.plot(days, expected, color=_EXPECTED, marker=".", linewidth=1.2, label="预期")
-        ax.legend(prop=font, fontsize=8, frameon=False, loc="lower right")
+        top = max(max(e + x for e, x in zip(measured, estimated, strict=True)), max(expected))
+        ax.set_ylim(0, top * 1.25 if top > 0 else 1)
+        ax.legend(prop=font, frameon=False, loc="upper right", ncols=3)
         ax.set_xlim(0.4, max(days) + 0.6)
     else:
         ax.text(0.5, 0.5, "无数据", ha="center", va="center", transform=ax.transAxes,
@@ -106,7 +108,9 @@ def ranking_chart(report: MonthReport, fmt: Format) -> bytes:
         if totals.capacity_kwp > 0:
             expected = totals.expected_wh / 1000 / float(totals.capacity_kwp)
             ax.axhline(expected, color=_EXPECTED, linewidth=1.2, label="预期")
-            ax.legend(prop=font, fontsize=8, frameon=False, loc="lower right")
+            top = max(float(ranked[-1].figures.specific_yield or 0), expected)
+            ax.set_ylim(0, top * 1.2 if top > 0 else 1)
+            ax.legend(prop=font, frameon=False, loc="upper left")
         if len(ranked) <= _LABELLED_STATIONS:
             ax.set_xticks(xs, [s.code for s in ranked], rotation=90, fontsize=6)
         else:
