@@ -6,6 +6,7 @@ readings (``backfill_readings``), plus alarms, in a plain-PostgreSQL database.""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -290,3 +291,22 @@ def test_the_page_in_a_browser_shows_its_charts_and_the_apis_totals(
     assert _number(page.values["performance_ratio"]) == pytest.approx(totals["performance_ratio"])
     assert int(_number(page.values["stations"])) == totals["stations"]
     assert int(_number(page.values["open_alarms"])) == totals["open_alarms"]
+
+
+def test_the_readme_commands_run_as_written(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Monthly report", 1)[1].split("\n## ", 1)[0]
+    commands = [line.strip() for line in section.splitlines() if line.startswith("    pvmon ")]
+    assert len(commands) == 3
+    monkeypatch.setenv("PVMON_DATABASE_URL", world.url)
+    monkeypatch.setenv("PVMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        res = CliRunner().invoke(app, shlex.split(command)[1:])
+        assert res.exit_code == 0, f"{command}\n{res.output}"
+    written = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert written == [f"report-{scope}-2025-06.{ext}" for scope in ("LY", "LY-T01")
+                       for ext in ("html", "pdf", "xlsx")]  # fmt: skip
+    assert len(list(tmp_path.glob("report-LY-T01-V001-2025-06.*"))) == 3
