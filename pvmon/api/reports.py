@@ -38,6 +38,14 @@ MonthQ = Annotated[
 LosersQ = Annotated[int, Query(ge=0, le=1000, description="stations in the top-losers list")]
 CodeQ = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")]
 Reader = Annotated[Principal, Depends(access("read"))]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "no such county, or a township or village not in it",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+}
 _page_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="pvk_... API key")
 
 
@@ -57,7 +65,7 @@ def _report(conn: Any, who: Principal, **kw: Any) -> Any:
     return month_report(conn, county=county, **kw)
 
 
-@router.get("/month", summary="Monthly generation report (JSON)")
+@router.get("/month", summary="Monthly generation report (JSON)", responses=_NOT_FOUND)
 def month_json(
     who: Reader,
     conn: Conn,
@@ -95,6 +103,7 @@ def _page_reader(
     "/month.html",
     response_class=HTMLResponse,
     summary="Monthly generation report as a page (charts inline, key may be a parameter)",
+    responses=_NOT_FOUND,
 )
 def month_page(
     who: Annotated[Principal, Depends(_page_reader)],
