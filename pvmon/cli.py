@@ -36,9 +36,11 @@ fleet_app = typer.Typer(
     help="Fleet registry: import and generate fleet files.", no_args_is_help=True
 )
 simulate_app = typer.Typer(help="Simulated inverters: serve a fleet over Modbus, backfill history.")
+report_app = typer.Typer(help="Reports: the monthly generation report.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(report_app, name="report")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(dividends_app, name="dividends")
 app.add_typer(alarms_app, name="alarms")
@@ -443,6 +445,58 @@ def demo(
         console.print("stopped")
     except PvmonError as exc:
         raise _fail(exc) from exc
+
+
+@report_app.command("month")
+def report_month(
+    county: Annotated[str, typer.Option(help="County code.")],
+    month: Annotated[str, typer.Option(help="Month, YYYY-MM.")],
+    township: Annotated[str | None, typer.Option(help="Only this township (code).")] = None,
+    village: Annotated[str | None, typer.Option(help="Only this village (code).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder the XLSX, PDF and HTML go to.")] = Path("."),
+    losers: Annotated[int, typer.Option(help="Stations in the top-losers list.")] = 10,
+) -> None:
+    """Energy per station and village against expected, specific yield, performance
+    ratio, alarms, top losers and charts: report-<scope>-<month>.xlsx, .pdf and .html."""
+    from pvmon.report import month_report, parse_month
+    from pvmon.report.html import report_page
+    from pvmon.report.pdf import write_report_pdf
+    from pvmon.report.xlsx import write_report_xlsx
+
+    try:
+        first = parse_month(month)
+        if losers < 0:
+            raise ValidationError(f"--losers {losers}: must be 0 or more")
+        with open_database(_migrated_url(_settings()), autocommit=True) as conn:
+            report = month_report(conn, county=county, month=first, township=township,
+                                  village=village, losers=losers)  # fmt: skip
+    except PvmonError as exc:
+        raise _fail(exc) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"report-{report.scope.code}-{first:%Y-%m}"
+    paths = [
+        write_report_xlsx(report, stem.with_suffix(".xlsx")),
+        write_report_pdf(report, stem.with_suffix(".pdf")),
+    ]
+    html = stem.with_suffix(".html")
+    html.write_text(report_page(report), encoding="utf-8")
+    paths.append(html)
+    t = report.totals
+    window = f"{report.window[0]} - {report.window[1]}" if report.window else "no data"
+    table = Table("figure", "value", title=report.title)
+    for name, value in (
+        ("window", window),
+        ("stations", str(len(report.stations))),
+        ("energy [kWh]", f"{t.energy_kwh:,}"),
+        ("expected [kWh]", f"{t.expected_kwh:,}"),
+        ("specific yield [kWh/kWp]", str(t.specific_yield)),
+        ("performance ratio", str(t.performance_ratio)),
+        ("open alarms at the end", str(report.open_alarms)),
+    ):
+        table.add_row(name, value)
+    console.print(table)
+    for path in paths:
+        console.print(f"wrote {path}", soft_wrap=True)
 
 
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)

@@ -194,6 +194,14 @@ async def run_demo(
                 "(OpenAPI at /docs); Ctrl-C stops everything"
             )
             console.print(f"demo admin key (send as 'X-API-Key'): {demo_key}")
+            if fleet.counties:
+                console.print(
+                    f"monthly report in a browser: http://{settings.api_host}:"
+                    f"{settings.api_port}/v1/reports/month.html?county={fleet.counties[0].code}"
+                    f"&key={demo_key}",
+                    soft_wrap=True,
+                    highlight=False,
+                )
             if write_history:
                 out = progress_console or Console(stderr=True)
                 out.print(

@@ -21,7 +21,6 @@ a dependency of pvmon), so it renders the same on a machine without Chinese font
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,7 +29,8 @@ import psycopg
 
 from dividends.cash.position import STANDING_UNITS
 from dividends.periods import Period, days_in_year, parse_period
-from pvmon.errors import ConfigError, NotFoundError
+from pvmon.errors import NotFoundError
+from pvmon.fonts import cjk_font_path
 from pvmon.privacy import mask_name
 from pvmon.sheets import Money, append_row, new_sheet, yuan
 
@@ -262,19 +262,6 @@ def write_disclosure_xlsx(d: Disclosure, path: Path) -> Path:
         append_row(ws2, values, bold=i == len(payees) - 1)
     wb.save(path)
     return path
-
-
-def cjk_font_path() -> Path:
-    """The TrueType CJK font the PDF embeds (WenQuanYi Micro Hei from ``mpl-font``)."""
-    spec = importlib.util.find_spec("mpl_font")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for where in locations:
-        path = Path(where) / "fonts" / "wqy" / "wqy-microhei.ttc"
-        if path.is_file():
-            return path
-    raise ConfigError(
-        "the 公示 PDF needs the CJK font of the mpl-font package: pip install mpl-font"
-    )
 
 
 def _text(value: object) -> str:

@@ -52,12 +52,13 @@ _TITLES = {
 }
 _DESCRIPTION = """Monitoring and dividends of PV poverty-alleviation stations.
 
-**Access.** Every endpoint except `/health` needs an API key (`X-API-Key: pvk_...` or
-`Authorization: Bearer pvk_...`), created with `pvmon keys create NAME --role ROLE
-[--county CODE]`. Roles: `viewer` (read operators' data), `operator` (+ acknowledge
-alarms), `finance` (+ finance endpoints, personal data unmasked), `admin` (everything,
-registry import and edits). A key limited to a county sees only that county: 403 for
-anything outside it.
+**Access.** Every endpoint except `/health` (and the front page `/`) needs an API key
+(`X-API-Key: pvk_...` or `Authorization: Bearer pvk_...`), created with
+`pvmon keys create NAME --role ROLE [--county CODE]`. Roles: `viewer` (read operators'
+data), `operator` (+ acknowledge alarms), `finance` (+ finance endpoints, personal data
+unmasked), `admin` (everything, registry import and edits). A key limited to a county
+sees only that county: 403 for anything outside it. The report page
+`/v1/reports/month.html` also takes the key as the `key` query parameter, for a browser.
 
 **Conventions.** Lists take `limit`/`offset` and return `{items, total, limit, offset}`.
 Errors are `application/problem+json`. Times are ISO 8601 UTC; days are China Standard
@@ -277,6 +278,7 @@ def create_app(
             {"name": "operators", "description": "Fleet, stations, inverters, series, alarms"},
             {"name": "registry", "description": "Places, import and edits"},
             {"name": "finance", "description": "Schemes, households, enrolments, runs"},
+            {"name": "reports", "description": "Monthly generation report (JSON and page)"},
             {"name": "access", "description": "API keys"},
         ],
     )
@@ -321,10 +323,12 @@ def create_app(
         return JSONResponse(body)
 
     from pvmon.api import availability as availability_api
-    from pvmon.api import finance, operators
+    from pvmon.api import finance, operators, reports
 
     app.include_router(operators.router)
     app.include_router(finance.router)
     app.include_router(availability_api.router)
+    app.include_router(reports.router)
+    app.include_router(reports.index_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -57,6 +57,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/runs/{run_id}/mark-paid"): ("finance", "deny"),
     ("POST", "/v1/runs/{run_id}/discard"): ("finance", "deny"),
     ("GET", "/v1/runs/{run_id}/history"): ("finance", "deny"),
+    ("GET", "/v1/reports/month"): ("read", "deny"),
+    ("GET", "/v1/reports/month.html"): ("read", "deny"),
 }
 
 # list routes are "denied" for a county key when asked for another county
