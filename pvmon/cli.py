@@ -467,9 +467,11 @@ def report_month(
         first = parse_month(month)
         if losers < 0:
             raise ValidationError(f"--losers {losers}: must be 0 or more")
-        with open_database(_migrated_url(_settings()), autocommit=True) as conn:
+        settings = _settings()
+        with open_database(_migrated_url(settings), autocommit=True) as conn:
+            options = AvailabilityOptions.from_settings(settings)
             report = month_report(conn, county=county, month=first, township=township,
-                                  village=village, losers=losers)  # fmt: skip
+                                  village=village, losers=losers, availability=options)  # fmt: skip
     except PvmonError as exc:
         raise _fail(exc) from exc
     out.mkdir(parents=True, exist_ok=True)

@@ -59,14 +59,16 @@ def _blank(code: str | None) -> str | None:
     return code or None  # an empty field of the page's form means none
 
 
-def _report(conn: Any, who: Principal, **kw: Any) -> Any:
+def _report(conn: Any, who: Principal, request: Request, **kw: Any) -> Any:
     county = county_filter(who, kw.pop("county"))
     assert county is not None
-    return month_report(conn, county=county, **kw)
+    options = getattr(request.app.state, "availability", None)
+    return month_report(conn, county=county, availability=options, **kw)
 
 
 @router.get("/month", summary="Monthly generation report (JSON)", responses=_NOT_FOUND)
 def month_json(
+    request: Request,
     who: Reader,
     conn: Conn,
     county: CountyQ,
@@ -78,8 +80,8 @@ def month_json(
     """A county's (or one township's or village's) month: energy per station and village
     against expected, specific yield [kWh/kWp], performance ratio, alarms of the month,
     top losers and daily energy [Wh]; the notes say how each figure is made."""
-    report = _report(conn, who, county=county, month=_month(month), township=_blank(township),
-                     village=_blank(village), losers=losers)  # fmt: skip
+    report = _report(conn, who, request, county=county, month=_month(month),
+                     township=_blank(township), village=_blank(village), losers=losers)  # fmt: skip
     return report_json(report)
 
 
@@ -106,6 +108,7 @@ def _page_reader(
     responses=_NOT_FOUND,
 )
 def month_page(
+    request: Request,
     who: Annotated[Principal, Depends(_page_reader)],
     conn: Conn,
     county: CountyQ,
@@ -116,8 +119,8 @@ def month_page(
 ) -> HTMLResponse:
     """The report of ``/v1/reports/month`` as one HTML page with its charts (inline SVG,
     no script). A browser sends the key as ``key``; programs send the header."""
-    report = _report(conn, who, county=county, month=_month(month), township=_blank(township),
-                     village=_blank(village), losers=losers)  # fmt: skip
+    report = _report(conn, who, request, county=county, month=_month(month),
+                     township=_blank(township), village=_blank(village), losers=losers)  # fmt: skip
     query = {"county": report.scope.county_code, "month": report.month.strftime("%Y-%m")}
     if report.scope.level != "county":
         query[report.scope.level] = report.scope.code

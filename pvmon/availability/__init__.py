@@ -244,17 +244,21 @@ def station_days(
     options: AvailabilityOptions | None = None,
     now: datetime | None = None,
 ) -> StationDays:
-    """One station from ``first`` to ``last`` (local days): summary, days and losses."""
+    """One station from ``first`` to ``last`` (local days): summary, days and losses.
+
+    Computed with its village's other stations, whose output measures what an outage
+    lost, so its figures are those of :func:`station_month` for the same days."""
     options = options or AvailabilityOptions()
-    stations = scope_stations(conn, station=station, priced_on=first)
-    if not stations:
+    found = scope_stations(conn, station=station, priced_on=first)
+    if not found:
         raise NotFoundError(f"station {station!r}: not found")
-    run = _run(conn, stations=stations, first=first, last=last, options=options, now=now)
-    per_day = [
-        (day, totals(d for d in run.days if d.day == day)) for day in local_days(first, last)
-    ]
-    losses = sorted((x for d in run.days for x in d.losses), key=lambda x: (x.start, x.inverter_id))
-    return StationDays(_station_summary(stations[0], run.days), per_day, losses, run.windows)
+    peers = scope_stations(conn, village=found[0].village, priced_on=first)
+    run = _run(conn, stations=peers, first=first, last=last, options=options, now=now)
+    own = [d for d in run.days if d.station == station]
+    per_day = [(day, totals(d for d in own if d.day == day)) for day in local_days(first, last)]
+    losses = sorted((x for d in own for x in d.losses), key=lambda x: (x.start, x.inverter_id))
+    windows = [w for w in run.windows if w.station == station]
+    return StationDays(_station_summary(found[0], own), per_day, losses, windows)
 
 
 def contractor_month(

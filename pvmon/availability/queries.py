@@ -61,9 +61,11 @@ def scope_stations(
     *,
     county: str | None = None,
     station: str | None = None,
+    village: str | None = None,
     priced_on: date,
 ) -> list[ScopeStation]:
-    """Stations of a county (or one station), with the price in force on ``priced_on``:
+    """Stations of a county (or a village, or one station), with the price in force on
+    ``priced_on``:
     the station tariff, or the province's coal benchmark where that is higher (the
     revenue lines' benchmark part plus subsidy part)."""
     rows = conn.execute(
@@ -84,9 +86,10 @@ def scope_stations(
                               ORDER BY effective_from DESC LIMIT 1) b ON t.yuan_per_kwh IS NOT NULL
          WHERE (%(county)s::text IS NULL OR c.code = %(county)s)
            AND (%(station)s::text IS NULL OR s.code = %(station)s)
+           AND (%(village)s::text IS NULL OR v.code = %(village)s)
          ORDER BY s.code
         """,
-        {"county": county, "station": station, "d": priced_on},
+        {"county": county, "station": station, "village": village, "d": priced_on},
     ).fetchall()
     return [ScopeStation(*r) for r in rows]
 

@@ -27,22 +27,30 @@ every report.
 the lowest specific yield against what their site should give), then the largest
 shortfall, then code.
 
+**Availability and lost energy** come from :mod:`pvmon.availability` over the same
+days (IEC 61724-3 in spirit): time-based availability (the share of the daylight in
+which the station could produce), energy-based availability (energy / (energy + lost))
+and the energy lost by cause: grid, inverter fault, maintenance (a silent logger loses
+nothing: its counter shows what was produced). A village's and the scope's time
+availability is the capacity-weighted mean of its stations'; its energy availability is
+computed from its energies.
+
 **Columns are data.** :data:`STATION_COLUMNS` and :data:`VILLAGE_COLUMNS` list every
 column once (key, Chinese heading, unit, kind); the XLSX, PDF, HTML and JSON all follow
-them. Availability and lost energy by cause (another module) are added there and as
-fields of the lines, in one place; nothing stands in for them before.
+them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from pvmon.availability import StationAvailability
 from pvmon.errors import ValidationError
 
 __all__ = [
@@ -64,6 +72,7 @@ __all__ = [
     "cell_text",
     "parse_month",
     "report_json",
+    "report_window",
     "summary_lines",
 ]
 
@@ -113,6 +122,10 @@ def _ratio(num: Decimal, den: Decimal) -> Decimal | None:
     return (num / den).quantize(_RATIO, ROUND_HALF_UP) if den > 0 else None
 
 
+def _kwh(wh: int) -> Decimal:
+    return (Decimal(wh) / 1000).quantize(_KWH, ROUND_HALF_UP)
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a report covers: a county, or one township or village of it."""
@@ -154,11 +167,32 @@ class Figures:
     estimated_wh: int
     expected_wh: int
     irradiation_wh_m2: int  # capacity-weighted mean for a group [Wh/m²]
+    #: share of daylight in which it could produce [1] (capacity-weighted for a group)
+    time_availability: Decimal | None = None
+    availability_wh: int = 0  # energy over the availability's days [Wh]
+    lost_wh_by_cause: Mapping[str, int] = field(default_factory=dict)  # [Wh]
+
+    @property
+    def lost_kwh(self) -> Decimal:
+        """Energy lost to outages, every cause [kWh], one decimal."""
+        return _kwh(sum(self.lost_wh_by_cause.values()))
+
+    def lost_cause_kwh(self, cause: str) -> Decimal:
+        """Energy lost to ``cause`` [kWh], one decimal."""
+        return _kwh(self.lost_wh_by_cause.get(cause, 0))
+
+    @property
+    def energy_availability(self) -> Decimal | None:
+        """Energy / (energy + lost) [1]; None without availability figures."""
+        if self.time_availability is None:
+            return None
+        lost = sum(self.lost_wh_by_cause.values())
+        return _ratio(Decimal(self.availability_wh), Decimal(self.availability_wh + lost))
 
     @property
     def energy_kwh(self) -> Decimal:
         """Energy [kWh], one decimal."""
-        return (Decimal(self.energy_wh) / 1000).quantize(_KWH, ROUND_HALF_UP)
+        return _kwh(self.energy_wh)
 
     @property
     def estimated_kwh(self) -> Decimal:
@@ -266,6 +300,13 @@ def _f(attr: str) -> Callable[[Any], object]:
     return lambda line: getattr(line.figures, attr)
 
 
+def _cause(cause: str) -> Callable[[Any], object]:
+    """Energy lost to ``cause`` [kWh]; None where there are no availability figures."""
+    return lambda line: (
+        line.figures.lost_cause_kwh(cause) if line.figures.time_availability is not None else None
+    )
+
+
 STATION_COLUMNS: tuple[Column, ...] = (
     Column("code", "电站编号", "text", lambda s: s.code),
     Column("label", "电站", "text", lambda s: s.label),
@@ -279,6 +320,12 @@ STATION_COLUMNS: tuple[Column, ...] = (
     Column("shortfall_kwh", "欠发电量(kWh)", "kwh", _f("shortfall_kwh")),
     Column("specific_yield", "等效利用小时(kWh/kWp)", "ratio", _f("specific_yield")),
     Column("performance_ratio", "系统效率PR", "ratio", _f("performance_ratio")),
+    Column("time_availability", "时间可用率", "ratio", _f("time_availability")),
+    Column("energy_availability", "能量可用率", "ratio", _f("energy_availability")),
+    Column("lost_kwh", "损失电量(kWh)", "kwh", _f("lost_kwh")),
+    Column("lost_grid_kwh", "电网原因损失(kWh)", "kwh", _cause("grid")),
+    Column("lost_fault_kwh", "设备故障损失(kWh)", "kwh", _cause("inverter_fault")),
+    Column("lost_maintenance_kwh", "计划检修损失(kWh)", "kwh", _cause("maintenance")),
     Column("days_with_energy", "有数据天数", "count", lambda s: s.days_with_energy),
     Column("open_alarms", "未关闭告警", "count", lambda s: s.open_alarms),
 )
@@ -292,6 +339,9 @@ VILLAGE_COLUMNS: tuple[Column, ...] = (
     Column("vs_expected", "完成率", "ratio", _f("vs_expected")),
     Column("specific_yield", "等效利用小时(kWh/kWp)", "ratio", _f("specific_yield")),
     Column("performance_ratio", "系统效率PR", "ratio", _f("performance_ratio")),
+    Column("time_availability", "时间可用率", "ratio", _f("time_availability")),
+    Column("energy_availability", "能量可用率", "ratio", _f("energy_availability")),
+    Column("lost_kwh", "损失电量(kWh)", "kwh", _f("lost_kwh")),
     Column("open_alarms", "未关闭告警", "count", lambda v: v.open_alarms),
 )
 
@@ -326,7 +376,9 @@ class MonthReport:
         return f"{where} {self.month.year}年{self.month.month}月 发电月报"
 
 
-def _window(month: date, today: date, data_days: Iterable[date]) -> tuple[date, date] | None:
+def report_window(month: date, today: date, data_days: Iterable[date]) -> tuple[date, date] | None:
+    """The local days a report of the month starting ``month`` covers: from the first to
+    the last day with data, never ``today`` (still running); None without data."""
     end = min(_next_month(month), today) - timedelta(days=1)
     inside = [d for d in data_days if month <= d <= end]
     return (min(inside), max(inside)) if inside else None
@@ -336,13 +388,28 @@ def _group(lines: Sequence[StationLine], irr_by_code: dict[str, int]) -> Figures
     capacity = sum((s.figures.capacity_kwp for s in lines), Decimal(0))
     weighted = sum(Decimal(irr_by_code[s.code]) * s.figures.capacity_kwp for s in lines)
     irr = int((weighted / capacity).to_integral_value(ROUND_HALF_UP)) if capacity > 0 else 0
+    known = [s.figures for s in lines if s.figures.time_availability is not None]
+    known_kwp = sum((f.capacity_kwp for f in known), Decimal(0))
+    lost: dict[str, int] = defaultdict(int)
+    for f in known:
+        for cause, wh in f.lost_wh_by_cause.items():
+            lost[cause] += wh
     return Figures(
         capacity_kwp=capacity,
         energy_wh=sum(s.figures.energy_wh for s in lines),
         estimated_wh=sum(s.figures.estimated_wh for s in lines),
         expected_wh=sum(s.figures.expected_wh for s in lines),
         irradiation_wh_m2=irr,
+        time_availability=(
+            _ratio(sum((_weighted(f) for f in known), Decimal(0)), known_kwp) if known else None
+        ),
+        availability_wh=sum(f.availability_wh for f in known),
+        lost_wh_by_cause=dict(lost),
     )
+
+
+def _weighted(f: Figures) -> Decimal:
+    return (f.time_availability or Decimal(0)) * f.capacity_kwp
 
 
 def _loser_key(s: StationLine) -> tuple[Decimal, Decimal, str]:
@@ -359,6 +426,7 @@ def build_month_report(
     stations: Sequence[StationInput],
     daily: Iterable[tuple[int, date, int | None, int | None]],
     alarms: Iterable[tuple[int, str | None, str, datetime, datetime | None, str]],
+    availability: Mapping[str, StationAvailability] | None = None,
     losers: int = 10,
 ) -> MonthReport:
     """The report of ``scope`` for the month starting ``month``.
@@ -366,6 +434,7 @@ def build_month_report(
     ``daily`` holds (station id, local day, energy [Wh], estimated [Wh]) rows of the
     month, ``alarms`` (station id, inverter serial, kind, opened at, closed at, reason)
     rows overlapping it; ``today`` is the local day now (never covered: still running);
+    ``availability`` holds each station's availability over the covered days, by code;
     ``losers`` is how many stations the top-losers list shows.
     """
     if month.day != 1:
@@ -374,7 +443,7 @@ def build_month_report(
         raise ValidationError(f"losers {losers}: must be 0 or more")
     by_id = {s.station_id: s for s in stations}
     rows = [r for r in daily if r[0] in by_id and r[2] is not None]
-    window = _window(month, today, (r[1] for r in rows))
+    window = report_window(month, today, (r[1] for r in rows))
     covered = (
         [window[0] + timedelta(days=i) for i in range((window[1] - window[0]).days + 1)]
         if window
@@ -414,7 +483,9 @@ def build_month_report(
     lines: list[StationLine] = []
     irr_by_code: dict[str, int] = {}
     day_expected: dict[date, float] = defaultdict(float)
+    availability = availability or {}
     for s in sorted(stations, key=lambda s: s.code):
+        a = availability.get(s.code)
         expected = sum(s.expected_wh_per_kwp[d] for d in covered) * float(s.capacity_kwp)
         irr = sum(s.irradiation_wh_m2[d] for d in covered)
         for d in covered:
@@ -434,6 +505,9 @@ def build_month_report(
                     estimated_wh=estimated[s.station_id],
                     expected_wh=round(expected),
                     irradiation_wh_m2=round(irr),
+                    time_availability=a.time_availability if a else None,
+                    availability_wh=a.actual_wh if a else 0,
+                    lost_wh_by_cause=dict(a.lost_wh_by_cause) if a else {},
                 ),
                 days_with_energy=days_with[s.station_id],
                 alarms=alarm_count[s.station_id],
@@ -508,6 +582,10 @@ def _figures_json(f: Figures) -> dict[str, object]:
         "specific_yield": _json_value(f.specific_yield),
         "performance_ratio": _json_value(f.performance_ratio),
         "vs_expected": _json_value(f.vs_expected),
+        "time_availability": _json_value(f.time_availability),
+        "energy_availability": _json_value(f.energy_availability),
+        "lost_kwh": float(f.lost_kwh),
+        "lost_wh_by_cause": dict(f.lost_wh_by_cause),
     }
 
 
@@ -576,5 +654,8 @@ def summary_lines(report: MonthReport) -> list[tuple[str, str]]:
         ("完成率", cell_text("ratio", t.vs_expected)),
         ("等效利用小时", f"{cell_text('ratio', t.specific_yield)} kWh/kWp"),
         ("系统效率PR", cell_text("ratio", t.performance_ratio)),
+        ("时间可用率", cell_text("ratio", t.time_availability)),
+        ("能量可用率", cell_text("ratio", t.energy_availability)),
+        ("损失电量", f"{cell_text('kwh', t.lost_kwh)} kWh"),
         ("月末未关闭告警", f"{report.open_alarms} 条"),
     ]

@@ -38,6 +38,9 @@ _TOTAL_KEYS = {
     "完成率": "vs_expected",
     "等效利用小时": "specific_yield",
     "系统效率PR": "performance_ratio",
+    "时间可用率": "time_availability",
+    "能量可用率": "energy_availability",
+    "损失电量": "lost_kwh",
     "月末未关闭告警": "open_alarms",
 }
 

@@ -8,13 +8,21 @@ after its owner, appears as its village, ``户用电站`` and code.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import psycopg
 
+from pvmon.availability import AvailabilityOptions, StationAvailability, station_month
 from pvmon.errors import NotFoundError, ValidationError
-from pvmon.report.data import MonthReport, Scope, StationInput, build_month_report
+from pvmon.report.data import (
+    MonthReport,
+    Scope,
+    StationInput,
+    build_month_report,
+    report_window,
+)
 from pvmon.report.expected import month_days, site_days
 
 __all__ = ["month_report", "report_scope"]
@@ -81,8 +89,11 @@ def month_report(
     township: str | None = None,
     village: str | None = None,
     losers: int = 10,
+    availability: AvailabilityOptions | None = None,
 ) -> MonthReport:
-    """The monthly report of a county (or one township or village of it)."""
+    """The monthly report of a county (or one township or village of it), with each
+    station's availability and lost energy over the days it covers (``availability``:
+    the limits of that computation)."""
     scope = report_scope(conn, county=county, township=township, village=village)
     params = {"county": county, "level": scope.level, "code": scope.code, "tz": _TZ}
     head = conn.execute("SELECT now(), (now() AT TIME ZONE %(tz)s)::date", params).fetchone()
@@ -124,6 +135,16 @@ def month_report(
                    OR a.closed_at >= %(first)s::date::timestamp AT TIME ZONE %(tz)s)""",
         {"ids": ids, "first": days[0], "last": days[-1], "tz": _TZ},
     ).fetchall()
+    window = report_window(month, today, (r[1] for r in daily if r[2] is not None))
+    by_code: dict[str, StationAvailability] = {}
+    if window is not None:  # availability over the same days: to the window's end
+        end = datetime.combine(window[1] + timedelta(days=1), time(), ZoneInfo(_TZ))
+        by_code = {
+            a.station_code: a
+            for a in station_month(
+                conn, county_code=county, month=month, options=availability, now=end
+            )
+        }
     return build_month_report(
         scope=scope,
         month=month,
@@ -132,5 +153,6 @@ def month_report(
         stations=stations,
         daily=daily,
         alarms=alarms,
+        availability=by_code,
         losers=losers,
     )

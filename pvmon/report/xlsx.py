@@ -69,6 +69,9 @@ def _summary(report: MonthReport) -> list[list[object]]:
         ["等效利用小时", t.specific_yield, "kWh/kWp"],
         ["模型倾斜面辐照量", t.irradiation_kwh_m2, "kWh/m²"],
         ["系统效率PR", t.performance_ratio, ""],
+        ["时间可用率", t.time_availability, ""],
+        ["能量可用率", t.energy_availability, ""],
+        ["损失电量", t.lost_kwh, "kWh"],
         ["月末未关闭告警", report.open_alarms, "条"],
     ]
 

@@ -310,3 +310,31 @@ def test_the_readme_commands_run_as_written(
     assert written == [f"report-{scope}-2025-06.{ext}" for scope in ("LY", "LY-T01")
                        for ext in ("html", "pdf", "xlsx")]  # fmt: skip
     assert len(list(tmp_path.glob("report-LY-T01-V001-2025-06.*"))) == 3
+
+
+def test_the_report_carries_the_availability_the_api_gives(
+    client: TestClient, world: World
+) -> None:
+    """The dark station's availability and lost energy in the report are those of
+    ``/v1/stations/{code}/availability`` over the same days; the totals add up."""
+    doc = _json(client, world)
+    dark = next(s for s in doc["stations"] if s["code"] == world.station)
+    got = client.get(f"/v1/stations/{world.station}/availability",
+                     params={"from": "2025-06-01", "to": "2025-06-30"},
+                     headers={"X-API-Key": world.viewer})  # fmt: skip
+    assert got.status_code == 200, got.text
+    api = got.json()
+    assert dark["time_availability"] == pytest.approx(float(api["time_availability"]), abs=1e-3)
+    assert dark["energy_availability"] == pytest.approx(float(api["energy_availability"]), abs=1e-3)
+    lost_wh = sum(api["lost_wh_by_cause"].values())
+    assert dark["lost_kwh"] == pytest.approx(lost_wh / 1000, abs=0.05)
+    assert dark["lost_fault_kwh"] == pytest.approx(
+        api["lost_wh_by_cause"].get("inverter_fault", 0) / 1000, abs=0.05
+    )
+    # dark from the 20th: about a third of June's daylight and energy lost to the fault
+    assert 0.55 < dark["time_availability"] < 0.7 and dark["lost_fault_kwh"] > 50
+    others = [s for s in doc["stations"] if s["code"] != world.station]
+    assert all(s["time_availability"] == 1 and s["lost_kwh"] == 0 for s in others)
+    assert doc["totals"]["lost_kwh"] == pytest.approx(
+        sum(s["lost_kwh"] for s in doc["stations"]), abs=0.1
+    )
