@@ -29,6 +29,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 # this file is bench/dividends.py: keep it from shadowing the dividends package
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
@@ -173,13 +174,13 @@ def _bench(server: EmbeddedPostgres, households: int) -> None:
         rss_setup = _rss_mib()
         steps: dict[str, float] = {}
         peaks: dict[str, float] = {}
-        last = [time.perf_counter(), "start"]
+        last: dict[str, Any] = {"at": time.perf_counter(), "step": "start"}
 
         def progress(step: str, _done: int, _total: int) -> None:
             now = time.perf_counter()
-            steps[str(last[1])] = steps.get(str(last[1]), 0.0) + now - float(last[0])
-            peaks[str(last[1])] = _rss_mib()
-            last[:] = [now, step]
+            steps[last["step"]] = steps.get(last["step"], 0.0) + now - last["at"]
+            peaks[last["step"]] = _rss_mib()
+            last.update(at=now, step=step)
 
         began = time.perf_counter()
         run = compute_run(conn, period="2025", created_by="bench", progress=progress)

@@ -718,6 +718,9 @@ def serve(
     uvicorn.run(
         create_app(
             database_url=url,
+            pool_size=settings.api_pool_size,
+            heavy_requests=settings.api_heavy_requests,
+            threads=settings.api_threads,
             db_wait_s=settings.api_db_wait_s,
             body_max_bytes=settings.api_body_max_bytes,
             availability=AvailabilityOptions.from_settings(settings),

@@ -15,6 +15,7 @@ __all__ = [
     "MigrationError",
     "NotFoundError",
     "PvmonError",
+    "ServerBusyError",
     "ValidationError",
     "problem_lines",
 ]
@@ -34,6 +35,13 @@ class DatabaseError(PvmonError):
 
 class DatabaseUnavailableError(DatabaseError):
     """The database cannot be reached (down, refused, network)."""
+
+
+class ServerBusyError(PvmonError):
+    """Every database connection (or slot for heavy requests) stayed busy for the short
+    wait a request is given: try again shortly (HTTP 503 with Retry-After)."""
+
+    retry_after_s = 1
 
 
 class EmbeddedDatabaseError(DatabaseError):

@@ -88,6 +88,26 @@ class Settings(BaseSettings):
         description="Longest an API request waits for a database connection; while the "
         "database stays down requests answer 503 at once [s].",
     )
+    api_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="Database connections the API keeps at most; a request that finds "
+        "them all busy for PVMON_API_DB_WAIT_S answers 503 with Retry-After.",
+    )
+    api_heavy_requests: int = Field(
+        default=4,
+        ge=1,
+        le=500,
+        description="Heavy requests (fleet summary, computing a run, a bank file) that run "
+        "at once, at most the pool size: the rest of the pool stays free for light ones.",
+    )
+    api_threads: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description="Threads that run the API's requests.",
+    )
     api_body_max_bytes: int = Field(
         default=20_000_000,
         ge=10_000,

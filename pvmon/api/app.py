@@ -13,16 +13,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pvmon.api.auth import AuthError, ForbiddenError
-from pvmon.api.gate import DatabaseGate
+from pvmon.api.gate import DatabaseGate, Slots, pooled_connection
 from pvmon.api.guard import BodyGuard, key_checker
 from pvmon.api.models import Problem, ProblemField
 from pvmon.availability import AvailabilityOptions
@@ -31,6 +32,7 @@ from pvmon.errors import (
     DatabaseUnavailableError,
     NotFoundError,
     PvmonError,
+    ServerBusyError,
     ValidationError,
 )
 
@@ -75,7 +77,10 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response; a 503 says when to try again (``Retry-After``: the API
+    answers 503 at once while the database is down, and after a short wait when busy)."""
+    if status == 503:
+        headers = {"Retry-After": "1", **(headers or {})}
     body = Problem(
         title=_TITLES.get(status, "Error"),
         status=status,
@@ -112,7 +117,7 @@ def _status_of(exc: PvmonError) -> int:
         return 409
     if isinstance(exc, ValidationError):
         return 422
-    if isinstance(exc, DatabaseUnavailableError):
+    if isinstance(exc, DatabaseUnavailableError | ServerBusyError):
         return 503
     return 500
 
@@ -218,7 +223,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses["401"] = _problem_ref("no API key, or an unknown or revoked one")
             responses["403"] = _problem_ref("the key's role or county does not allow this")
             responses["422"] = _problem_ref("rejected input; `errors` names each field")
-            responses["503"] = _problem_ref("the database is unavailable")
+            responses["503"] = _problem_ref(
+                "the database is unavailable, or busy: Retry-After says when to try again"
+            )
             if "{" in path:
                 responses["404"] = _problem_ref("no such record")
             if method in ("post", "patch"):
@@ -231,7 +238,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(
     *,
     database_url: str,
-    pool_size: int = 8,
+    pool_size: int = 10,
+    heavy_requests: int = 4,
+    threads: int = 40,
     db_wait_s: float = 1.0,
     body_max_bytes: int = 20_000_000,
     availability: AvailabilityOptions | None = None,
@@ -239,11 +248,14 @@ def create_app(
     """The pvmon API bound to the database at ``database_url``.
 
     A connection pool of up to ``pool_size`` connections is opened on startup (and on
-    first use when the app is served without its lifespan) and closed on shutdown. A
-    request waits at most ``db_wait_s`` [s] for a connection; then, and while the
-    database stays down, requests answer 503 at once (:class:`DatabaseGate`). A request
-    body is read only for a valid key and only up to ``body_max_bytes`` [bytes]
-    (:class:`BodyGuard`). ``availability``: the limits of availability figures.
+    first use when the app is served without its lifespan) and closed on shutdown;
+    requests run on at most ``threads`` threads, and at most ``heavy_requests`` heavy ones
+    (whole-fleet or year-long queries) at once, so light requests always find a
+    connection. A request waits at most ``db_wait_s`` [s] for a connection or a heavy
+    slot, then answers 503 with Retry-After; while the database stays down requests
+    answer 503 at once (:class:`DatabaseGate`). A request body is read only for a valid
+    key and only up to ``body_max_bytes`` [bytes] (:class:`BodyGuard`).
+    ``availability``: the limits of availability figures.
     """
     pool = ConnectionPool(
         database_url,
@@ -261,6 +273,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         pool.open(wait=False)
         try:
             yield
@@ -284,6 +297,7 @@ def create_app(
     )
     app.state.pool, app.state.gate = pool, gate
     app.state.availability = availability or AvailabilityOptions()
+    app.state.heavy = Slots(min(heavy_requests, pool_size), wait_s=db_wait_s)
     _install_handlers(app)
     app.add_middleware(
         BodyGuard,
@@ -297,13 +311,11 @@ def create_app(
         """Schema version, flavour, registry counts and the latest reading; no key needed.
         503 ``{"status": "unavailable"}`` (nothing of the connection) while the database
         is down, at once when that is already known."""
-        unavailable = JSONResponse({"status": "unavailable"}, status_code=503)
-        if gate.down:
-            return unavailable
+        unavailable = JSONResponse(
+            {"status": "unavailable"}, status_code=503, headers={"Retry-After": "1"}
+        )
         try:
-            if pool.closed:
-                pool.open(wait=False)
-            with pool.connection(timeout=gate.wait_s) as conn:
+            with pooled_connection(pool, gate) as conn:
                 body: dict[str, Any] = {
                     "status": "ok",
                     "schema_version": current_version(conn),
@@ -317,7 +329,11 @@ def create_app(
                 body["stations"], body["inverters"], body["households"] = counts
                 latest = conn.execute("SELECT max(time) FROM readings").fetchone()
                 body["latest_reading"] = latest[0].isoformat() if latest and latest[0] else None
-        except (PoolTimeout, psycopg.OperationalError, DatabaseUnavailableError) as exc:
+        except ServerBusyError:
+            return JSONResponse({"status": "busy"}, status_code=503, headers={"Retry-After": "1"})
+        except DatabaseUnavailableError:
+            return unavailable
+        except psycopg.OperationalError as exc:
             gate.trip(exc)
             return unavailable
         return JSONResponse(body)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pvmon.api import queries
 from pvmon.api.auth import Principal
-from pvmon.api.deps import Conn, access, county_filter
+from pvmon.api.deps import Conn, access, county_filter, heavy
 from pvmon.availability import (
     AvailabilityOptions,
     contractor_month,
@@ -124,6 +124,7 @@ def _month(text: str) -> date:
     tags=["operators"],
     response_model=StationAvailabilityOut,
     summary="A station's availability and lost energy by day and cause",
+    dependencies=[Depends(heavy)],
 )
 def station_availability(
     request: Request,
@@ -169,6 +170,7 @@ def station_availability(
     tags=["operators"],
     response_model=ContractorsOut,
     summary="Each O&M contractor's availability, lost energy and lost revenue in a month",
+    dependencies=[Depends(heavy)],
 )
 def contractors(
     request: Request, who: Reader, conn: Conn, month: Month, county: CodeQ = None

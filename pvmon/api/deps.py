@@ -10,9 +10,9 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from pvmon.api.auth import Access, ForbiddenError, Principal, authenticate
-from pvmon.errors import DatabaseUnavailableError
+from pvmon.api.gate import pooled_connection
 
-__all__ = ["Conn", "Paging", "access", "county_filter", "get_conn", "paging"]
+__all__ = ["Conn", "Paging", "access", "county_filter", "get_conn", "heavy", "paging"]
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="pvk_... API key")
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer pvk_...")
@@ -20,22 +20,17 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer pvk_..
 
 def get_conn(request: Request) -> Iterator[psycopg.Connection]:
     """A connection from the app's pool (autocommit, UTC session), returned after the
-    request; 503 at once while the database is known to be down, or after the gate's
-    short wait when it has just gone."""
-    pool, gate = request.app.state.pool, request.app.state.gate
-    if gate.down:
-        raise DatabaseUnavailableError("the database is unavailable")
-    try:
-        if pool.closed:  # served without the lifespan (e.g. a bare TestClient)
-            pool.open(wait=False)
-        conn = pool.getconn(timeout=gate.wait_s)
-    except Exception as exc:  # psycopg_pool.PoolTimeout, OperationalError
-        gate.trip(exc)
-        raise DatabaseUnavailableError("the database is unavailable") from exc
-    try:
+    request; 503 at once while the database is known to be down, after the gate's short
+    wait when it has just gone, and 503 with Retry-After when every connection is busy."""
+    with pooled_connection(request.app.state.pool, request.app.state.gate) as conn:
         yield conn
-    finally:
-        pool.putconn(conn)
+
+
+def heavy(request: Request) -> Iterator[None]:
+    """Dependency of heavy routes: hold one of the app's heavy-request slots (taken
+    before the route's connection), or 503 with Retry-After after a short wait."""
+    with request.app.state.heavy.take():
+        yield
 
 
 Conn = Annotated[psycopg.Connection, Depends(get_conn)]

@@ -30,7 +30,7 @@ from dividends.runs import (
     scope_in_county,
 )
 from pvmon.api.auth import ForbiddenError, Principal
-from pvmon.api.deps import Conn, Paging, access, county_filter, paging
+from pvmon.api.deps import Conn, Paging, access, county_filter, heavy, paging
 from pvmon.api.models import (
     AdjustmentCreate,
     Enrolment,
@@ -400,6 +400,7 @@ def list_runs(
     response_model=RunSummaryOut,
     status_code=201,
     summary="Create (or recompute the matching) draft run",
+    dependencies=[Depends(heavy)],
 )
 def create_run(who: Finance, conn: Conn, body: Annotated[RunCreate, Body()]) -> dict[str, Any]:
     """Computes a draft for the period and scope; the key's name is its creator. An
@@ -435,6 +436,7 @@ def get_run(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
     tags=["finance"],
     response_model=RunSummaryOut,
     summary="Recompute a draft with today's data",
+    dependencies=[Depends(heavy)],
 )
 def recompute(who: Finance, conn: Conn, run_id: RunP) -> dict[str, Any]:
     """The key becomes one of the draft's makers (and may not approve it). 409 when the
@@ -503,6 +505,7 @@ def history(who: Finance, conn: Conn, run_id: RunP) -> list[dict[str, Any]]:
     response_model=RunSummaryOut,
     status_code=201,
     summary="Correct an approved run: a new draft adjustment run",
+    dependencies=[Depends(heavy)],
 )
 def adjust(
     who: Finance, conn: Conn, run_id: RunP, body: Annotated[AdjustmentCreate, Body()]
@@ -632,6 +635,7 @@ def export_run(
         }
     },
     summary="Download the bank payment file; marks the run exported",
+    dependencies=[Depends(heavy)],
 )
 def bank_file(
     who: Finance,

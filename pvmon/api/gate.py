@@ -1,9 +1,16 @@
-"""The API's circuit to the database: requests fail fast while the database is down.
+"""The API's circuit to the database: requests fail fast while the database is down,
+and wait only briefly while it is busy.
 
 The first request that cannot get a working connection in ``wait_s`` opens the circuit;
 from then on every request answers 503 at once (no thread waits on the pool), while one
 background thread tries to connect every ``probe_every_s``. When it connects, the pool's
 broken connections are dropped and the circuit closes: the API recovers by itself.
+
+A pool whose every connection is in use by other requests is busy, not down: a request
+that waits ``wait_s`` in vain answers 503 with ``Retry-After`` (:class:`ServerBusyError`)
+and the circuit stays closed. Heavy requests (whole-fleet or year-long queries) take one
+of a few slots first (:class:`Slots`), so they cannot hold every connection while light
+ones queue behind them.
 """
 
 from __future__ import annotations
@@ -11,11 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
-__all__ = ["DatabaseGate"]
+from pvmon.errors import DatabaseUnavailableError, ServerBusyError
+
+__all__ = ["DatabaseGate", "Slots", "pooled_connection"]
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +85,57 @@ class DatabaseGate:
     def close(self) -> None:
         """Stop probing (the app shuts down)."""
         self._closed.set()
+
+
+def _saturated(pool: ConnectionPool) -> bool:
+    """Every connection the pool may open is open and lent to another request."""
+    stats = pool.get_stats()
+    return stats.get("pool_size", 0) >= pool.max_size and stats.get("pool_available", 0) == 0
+
+
+@contextmanager
+def pooled_connection(pool: ConnectionPool, gate: DatabaseGate) -> Iterator[psycopg.Connection]:
+    """A connection from ``pool`` for one request, waiting at most ``gate.wait_s`` [s]:
+    :class:`ServerBusyError` when every connection stayed in use by other requests,
+    :class:`DatabaseUnavailableError` (and the circuit opens) when none could be made."""
+    if gate.down:
+        raise DatabaseUnavailableError("the database is unavailable")
+    try:
+        if pool.closed:  # served without the lifespan (e.g. a bare TestClient)
+            pool.open(wait=False)
+        conn = pool.getconn(timeout=gate.wait_s)
+    except Exception as exc:  # psycopg_pool.PoolTimeout, OperationalError
+        if _saturated(pool):
+            raise ServerBusyError(
+                f"every database connection is busy (PVMON_API_POOL_SIZE={pool.max_size}); "
+                "try again shortly"
+            ) from exc
+        gate.trip(exc)
+        raise DatabaseUnavailableError("the database is unavailable") from exc
+    try:
+        yield conn
+    finally:
+        pool.putconn(conn)
+
+
+class Slots:
+    """At most ``size`` heavy requests at once; one that waits ``wait_s`` [s] in vain
+    gets :class:`ServerBusyError`."""
+
+    def __init__(self, size: int, *, wait_s: float) -> None:
+        self.size = size
+        self.wait_s = wait_s
+        self._free = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        """Hold one slot for the block."""
+        if not self._free.acquire(timeout=self.wait_s):
+            raise ServerBusyError(
+                f"{self.size} heavy requests are running (PVMON_API_HEAVY_REQUESTS); "
+                "try again shortly"
+            )
+        try:
+            yield
+        finally:
+            self._free.release()

@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pvmon.api.auth import AuthError, authenticate
-from pvmon.api.gate import DatabaseGate
-from pvmon.errors import DatabaseUnavailableError, PvmonError
+from pvmon.api.gate import DatabaseGate, pooled_connection
+from pvmon.errors import DatabaseUnavailableError, ServerBusyError
 
 __all__ = ["BodyGuard", "key_checker"]
 
@@ -59,7 +59,7 @@ class BodyGuard:
             return
         try:
             await run_in_threadpool(self._check_key, _key_of(headers))
-        except (AuthError, DatabaseUnavailableError) as exc:
+        except (AuthError, DatabaseUnavailableError, ServerBusyError) as exc:
             status = 401 if isinstance(exc, AuthError) else 503
             await self._problem(status, str(exc), path)(scope, receive, send)
             return
@@ -113,17 +113,7 @@ def key_checker(pool: ConnectionPool, gate: DatabaseGate) -> Callable[[str | Non
     def check(plain: str | None) -> None:
         if not plain:
             raise AuthError("an API key is required (header X-API-Key or Authorization: Bearer)")
-        if gate.down:
-            raise DatabaseUnavailableError("the database is unavailable")
-        try:
-            if pool.closed:
-                pool.open(wait=False)
-            with pool.connection(timeout=gate.wait_s) as conn:
-                authenticate(conn, plain)
-        except PvmonError:
-            raise
-        except Exception as exc:  # PoolTimeout, OperationalError
-            gate.trip(exc)
-            raise DatabaseUnavailableError("the database is unavailable") from exc
+        with pooled_connection(pool, gate) as conn:
+            authenticate(conn, plain)
 
     return check

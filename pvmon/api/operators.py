@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from collectors.alarms import acknowledge
 from pvmon.api import queries
 from pvmon.api.auth import ForbiddenError, Principal, list_keys
-from pvmon.api.deps import Conn, Paging, access, county_filter, paging
+from pvmon.api.deps import Conn, Paging, access, county_filter, heavy, paging
 from pvmon.api.models import (
     Alarm,
     AlarmAck,
@@ -72,6 +72,7 @@ AlarmKind = Literal["offline", "no_output", "fault_code", "underperforming", "mi
     tags=["operators"],
     response_model=FleetSummary,
     summary="Fleet summary: states, power now, energy today/month/year",
+    dependencies=[Depends(heavy)],
 )
 def fleet_summary(who: Reader, conn: Conn, county: CodeQ = None) -> dict[str, Any]:
     """Stations and inverters by state, the current total power, energy of the local day,

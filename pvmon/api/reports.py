@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import APIKeyHeader
 
 from pvmon.api.auth import Principal, authenticate
-from pvmon.api.deps import Conn, access, county_filter
+from pvmon.api.deps import Conn, access, county_filter, heavy
 from pvmon.report.data import parse_month, report_json
 from pvmon.report.html import index_page, report_page
 from pvmon.report.queries import month_report
@@ -66,7 +66,12 @@ def _report(conn: Any, who: Principal, request: Request, **kw: Any) -> Any:
     return month_report(conn, county=county, availability=options, **kw)
 
 
-@router.get("/month", summary="Monthly generation report (JSON)", responses=_NOT_FOUND)
+@router.get(
+    "/month",
+    summary="Monthly generation report (JSON)",
+    responses=_NOT_FOUND,
+    dependencies=[Depends(heavy)],
+)
 def month_json(
     request: Request,
     who: Reader,
@@ -106,6 +111,7 @@ def _page_reader(
     response_class=HTMLResponse,
     summary="Monthly generation report as a page (charts inline, key may be a parameter)",
     responses=_NOT_FOUND,
+    dependencies=[Depends(heavy)],
 )
 def month_page(
     request: Request,

@@ -101,13 +101,13 @@ async def test_one_bad_map_and_one_bad_endpoint_leave_every_other_inverter_polle
                 "SELECT DISTINCT i.serial FROM readings r JOIN inverters i ON i.id = r.inverter_id"
             )
         }
-        alarms = dict(
+        alarms: dict[str, str] = dict(
             conn.execute(
                 "SELECT i.serial, a.reason FROM alarms a JOIN inverters i ON i.id = a.inverter_id"
                 " WHERE a.kind = 'misconfigured' AND a.closed_at IS NULL"
             ).fetchall()
         )
-        health = dict(
+        health: dict[str, str] = dict(
             conn.execute(
                 "SELECT i.serial, h.state FROM inverter_health h"
                 " JOIN inverters i ON i.id = h.inverter_id WHERE h.last_error LIKE 'unknown%%'"

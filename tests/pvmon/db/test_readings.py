@@ -77,3 +77,50 @@ def test_binary_rows_store_what_write_readings_stores(
 def test_binary_rows_refuse_columns_without_a_fixed_width_type() -> None:
     with pytest.raises(DatabaseError):
         binary_reading_rows(("time", "raw"), {"time": np.array([], "datetime64[us]")}, 0)
+
+
+def _reading(inverter_id: int, minute: int, **values: object) -> Reading:
+    return Reading(
+        time=datetime(2025, 6, 1, 4, minute, tzinfo=UTC),
+        inverter_id=inverter_id,
+        energy_wh=1000 + minute,
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def test_a_batch_holding_stored_readings_stores_only_the_new_ones(
+    conn: psycopg.Connection, inverter_id: int
+) -> None:
+    """A fresh batch goes straight into ``readings``; one that holds a stored reading
+    (or the same reading twice) stores each new reading once and leaves stored ones
+    as they are, in the caller's transaction."""
+    first = [_reading(inverter_id, m, ac_power_w=100.0) for m in (0, 1)]
+    assert write_readings(conn, first) == 2
+    again = [
+        _reading(inverter_id, 1, ac_power_w=999.0),  # stored: left as it is
+        _reading(inverter_id, 2, raw={"energy_wh": {"raw": 0, "reason": "counter dip"}}),
+        _reading(inverter_id, 3, state=4, event_code=2**40),
+        _reading(inverter_id, 3, state=4, event_code=2**40),  # twice in one batch
+    ]
+    with conn.transaction():
+        assert write_readings(conn, again) == 2
+        assert write_readings(conn, []) == 0
+    stored = conn.execute(
+        "SELECT extract(minute FROM time)::int, ac_power_w, raw, event_code FROM readings "
+        "ORDER BY time"
+    ).fetchall()
+    assert stored == [
+        (0, 100.0, None, None),
+        (1, 100.0, None, None),
+        (2, None, {"energy_wh": {"raw": 0, "reason": "counter dip"}}, None),
+        (3, None, None, 2**40),
+    ]
+
+
+def test_a_refused_reading_writes_nothing_of_its_batch(
+    conn: psycopg.Connection, inverter_id: int
+) -> None:
+    batch = [_reading(inverter_id, 0), _reading(inverter_id, 1)._replace(energy_wh=-1)]
+    with pytest.raises(DatabaseError, match="writing readings failed"):
+        write_readings(conn, batch)
+    assert conn.execute("SELECT count(*) FROM readings").fetchone() == (0,)
