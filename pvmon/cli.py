@@ -648,12 +648,10 @@ def availability(
 ) -> None:
     """Availability and lost energy per station and per O&M contractor in a month."""
     from pvmon.availability import contractor_month, station_month
+    from pvmon.report import parse_month
 
     try:
-        try:
-            first = datetime.strptime(month, "%Y-%m").date()
-        except ValueError as exc:
-            raise ValidationError(f"--month: YYYY-MM, not {month!r}") from exc
+        first = parse_month(month)
         settings = _settings()
         options = AvailabilityOptions.from_settings(settings)
         with open_database(_migrated_url(settings), autocommit=True) as conn:

@@ -116,7 +116,9 @@ def _station_county(conn: psycopg.Connection, who: Principal, code: str) -> None
 
 
 def _month(text: str) -> date:
-    return date(int(text[:4]), int(text[5:7]), 1)
+    from pvmon.report import parse_month
+
+    return parse_month(text)
 
 
 @router.get(
@@ -209,8 +211,12 @@ def contractors(
     summary="Record a maintenance window at a station",
 )
 def maintenance(who: Operator, conn: Conn, body: MaintenanceIn) -> dict[str, Any]:
-    """Losses inside the window are attributed to ``maintenance``."""
-    _station_county(conn, who, body.station)
+    """Losses inside the window are attributed to ``maintenance``. An unknown station
+    is a rejected field of the body (422)."""
+    found_station = queries.station_county(conn, station=body.station)
+    if found_station is None:
+        raise ValidationError(f"station: no station {body.station!r}")
+    who.require_county(found_station[1], f"station {body.station!r}")
     if body.starts_at.tzinfo is None or body.ends_at.tzinfo is None:
         raise ValidationError("from: give a time zone (e.g. 2025-06-03T08:00+08:00)")
     found = add_maintenance(
