@@ -3,12 +3,10 @@
 Pure: :func:`build_schedule` takes numbers and returns rows; the database edge
 (:mod:`dividends.queries`) gathers the station's figures and its actuals.
 
-Expected yield (:func:`expected_specific_yield`) is computed with pvlib directly, hourly
-for one typical year: solar position, Ineichen clear sky (Linke turbidity 3.0), scaled by
-a climatological clear-sky index (0.70, a typical annual mean for northern China; an
-assumption, stated, not a measurement), Erbs decomposition, isotropic transposition to
-the array plane, PVWatts DC with 14 % system losses and a 96 % inverter. Results are
-cached per 0.5° cell, tilt and azimuth, so a county costs a few pvlib calls.
+Expected yield (:func:`expected_specific_yield`) is the site model of
+:mod:`pvmon.sitemodel` (pvlib clear sky × 0.70, Erbs, isotropic plane, 14 % system
+losses, 96 % inverter), hourly for one typical year. Results are cached per 0.5° cell,
+tilt and azimuth, so a county costs a few pvlib calls.
 """
 
 from __future__ import annotations
@@ -16,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+
+from pvmon.sitemodel import CLEAR_SKY_INDEX, MODEL_PR, plane_irradiance_w_m2
 
 __all__ = [
     "CLEAR_SKY_INDEX",
@@ -25,38 +25,18 @@ __all__ = [
     "expected_specific_yield",
 ]
 
-CLEAR_SKY_INDEX = 0.70
-_SYSTEM_LOSSES = 0.14
-_INVERTER_EFF = 0.96
-
 
 @lru_cache(maxsize=4096)
 def _yield_cell(lat_cell: float, lon_cell: float, tilt: float, azimuth: float) -> float:
-    import numpy as np
     import pandas as pd
-    import pvlib
 
     times = pd.date_range(
         "2019-01-01", "2020-01-01", freq="1h", tz="Asia/Shanghai", inclusive="left"
     )
-    loc = pvlib.location.Location(lat_cell, lon_cell, tz="Asia/Shanghai", altitude=300)
-    solpos = loc.get_solarposition(times)
-    cs = loc.get_clearsky(times, model="ineichen", solar_position=solpos, linke_turbidity=3.0)
-    ghi = cs["ghi"] * CLEAR_SKY_INDEX
-    erbs = pvlib.irradiance.erbs(ghi, solpos["zenith"], times)
-    poa = pvlib.irradiance.get_total_irradiance(
-        tilt,
-        azimuth,
-        solpos["apparent_zenith"],
-        solpos["azimuth"],
-        dni=erbs["dni"],
-        ghi=ghi,
-        dhi=erbs["dhi"],
-        model="isotropic",
+    poa_w_m2 = plane_irradiance_w_m2(
+        latitude=lat_cell, longitude=lon_cell, tilt_deg=tilt, azimuth_deg=azimuth, times=times
     )
-    poa_global = np.nan_to_num(poa["poa_global"].to_numpy(), nan=0.0)
-    dc_kw_per_kwp = poa_global / 1000.0 * (1 - _SYSTEM_LOSSES)
-    return float(dc_kw_per_kwp.sum() * _INVERTER_EFF)
+    return float(poa_w_m2.sum() / 1000.0 * MODEL_PR)  # hourly: [kWh/kWp]
 
 
 def expected_specific_yield(

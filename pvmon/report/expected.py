@@ -1,12 +1,8 @@
 """Expected energy and in-plane irradiation per station and local day (pvlib, modelled).
 
-The same model as the dividends' expected yield (``dividends.schedule``), per day of one
-month instead of per typical year: solar position, Ineichen clear sky (Linke turbidity
-3.0) scaled by a climatological clear-sky index of :data:`CLEAR_SKY_INDEX` (0.70, a
-typical annual mean for northern China: an assumption, stated, not a measurement), Erbs
-decomposition, isotropic transposition to the array plane; expected AC energy is the
-in-plane irradiation × (1 − 14 % system losses) × 96 % inverter efficiency, so a station
-that produces exactly as expected has a performance ratio of :data:`MODEL_PR` (0.826).
+The model of :mod:`pvmon.sitemodel` (as the dividends' expected yield), per day of one
+month instead of per typical year; a station that produces exactly as expected has a
+performance ratio of :data:`MODEL_PR` (0.826).
 Sampled every 10 minutes at the middle of each step, over China Standard Time days.
 Sites are rounded to 0.5° cells, tilt and azimuth to whole degrees, and cached, so a
 county costs a few pvlib calls. There are no irradiance sensors on these stations: the
@@ -19,13 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
+from pvmon.sitemodel import CLEAR_SKY_INDEX, MODEL_PR, plane_irradiance_w_m2
+
 __all__ = ["CLEAR_SKY_INDEX", "MODEL_PR", "SiteDays", "month_days", "site_days"]
 
-CLEAR_SKY_INDEX = 0.70
-_SYSTEM_LOSSES = 0.14
-_INVERTER_EFF = 0.96
-#: performance ratio of a station producing exactly the expected energy
-MODEL_PR = (1 - _SYSTEM_LOSSES) * _INVERTER_EFF
 _STEP_MIN = 10
 
 
@@ -52,9 +45,7 @@ def month_days(month_start: date) -> list[date]:
 
 @lru_cache(maxsize=1024)
 def _cell(lat: float, lon: float, tilt: float, azimuth: float, first: date) -> SiteDays:
-    import numpy as np
     import pandas as pd
-    import pvlib
 
     days = month_days(first)
     steps = 24 * 60 // _STEP_MIN
@@ -63,22 +54,9 @@ def _cell(lat: float, lon: float, tilt: float, azimuth: float, first: date) -> S
         periods=len(days) * steps,
         freq=f"{_STEP_MIN}min",
     )
-    loc = pvlib.location.Location(lat, lon, tz="Asia/Shanghai", altitude=300)
-    solpos = loc.get_solarposition(times)
-    cs = loc.get_clearsky(times, model="ineichen", solar_position=solpos, linke_turbidity=3.0)
-    ghi = cs["ghi"] * CLEAR_SKY_INDEX
-    erbs = pvlib.irradiance.erbs(ghi, solpos["zenith"], times)
-    poa = pvlib.irradiance.get_total_irradiance(
-        tilt,
-        azimuth,
-        solpos["apparent_zenith"],
-        solpos["azimuth"],
-        dni=erbs["dni"],
-        ghi=ghi,
-        dhi=erbs["dhi"],
-        model="isotropic",
+    poa_w_m2 = plane_irradiance_w_m2(
+        latitude=lat, longitude=lon, tilt_deg=tilt, azimuth_deg=azimuth, times=times
     )
-    poa_w_m2 = np.nan_to_num(poa["poa_global"].to_numpy(), nan=0.0).clip(min=0.0)
     per_day = poa_w_m2.reshape(len(days), steps).sum(axis=1) * _STEP_MIN / 60  # [Wh/m²]
     # 1 kWp is rated at 1 kW/m²: expected DC [Wh/kWp] = irradiation [Wh/m²] × (1 − losses)
     expected = per_day * MODEL_PR
