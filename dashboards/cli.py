@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from dashboards.build import FOLDER_TITLE, FOLDER_UID, JSON_DIR, build_all, write_all
 from dashboards.reader import READER_ROLE, grant_reader
+from pvmon.cliutil import fail as _fail
 from pvmon.errors import PvmonError
 
 __all__ = ["app"]
@@ -19,11 +19,6 @@ __all__ = ["app"]
 app = typer.Typer(help="Grafana dashboards: build, push, read-only role.", no_args_is_help=True)
 _console = Console()
 _err = Console(stderr=True)
-
-
-def _fail(exc: PvmonError) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {escape(str(exc))}")
-    return typer.Exit(code=1)
 
 
 @app.command("build")

@@ -50,7 +50,9 @@ from dividends.runs import (
     run_summary,
     scope_in_county,
 )
-from pvmon.errors import PvmonError, ValidationError, problem_lines
+from pvmon.cliutil import fail as _fail
+from pvmon.cliutil import remember_key_file
+from pvmon.errors import PvmonError, ValidationError
 
 if TYPE_CHECKING:
     from pvmon.api.auth import Principal
@@ -67,18 +69,7 @@ _console = Console()
 _err = Console(stderr=True)
 
 
-@dividends_app.callback()
-def _main(
-    ctx: typer.Context,
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--key-file",
-            help="File holding the API key to act with (else PVMON_API_KEY or PVMON_API_KEY_FILE).",
-        ),
-    ] = None,
-) -> None:
-    ctx.obj = {"key_file": key_file}
+dividends_app.callback()(remember_key_file)
 
 
 def _settings() -> Settings:
@@ -133,14 +124,6 @@ def _in_county(conn: psycopg.Connection, who: Principal, run_id: int) -> None:
         conn, county_id=who.county_id, scope_kind=s.scope_kind, codes=s.scope_codes
     ):
         raise ForbiddenError(f"dividend run {run_id} is outside county {who.county_code!r}")
-
-
-def _fail(exc: PvmonError) -> typer.Exit:
-    first, *rest = problem_lines(exc)
-    _err.print(f"[bold red]error:[/] {escape(first)}")
-    for problem in rest:
-        _err.print(f"  {escape(problem)}")
-    return typer.Exit(code=1)
 
 
 def _scope(text: str) -> tuple[str, list[str]]:

@@ -27,7 +27,9 @@ from collectors.notify.deliver import check_url
 from collectors.notify.routes import ALARM_KINDS, Routes, load_routes
 from collectors.notify.service import Limits, Notifier, utc_now
 from dividends.cli import acting
-from pvmon.errors import ConfigError, NotFoundError, PvmonError, ValidationError, problem_lines
+from pvmon.cliutil import fail as _fail
+from pvmon.cliutil import remember_key_file
+from pvmon.errors import ConfigError, NotFoundError, PvmonError, ValidationError
 from pvmon.settings import Settings, load_settings
 
 __all__ = ["alarms_app", "load_notify_routes", "notifier_for", "notify"]
@@ -40,26 +42,7 @@ _console = Console()
 _err = Console(stderr=True)
 
 
-@alarms_app.callback()
-def _main(
-    ctx: typer.Context,
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--key-file",
-            help="File holding the API key to act with (else PVMON_API_KEY or PVMON_API_KEY_FILE).",
-        ),
-    ] = None,
-) -> None:
-    ctx.obj = {"key_file": key_file}
-
-
-def _fail(exc: PvmonError) -> typer.Exit:
-    first, *rest = problem_lines(exc)
-    _err.print(f"[bold red]error:[/] {escape(first)}")
-    for problem in rest:
-        _err.print(f"  {escape(problem)}")
-    return typer.Exit(code=1)
+alarms_app.callback()(remember_key_file)
 
 
 def _url(settings: Settings) -> str:

@@ -18,9 +18,10 @@ from dividends.cli import dividends_app
 from pvmon.aio import run
 from pvmon.alarms_cli import alarms_app, notify
 from pvmon.availability import AvailabilityOptions
+from pvmon.cliutil import fail as _fail
 from pvmon.db.connect import database_url, embedded_server, open_database, prepare_database
 from pvmon.db.migrate import current_version, database_flavour, downgrade, upgrade
-from pvmon.errors import DatabaseUnavailableError, PvmonError, ValidationError, problem_lines
+from pvmon.errors import DatabaseUnavailableError, PvmonError, ValidationError
 from pvmon.registry import generate_fleet, load_fleet_files, store_fleet
 from pvmon.settings import Settings, load_settings
 from simulators.faults import PROFILES
@@ -58,14 +59,6 @@ def _settings() -> Settings:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     return settings
-
-
-def _fail(exc: PvmonError) -> typer.Exit:
-    first, *rest = problem_lines(exc)
-    err_console.print(f"[bold red]error:[/] {escape(first)}")
-    for problem in rest:
-        err_console.print(f"  {escape(problem)}")
-    return typer.Exit(code=1)
 
 
 def _migrated_url(settings: Settings) -> str:
