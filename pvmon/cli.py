@@ -696,7 +696,7 @@ def serve(
     """Serve the HTTP API (OpenAPI at /docs) on the configured database."""
     import uvicorn
 
-    from pvmon.api import create_app
+    from pvmon.api.app import app_for
 
     settings = _settings()
     try:
@@ -707,15 +707,7 @@ def serve(
     port = port or settings.api_port
     console.print(f"API: http://{host}:{port}/docs")
     uvicorn.run(
-        create_app(
-            database_url=url,
-            pool_size=settings.api_pool_size,
-            heavy_requests=settings.api_heavy_requests,
-            threads=settings.api_threads,
-            db_wait_s=settings.api_db_wait_s,
-            body_max_bytes=settings.api_body_max_bytes,
-            availability=AvailabilityOptions.from_settings(settings),
-        ),
+        app_for(settings, database_url=url),
         host=host,
         port=port,
         log_level=settings.log_level.lower(),

@@ -30,9 +30,8 @@ from prometheus_client import start_http_server
 from rich.console import Console
 
 from collectors.service import Collector
-from pvmon.api import create_app
+from pvmon.api.app import app_for
 from pvmon.api.auth import ensure_demo_key
-from pvmon.availability import AvailabilityOptions
 from pvmon.backfill import backfill_readings
 from pvmon.db.connect import open_database
 from pvmon.db.rollups import refresh_rollups
@@ -173,15 +172,7 @@ async def run_demo(
     )
     api = uvicorn.Server(
         uvicorn.Config(
-            create_app(
-                database_url=url,
-                pool_size=settings.api_pool_size,
-                heavy_requests=settings.api_heavy_requests,
-                threads=settings.api_threads,
-                db_wait_s=settings.api_db_wait_s,
-                body_max_bytes=settings.api_body_max_bytes,
-                availability=AvailabilityOptions.from_settings(settings),
-            ),
+            app_for(settings, database_url=url),
             host=settings.api_host,
             port=settings.api_port,
             log_level=settings.log_level.lower(),

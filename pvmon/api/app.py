@@ -35,8 +35,9 @@ from pvmon.errors import (
     ServerBusyError,
     ValidationError,
 )
+from pvmon.settings import Settings
 
-__all__ = ["PROBLEM_JSON", "create_app", "problem_response"]
+__all__ = ["PROBLEM_JSON", "app_for", "create_app", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger(__name__)
@@ -233,6 +234,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses["413"] = _problem_ref("the body is over PVMON_API_BODY_MAX_BYTES")
     app.openapi_schema = schema
     return schema
+
+
+def app_for(settings: Settings, *, database_url: str) -> FastAPI:
+    """:func:`create_app` with its limits from ``settings`` (``PVMON_API_*``)."""
+    return create_app(
+        database_url=database_url,
+        pool_size=settings.api_pool_size,
+        heavy_requests=settings.api_heavy_requests,
+        threads=settings.api_threads,
+        db_wait_s=settings.api_db_wait_s,
+        body_max_bytes=settings.api_body_max_bytes,
+        availability=AvailabilityOptions.from_settings(settings),
+    )
 
 
 def create_app(
