@@ -144,6 +144,11 @@ async def run_demo(
 
     ``progress_console``: where the history's progress lines go (default: stderr).
     """
+    notifier = None
+    if settings.notify_routes is not None:  # a bad routing file stops the demo before it starts
+        from pvmon.alarms_cli import load_notify_routes, notifier_for
+
+        notifier = notifier_for(settings, url=url, routes=load_notify_routes(settings))
     start = datetime.now(UTC).replace(microsecond=0)
     write_history = history_days > 0 and await asyncio.to_thread(_readings_empty, owner_url)
     if history_days > 0 and not write_history:
@@ -166,6 +171,16 @@ async def run_demo(
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)
     collector.start()
+    notify_stop = asyncio.Event()
+    notifying = None
+    if notifier is not None:  # its own task and threads: never in the collector's way
+        notifying = asyncio.create_task(
+            notifier.run(interval_s=settings.notify_interval_s, stop=notify_stop)
+        )
+        console.print(
+            f"notifier: {len(notifier.routes.channels)} channels, "
+            f"{len(notifier.routes.rules)} rules ({settings.notify_routes})"
+        )
     console.print(
         "collector: polling every 60 s"
         + (f"; metrics at http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "")
@@ -221,11 +236,15 @@ async def run_demo(
         await asyncio.shield(serving)  # cancelled: uvicorn still shuts down in order below
     finally:
         stop.set()
+        notify_stop.set()
         api.should_exit = True
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await serving
         if history is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.shield(history)  # the batch being written ends first
+        if notifying is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await notifying
         await collector.stop()
         await simulator.stop()

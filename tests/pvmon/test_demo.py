@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from pvmon.quality import Quality
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from pvmon.settings import Settings
+from tests.collectors.notify.conftest import Receiver, serving_receiver
 
 _GIVE_UP_S = 120.0  # a bound on waiting for a condition, never a timing assertion [s]
 
@@ -136,3 +137,63 @@ def test_history_progress_reports_the_end_even_off_a_step() -> None:
         "history:  42 %",
         "history: 100 %",
     ]
+
+
+@pytest.fixture
+def webhook() -> Iterator[Receiver]:
+    with serving_receiver() as got:
+        yield got
+
+
+def test_the_demo_tells_of_alarms_when_a_routing_file_is_set(
+    conn: psycopg.Connection, db_url: str, tmp_path: Path, webhook: Receiver
+) -> None:
+    """With ``PVMON_NOTIFY_ROUTES`` set, ``pvmon demo`` runs the notifier beside the
+    collector: an open alarm reaches the channel (a local webhook) while the demo runs."""
+    fleet = FleetFile.model_validate(
+        generate_fleet(households=2, village_stations=1, base_port=free_port() % 12000 + 20000)
+    )
+    store_fleet(conn, fleet)
+    conn.execute(
+        "INSERT INTO alarms (inverter_id, station_id, kind, opened_at, reason)"
+        " SELECT i.id, i.station_id, 'fault_code', now(), 'event 0x0040: ground fault'"
+        "   FROM inverters i ORDER BY i.id LIMIT 1"
+    )
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(
+        f"channels:\n  robot: {webhook.url('/robot')}\n"
+        "rules:\n  - name: every-alarm\n    match: {}\n    channels: [robot]\n"
+        "    urgent: true\n    group_window: 0s\n",
+        encoding="utf-8",
+    )
+    settings = Settings(
+        data_dir=tmp_path, api_host="127.0.0.1", api_port=free_port(), notify_routes=routes,
+        notify_interval_s=0.2,
+    )  # fmt: skip
+    out = io.StringIO()
+
+    async def scenario() -> None:
+        demo = asyncio.create_task(
+            run_demo(
+                settings=settings,
+                url=db_url,
+                owner_url=db_url,
+                fleet=fleet,
+                history_days=0,
+                seed=5,
+                console=_console(out),
+                metrics_port=0,
+            )
+        )
+        try:
+            await _until(lambda: bool(webhook.posts) or demo.done(), "the alarm to be told")
+            assert not demo.done(), out.getvalue()
+        finally:
+            demo.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await demo
+
+    asyncio.run(scenario())
+    assert "notifier: 1 channels, 1 rules" in out.getvalue()
+    (post,) = webhook.posts
+    assert post["path"] == "/robot" and "fault" in (post["title"] + post["message"]).lower()

@@ -6,6 +6,7 @@ pointed at :class:`Receiver` stands in for a group robot; e-mail goes to aiosmtp
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import ipaddress
@@ -71,6 +72,13 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with serving_receiver() as got:
+        yield got
+
+
+@contextlib.contextmanager
+def serving_receiver() -> Iterator[Receiver]:
+    """A :class:`Receiver` listening on a free loopback port while the block runs."""
     got = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
