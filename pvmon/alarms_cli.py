@@ -15,7 +15,7 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -31,6 +31,9 @@ from pvmon.cliutil import fail as _fail
 from pvmon.cliutil import remember_key_file
 from pvmon.errors import ConfigError, NotFoundError, PvmonError, ValidationError
 from pvmon.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["alarms_app", "load_notify_routes", "notifier_for", "notify"]
 
@@ -139,11 +142,15 @@ def load_notify_routes(settings: Settings, path: Path | None = None) -> Routes:
     )
 
 
-def notifier_for(settings: Settings, *, url: str, routes: Routes) -> Notifier:
-    """The notifier the settings describe, on the wall clock."""
+def notifier_for(
+    settings: Settings, *, url: str, routes: Routes, registry: CollectorRegistry | None = None
+) -> Notifier:
+    """The notifier the settings describe, on the wall clock; its delivery counter
+    (``pvmon_notifications_total``) in ``registry`` (default: one of its own)."""
     return Notifier(
         url=url,
         routes=routes,
+        registry=registry,
         limits=Limits(
             send_timeout_s=settings.notify_send_timeout_s,
             max_attempts=settings.notify_max_attempts,
@@ -165,6 +172,10 @@ def notify(
     once: Annotated[
         bool, typer.Option("--once", help="Look once, deliver what is due, print, exit.")
     ] = False,
+    metrics_port: Annotated[
+        int,
+        typer.Option(help="Serve pvmon_notifications_total on 127.0.0.1:PORT/metrics (0: off)."),
+    ] = 0,
     at: Annotated[
         str | None,
         typer.Option(
@@ -212,9 +223,14 @@ def notify(
                 f"given up {result.failed}"
             )
             raise typer.Exit(code=1 if result.retrying or result.failed else 0)
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr="127.0.0.1", registry=notifier.registry)
         _console.print(
             f"notifier: {len(routes.channels)} channels, {len(routes.rules)} rules, "
             f"looking every {settings.notify_interval_s:g} s"
+            + (f"; metrics at http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "")
         )
         asyncio.run(notifier.run(interval_s=settings.notify_interval_s))
     except KeyboardInterrupt:

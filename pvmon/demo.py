@@ -144,11 +144,10 @@ async def run_demo(
 
     ``progress_console``: where the history's progress lines go (default: stderr).
     """
-    notifier = None
-    if settings.notify_routes is not None:  # a bad routing file stops the demo before it starts
-        from pvmon.alarms_cli import load_notify_routes, notifier_for
+    from pvmon.alarms_cli import load_notify_routes, notifier_for
 
-        notifier = notifier_for(settings, url=url, routes=load_notify_routes(settings))
+    # a bad routing file stops the demo before anything starts
+    routes = load_notify_routes(settings) if settings.notify_routes is not None else None
     start = datetime.now(UTC).replace(microsecond=0)
     write_history = history_days > 0 and await asyncio.to_thread(_readings_empty, owner_url)
     if history_days > 0 and not write_history:
@@ -173,13 +172,16 @@ async def run_demo(
     collector.start()
     notify_stop = asyncio.Event()
     notifying = None
-    if notifier is not None:  # its own task and threads: never in the collector's way
+    if routes is not None:  # its own task and threads: never in the collector's way
+        notifier = notifier_for(
+            settings, url=url, routes=routes, registry=collector.metrics.registry
+        )
         notifying = asyncio.create_task(
             notifier.run(interval_s=settings.notify_interval_s, stop=notify_stop)
         )
         console.print(
-            f"notifier: {len(notifier.routes.channels)} channels, "
-            f"{len(notifier.routes.rules)} rules ({settings.notify_routes})"
+            f"notifier: {len(routes.channels)} channels, {len(routes.rules)} rules "
+            f"({settings.notify_routes}; pvmon_notifications_total with the collector's metrics)"
         )
     console.print(
         "collector: polling every 60 s"

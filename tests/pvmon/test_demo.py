@@ -171,8 +171,9 @@ def test_the_demo_tells_of_alarms_when_a_routing_file_is_set(
         notify_interval_s=0.2,
     )  # fmt: skip
     out = io.StringIO()
+    metrics_port = free_port()
 
-    async def scenario() -> None:
+    async def scenario() -> str:
         demo = asyncio.create_task(
             run_demo(
                 settings=settings,
@@ -182,18 +183,26 @@ def test_the_demo_tells_of_alarms_when_a_routing_file_is_set(
                 history_days=0,
                 seed=5,
                 console=_console(out),
-                metrics_port=0,
+                metrics_port=metrics_port,
             )
         )
         try:
             await _until(lambda: bool(webhook.posts) or demo.done(), "the alarm to be told")
             assert not demo.done(), out.getvalue()
+            async with httpx.AsyncClient() as client:
+                for _ in range(600):  # the counter follows the post by a moment
+                    metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+                    if 'outcome="sent"' in metrics:
+                        break
+                    await asyncio.sleep(0.1)
+            return metrics
         finally:
             demo.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await demo
 
-    asyncio.run(scenario())
+    metrics = asyncio.run(scenario())
     assert "notifier: 1 channels, 1 rules" in out.getvalue()
+    assert 'pvmon_notifications_total{channel="robot",outcome="sent"} 1.0' in metrics
     (post,) = webhook.posts
     assert post["path"] == "/robot" and "fault" in (post["title"] + post["message"]).lower()
