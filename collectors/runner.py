@@ -13,6 +13,7 @@ from rich.table import Table
 
 from collectors.metrics import CollectorMetrics
 from collectors.service import Collector, Shard
+from pvmon.availability import AvailabilityOptions
 
 __all__ = ["collect_once", "run_collector"]
 
@@ -108,6 +109,7 @@ async def run_collector(
     timeout_s: float,
     batch_window_max_s: float,
     console: Console,
+    availability: AvailabilityOptions | None = None,
 ) -> None:
     """Collect until cancelled; when the registry changes (or comes back after the
     collector started from its snapshot with another), stop and start again with it."""
@@ -126,6 +128,7 @@ async def run_collector(
             wall_scale=1.0 / speed,  # a fleet N times faster answers N times sooner
             batch_window_max_s=batch_window_max_s,
             metrics=metrics,
+            availability=availability,
         )
         if collector.from_snapshot:
             console.print(_snapshot_note(collector))

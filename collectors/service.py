@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import psycopg
@@ -37,6 +38,7 @@ from collectors.poller import Clock, EndpointOptions, EndpointPoller, Target, ba
 from collectors.snapshot import RegistryView, load_snapshot, read_registry, save_snapshot
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
+from pvmon.availability import AvailabilityOptions, store_days
 from pvmon.db.connect import KeptConnection, open_database
 from pvmon.db.migrate import load_migrations
 from pvmon.db.rollups import refresh_rollups
@@ -46,6 +48,7 @@ from pvmon.registermaps import RegisterMapError, get_map
 
 __all__ = ["Collector", "Shard", "parse_shard"]
 
+_CHINA = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger(__name__)
 
 
@@ -194,8 +197,10 @@ class Collector:
         spool_max_bytes: int = 512 * 1024 * 1024,
         snapshot_path: Path | None = None,
         metrics: CollectorMetrics | None = None,
+        availability: AvailabilityOptions | None = None,
     ) -> None:
         self.url = url
+        self.availability = availability or AvailabilityOptions()
         self.snapshot_path = snapshot_path or Path(spool_dir).parent / "collector-registry.json"
         self.registry_changed = asyncio.Event()  # the registry differs from what is polled
         self.batch_window_max_s = batch_window_max_s
@@ -404,6 +409,7 @@ class Collector:
         self._every(self._evaluate, max(max(60.0, shortest) / self.speed, 1.0), "evaluate")
         if self.plain:
             self._every(self._refresh, 60.0, "rollups")
+        self._every(self._store_availability, max(3600.0 / self.speed, 60.0), "availability")
         self._every(self.check_registry, 60.0, "registry")
         self.scheduler.start()
 
@@ -469,6 +475,20 @@ class Collector:
                 refresh_rollups(conn)
         except PvmonError as exc:
             log.warning("rollup refresh skipped: %s", exc)
+
+    async def _store_availability(self) -> None:
+        """Keep yesterday's and today's availability per station for the dashboards."""
+        now = self.pollers[0].device_now() if self.pollers else datetime.now(UTC)
+        await asyncio.to_thread(self._store_availability_sync, now)
+
+    def _store_availability_sync(self, now: datetime) -> None:
+        today = now.astimezone(_CHINA).date()
+        try:
+            with open_database(self.url, autocommit=True) as conn:
+                store_days(conn, first=today - timedelta(days=1), last=today,
+                           options=self.availability, now=now)  # fmt: skip
+        except PvmonError as exc:
+            log.warning("availability not stored: %s", exc)
 
     async def _store_health(self) -> None:
         """Store the health of the inverters polled since the last time, and alarm events."""

@@ -40,6 +40,7 @@ __all__ = [
     "FOLDER_TITLE",
     "FOLDER_UID",
     "JSON_DIR",
+    "availability_dashboard",
     "build_all",
     "dividends_dashboard",
     "fleet_dashboard",
@@ -462,10 +463,75 @@ def dividends_dashboard() -> dash.Dashboard:
     )
 
 
+def availability_dashboard() -> dash.Dashboard:
+    """Availability and lost energy by cause, per day and per station, for O&M."""
+    pid = _Panels()
+    board = _dashboard(
+        "pvmon-availability",
+        "pvmon / Availability and lost energy",
+        "Time- and energy-based availability and the energy lost by cause (IEC 61724-3 in "
+        "spirit), as the collector keeps them per station and day.",
+        time_from="now-30d",
+    )
+    for variable in [
+        *_place_variables(),
+        _variable("station", "Station", q.variables.station),
+    ]:
+        board = board.with_variable(variable)
+    a = q.availability
+    return (
+        board.with_panel(
+            _stat(
+                pid(),
+                "Time availability",
+                a.time_availability,
+                unit="percentunit",
+                description="Share of the daylight in which the inverters could produce.",
+                decimals=3,
+            )
+        )
+        .with_panel(
+            _stat(
+                pid(),
+                "Energy availability",
+                a.energy_availability,
+                unit="percentunit",
+                description="Energy / (energy + energy lost to outages).",
+                decimals=3,
+            )
+        )
+        .with_panel(
+            _stat(
+                pid(),
+                "Energy lost",
+                a.lost_energy,
+                unit="kwatth",
+                description="Lost to outages of every cause (a silent logger loses nothing).",
+            )
+        )
+        .with_panel(
+            _series(
+                pid(), "Energy lost per day by cause", a.lost_by_cause, unit="kwatth", bars=True
+            )
+        )
+        .with_panel(_series(pid(), "Time availability per day", a.daily, unit="percentunit"))
+        .with_panel(
+            _table(
+                pid(),
+                "Stations, least available first",
+                a.stations,
+                description="Per station over the range: availability, energy, losses by cause.",
+                span=24,
+            )
+        )
+    )
+
+
 DASHBOARDS: dict[str, Callable[[], dash.Dashboard]] = {
     "fleet": fleet_dashboard,
     "station": station_dashboard,
     "inverter": inverter_dashboard,
+    "availability": availability_dashboard,
     "dividends": dividends_dashboard,
 }
 

@@ -482,3 +482,59 @@ class dividends:
          GROUP BY 1, 2
          HAVING sum(p.added_fen) > 0
          ORDER BY outstanding_yuan DESC, 1, 2"""
+
+
+class availability:
+    """Availability and lost energy per station-day (``station_availability_daily``,
+    kept by the collector every hour for yesterday and today)."""
+
+    _DAYS = f"""
+        {_FLEET_SCOPE},
+        ad AS (
+            SELECT a.*, sc.code, sc.name
+              FROM sc JOIN station_availability_daily a ON a.station_id = sc.station_id
+             WHERE a.day >= {_DAY_FROM} AND a.day <= {_DAY_TO}
+        )"""
+
+    time_availability = f"""
+        {_DAYS}
+        SELECT (sum(available_s)::float8 / nullif(sum(period_s), 0)) AS time_availability
+          FROM ad"""
+
+    energy_availability = f"""
+        {_DAYS}
+        SELECT (sum(actual_wh)::float8 / nullif(sum(actual_wh + lost_grid_wh
+                + lost_inverter_fault_wh + lost_communication_wh + lost_maintenance_wh), 0))
+                AS energy_availability
+          FROM ad"""
+
+    lost_energy = f"""
+        {_DAYS}
+        SELECT coalesce(sum(lost_grid_wh + lost_inverter_fault_wh + lost_communication_wh
+                            + lost_maintenance_wh), 0) / 1000.0 AS lost_kwh
+          FROM ad"""
+
+    lost_by_cause = f"""
+        {_DAYS}
+        SELECT (ad.day::timestamp AT TIME ZONE '{LOCAL_TZ}') AS time,
+               sum(lost_grid_wh) / 1000.0 AS grid_kwh,
+               sum(lost_inverter_fault_wh) / 1000.0 AS inverter_fault_kwh,
+               sum(lost_maintenance_wh) / 1000.0 AS maintenance_kwh
+          FROM ad GROUP BY ad.day ORDER BY 1"""
+
+    daily = f"""
+        {_DAYS}
+        SELECT (ad.day::timestamp AT TIME ZONE '{LOCAL_TZ}') AS time,
+               (sum(available_s)::float8 / nullif(sum(period_s), 0)) AS time_availability
+          FROM ad GROUP BY ad.day ORDER BY 1"""
+
+    stations = f"""
+        {_DAYS}
+        SELECT ad.code AS station, ad.name,
+               (sum(available_s)::float8 / nullif(sum(period_s), 0)) AS time_availability,
+               sum(actual_wh) / 1000.0 AS actual_kwh,
+               sum(lost_grid_wh) / 1000.0 AS lost_grid_kwh,
+               sum(lost_inverter_fault_wh) / 1000.0 AS lost_inverter_fault_kwh,
+               sum(lost_maintenance_wh) / 1000.0 AS lost_maintenance_kwh
+          FROM ad GROUP BY ad.code, ad.name
+         ORDER BY time_availability NULLS LAST, lost_inverter_fault_kwh DESC, station"""

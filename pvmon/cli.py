@@ -371,6 +371,7 @@ def collect(
                 timeout_s=timeout,
                 batch_window_max_s=batch_window,
                 console=console,
+                availability=AvailabilityOptions.from_settings(settings),
             ),
             loop=settings.event_loop,
         )
@@ -638,11 +639,20 @@ def _share(value: object) -> str:
 def availability(
     county: Annotated[str, typer.Option(help="County code.")],
     month: Annotated[str, typer.Option(help="Month, YYYY-MM.")],
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="Also keep each station-day for Grafana (station_availability_daily); the "
+            "collector keeps yesterday and today by itself.",
+        ),
+    ] = False,
 ) -> None:
     """Availability and lost energy per station and per O&M contractor in a month."""
-    from pvmon.availability import contractor_month, station_month
+    from pvmon.availability import contractor_month, month_days, station_month, store_days
     from pvmon.report import parse_month
 
+    stored = 0
     try:
         first = parse_month(month)
         settings = _settings()
@@ -650,6 +660,9 @@ def availability(
         with open_database(_migrated_url(settings), autocommit=True) as conn:
             stations = station_month(conn, county_code=county, month=first, options=options)
             contractors = contractor_month(conn, month=first, county=county, options=options)
+            if store:
+                stored = store_days(conn, first=first, last=month_days(first)[1],
+                                    county=county, options=options)  # fmt: skip
     except PvmonError as exc:
         raise _fail(exc) from exc
     causes = ("inverter_fault", "grid", "maintenance", "communication")
@@ -686,6 +699,8 @@ def availability(
             "-" if c.penalty_base_fen is None else str(c.penalty_base_fen),
         )
     console.print(by)
+    if store:
+        console.print(f"stored {stored:,} station-days in station_availability_daily")
 
 
 @app.command("serve")

@@ -32,6 +32,7 @@ from rich.console import Console
 from collectors.service import Collector
 from pvmon.api.app import app_for
 from pvmon.api.auth import ensure_demo_key
+from pvmon.availability import AvailabilityOptions
 from pvmon.backfill import backfill_readings
 from pvmon.db.connect import open_database
 from pvmon.db.rollups import refresh_rollups
@@ -165,7 +166,10 @@ async def run_demo(
         f"-{max(s.endpoint.port for s in simulator.servers)})"
     )
     collector = Collector(
-        url=url, spool_dir=settings.data_dir / "spool", spool_max_bytes=settings.spool_max_bytes
+        url=url,
+        spool_dir=settings.data_dir / "spool",
+        spool_max_bytes=settings.spool_max_bytes,
+        availability=AvailabilityOptions.from_settings(settings),
     )
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=collector.metrics.registry)

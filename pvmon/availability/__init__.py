@@ -36,7 +36,12 @@ from pvmon.availability.queries import (
     scope_stations,
     sun_between,
 )
-from pvmon.errors import NotFoundError, ValidationError
+from pvmon.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    NotFoundError,
+    ValidationError,
+)
 
 __all__ = [
     "CAUSES",
@@ -49,6 +54,7 @@ __all__ = [
     "month_days",
     "station_days",
     "station_month",
+    "store_days",
 ]
 
 _LOCAL = ZoneInfo("Asia/Shanghai")
@@ -259,6 +265,57 @@ def station_days(
     losses = sorted((x for d in own for x in d.losses), key=lambda x: (x.start, x.inverter_id))
     windows = [w for w in run.windows if w.station == station]
     return StationDays(_station_summary(found[0], own), per_day, losses, windows)
+
+
+def store_days(
+    conn: psycopg.Connection,
+    *,
+    first: date,
+    last: date,
+    county: str | None = None,
+    options: AvailabilityOptions | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Compute each station's availability per local day from ``first`` to ``last`` (of
+    one county, or all) and keep it in ``station_availability_daily`` (replacing what
+    was there) for dashboards; at most ``options.max_days`` days at once. Returns the
+    station-days stored."""
+    options = options or AvailabilityOptions()
+    stations = scope_stations(conn, county=county, priced_on=first)
+    if not stations:
+        return 0
+    run = _run(conn, stations=stations, first=first, last=last, options=options, now=now)
+    by_day: dict[tuple[str, date], list[InverterDay]] = {}
+    for d in run.days:
+        by_day.setdefault((d.station, d.day), []).append(d)
+    ids = {s.code: s.station_id for s in stations}
+    rows = []
+    for (code, day), days in sorted(by_day.items()):
+        t = totals(days)
+        lost = t.lost_wh_by_cause
+        rows.append((ids[code], day, t.period_s, t.available_s, t.actual_wh,
+                     *(lost.get(c, 0) for c in _STORED_CAUSES)))  # fmt: skip
+    try:
+        with conn.transaction():
+            conn.cursor().executemany(
+                f"""INSERT INTO station_availability_daily (station_id, day, period_s,
+                       available_s, actual_wh, {", ".join(f"lost_{c}_wh" for c in _STORED_CAUSES)})
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    ON CONFLICT (station_id, day) DO UPDATE SET
+                       period_s = EXCLUDED.period_s, available_s = EXCLUDED.available_s,
+                       actual_wh = EXCLUDED.actual_wh,
+                       {", ".join(f"lost_{c}_wh = EXCLUDED.lost_{c}_wh" for c in _STORED_CAUSES)},
+                       computed_at = now()""",
+                rows,
+            )
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailableError(f"storing availability failed: {exc}") from exc
+    except psycopg.Error as exc:
+        raise DatabaseError(f"storing availability failed: {exc}") from exc
+    return len(rows)
+
+
+_STORED_CAUSES = ("grid", "inverter_fault", "communication", "maintenance")
 
 
 def contractor_month(

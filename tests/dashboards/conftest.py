@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 import yaml
 
+from pvmon.availability import store_days
 from pvmon.backfill import backfill_readings
 from pvmon.db.embedded import EmbeddedPostgres
 from pvmon.db.rollups import refresh_rollups
@@ -83,6 +85,9 @@ def _load(conn: psycopg.Connection, tmp: Path) -> Demo:
     )
     _dividend_run(conn, station_id=station_id)
     refresh_rollups(conn)
+    # the collector keeps availability per station-day; here, the demo's days at once
+    end_day = END.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    store_days(conn, first=end_day - timedelta(days=DAYS), last=end_day, now=END)
     return Demo(
         url="",
         flavour="",

@@ -214,9 +214,21 @@ def test_a_failed_inverter_loses_energy_and_a_silent_logger_none(db_url: str, fl
     # and the CLI prints the same month
     result = CliRunner().invoke(
         app,
-        ["availability", "--county", "AV", "--month", "2025-06"],
+        ["availability", "--county", "AV", "--month", "2025-06", "--store"],
         env={"PVMON_DATABASE_URL": db_url, "COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
     assert "AV-S1" in result.output and "Acme O&M" in result.output
     assert str(fen) in result.output
+    # --store keeps each station-day for Grafana: the day is the API's day
+    assert "stored 30 station-days" in result.output
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            "SELECT available_s::float8 / period_s, actual_wh, lost_inverter_fault_wh,"
+            " lost_communication_wh FROM station_availability_daily a"
+            " JOIN stations s ON s.id = a.station_id WHERE s.code = 'AV-S1' AND a.day = %s",
+            (DAY,),
+        ).fetchone()
+    assert stored is not None
+    assert stored[0] == pytest.approx(float(body["time_availability"]), abs=1e-4)
+    assert stored[1:] == (body["actual_wh"], body["lost_wh_by_cause"]["inverter_fault"], 0)

@@ -1,0 +1,1 @@
+DROP TABLE station_availability_daily;
