@@ -6,6 +6,7 @@ import asyncio
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -224,3 +225,29 @@ async def test_collector_sets_the_batch_window_from_its_fleet_and_clears_it_on_s
     finally:
         await collector.stop()
     assert reply_batching().window_s == 0.0
+
+
+async def test_the_collector_keeps_yesterdays_and_todays_availability(
+    db_url: str, flavour: str, tmp_path: Path
+) -> None:
+    """Every hour (scheduled with the rest) the collector stores each station's
+    availability of yesterday and today, as ``pvmon availability --store`` would."""
+    if flavour == "timescaledb":
+        pytest.skip("a table of the collector's: one flavour is enough")
+    fleet = generate_fleet(households=2, village_stations=1, base_port=free_port() % 12000 + 20000)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store_fleet(conn, FleetFile.model_validate(fleet))
+    collector = Collector(url=db_url, spool_dir=tmp_path / "spool")
+    collector.start()
+    try:
+        assert collector.scheduler.get_job("availability") is not None
+        await collector._store_availability()
+    finally:
+        await collector.stop()
+    with psycopg.connect(db_url) as conn:
+        days = conn.execute(
+            "SELECT count(DISTINCT station_id), array_agg(DISTINCT day ORDER BY day)"
+            " FROM station_availability_daily"
+        ).fetchone()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    assert days == (len(fleet["stations"]), [today - timedelta(days=1), today])
