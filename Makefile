@@ -3,8 +3,8 @@
 #   make test   lint, type-check and the whole test suite against a real PostgreSQL
 # Both create .venv and install pvmon into it on first use (again when pyproject.toml
 # changes). When the machine has no PostgreSQL server binaries, the pgserver wheel
-# (PostgreSQL built as a Python package) is installed instead; as root, Debian's mbpoll
-# and poppler-utils are installed for the third-party client and disclosure PDF tests.
+# (PostgreSQL built as a Python package) is installed instead; as root, Debian's mbpoll,
+# poppler-utils and chromium are installed for the third-party client, PDF and browser tests.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,11 +20,11 @@ $(STAMP): pyproject.toml
 		echo "no PostgreSQL server binaries on this machine: installing the pgserver wheel"; \
 		$(VENV)/bin/pip install --quiet pgserver; \
 	fi
-	@if { ! command -v mbpoll || ! command -v pdftotext; } >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing Debian's mbpoll and poppler-utils (a third-party Modbus client and the PDF reader the tests use)"; \
-		apt-get install -y -qq mbpoll poppler-utils >/dev/null 2>&1 || \
-		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq mbpoll poppler-utils >/dev/null 2>&1; } || \
-		echo "mbpoll or poppler-utils could not be installed; their tests will be skipped"; \
+	@if { ! command -v mbpoll || ! command -v pdftotext || ! command -v chromium; } >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's mbpoll, poppler-utils and chromium (a third-party Modbus client, the PDF reader and the browser the tests use)"; \
+		apt-get install -y -qq mbpoll poppler-utils chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq mbpoll poppler-utils chromium >/dev/null 2>&1; } || \
+		echo "mbpoll, poppler-utils or chromium could not be installed; their tests will be skipped"; \
 	fi
 	rm -f $(VENV)/.installed-*
 	touch $@
