@@ -409,7 +409,9 @@ class Collector:
         self._every(self._evaluate, max(max(60.0, shortest) / self.speed, 1.0), "evaluate")
         if self.plain:
             self._every(self._refresh, 60.0, "rollups")
-        self._every(self._store_availability, max(3600.0 / self.speed, 60.0), "availability")
+        # hourly on the wall clock, whatever the speed: figures for dashboards, and a pass
+        # over every station that an accelerated run must not repeat every minute
+        self._every(self._store_availability, 3600.0, "availability")
         self._every(self.check_registry, 60.0, "registry")
         self.scheduler.start()
 
