@@ -43,7 +43,7 @@ def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         lines = []
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a safety net, not a measure of speed
         while time.monotonic() < deadline:
             line = process.stdout.readline()
             lines.append(line)
