@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from pvmon.db.rollups import refresh_rollups
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from simulators.fleet import build_endpoints, device_specs
+from tests.processes import FAULTHANDLER_ENV, interrupt
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 5, 31, 12, 0, tzinfo=LOCAL)  # hours of margin for slow start-ups
@@ -52,18 +52,6 @@ def _start(args: list[str], *, env: dict[str, str], log: IO[str]) -> subprocess.
         text=True,
         env=env,
     )
-
-
-def _stop(process: subprocess.Popen[str]) -> int:
-    """Ctrl-C, as an operator stops it; its exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 async def test_simulate_and_collect_at_speed_give_every_day_within_half_a_percent(
@@ -89,6 +77,7 @@ async def test_simulate_and_collect_at_speed_give_every_day_within_half_a_percen
         "PVMON_DATABASE_URL": db_url,
         "PVMON_DATA_DIR": str(tmp_path / "data"),
         "COLUMNS": "200",
+        **FAULTHANDLER_ENV,
     }
     speed = f"{SPEED:g}"
     with (
@@ -106,7 +95,8 @@ async def test_simulate_and_collect_at_speed_give_every_day_within_half_a_percen
         try:
             reached = await _until_readings_reach(db_url, END, processes=(collector, simulator))
         finally:
-            collected, simulated = _stop(collector), _stop(simulator)
+            collected = interrupt(collector, timeout_s=120)  # a safety net
+            simulated = interrupt(simulator, timeout_s=120)
     outputs = {p.name: p.read_text() for p in tmp_path.glob("*.log")}
     assert reached, f"readings never reached {END}: {outputs}"
     assert collected == 0 and simulated == 0, outputs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pymodbus.client import ModbusTcpClient
 
 from pvmon.db.embedded import free_port
 from pvmon.registry import generate_fleet
+from tests.processes import FAULTHANDLER_ENV, interrupt
 
 
 def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
@@ -22,33 +22,22 @@ def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
     )
     path = tmp_path / "fleet.yaml"
     path.write_text(yaml.safe_dump(fleet, allow_unicode=True), encoding="utf-8")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pvmon.cli",
-            "simulate",
-            "--fleet",
-            str(path),
-            "--speed",
-            "60",
-            "--faults",
-            "demo",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    log_path = tmp_path / "simulate.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pvmon.cli", "simulate", "--fleet", str(path),
+             "--speed", "60", "--faults", "demo"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "COLUMNS": "200", **FAULTHANDLER_ENV},
+        )  # fmt: skip
     try:
-        assert process.stdout is not None
-        lines = []
         deadline = time.monotonic() + 300  # a safety net, not a measure of speed
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            lines.append(line)
-            if "units" in line:
-                break
+        while "units" not in log_path.read_text() and process.poll() is None:
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        lines = log_path.read_text().splitlines()
         assert any("serving" in line and "simulated inverters" in line for line in lines), lines
         first = next(
             i for s in fleet["stations"] for i in s["inverters"] if i["register_map"] == "sunspec"
@@ -58,9 +47,9 @@ def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
         response = client.read_holding_registers(40000, count=2, device_id=first["unit_id"])
         client.close()
         assert response.registers == [0x5375, 0x6E53]
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=300)  # a safety net, not a measure of speed
-        assert process.returncode == 0, output
+        returncode = interrupt(process, timeout_s=300)  # a safety net, not a measure of speed
+        output = log_path.read_text()
+        assert returncode == 0, output
         assert "stopped" in output
     finally:
         if process.poll() is None:
