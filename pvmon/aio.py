@@ -6,19 +6,31 @@ work per wake-up (select, the ready queue, timers) is a large part of what a pol
 costs. uvloop does that work in C (libuv); on the county bench under the ``field``
 profile it halved the collector's CPU per poll (``bench/collector.py --loop``). It is
 a dependency on Linux and macOS; where it is missing (Windows), the standard loop runs.
+
+A service stops as an operator or a supervisor asks it to: Ctrl-C (SIGINT), ``docker
+stop`` and systemd (SIGTERM) cancel the running coroutine once, so it stops as it would at
+its end (its ``finally`` blocks finish the polls under way and flush what they read); a
+second signal stops the process at once. Both are handled whatever the process inherited:
+a shell script's background job (``pvmon collect &``) starts with SIGINT ignored, and a
+container's first process ignores SIGTERM unless it handles it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from pvmon.errors import ConfigError
 
-__all__ = ["loop_factory", "run"]
+__all__ = ["STOP_SIGNALS", "loop_factory", "run"]
 
 T = TypeVar("T")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def loop_factory(kind: str = "auto") -> Callable[[], asyncio.AbstractEventLoop]:
@@ -40,6 +52,50 @@ def loop_factory(kind: str = "auto") -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def run(coroutine: Coroutine[Any, Any, T], *, loop: str = "auto") -> T:
-    """Run ``coroutine`` to completion on a new event loop of kind ``loop``."""
+    """Run ``coroutine`` to completion on a new event loop of kind ``loop``.
+
+    Raises :class:`KeyboardInterrupt` when one of :data:`STOP_SIGNALS` stopped it (after
+    the coroutine's own clean-up ran).
+    """
+    received: list[int] = []
     with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-        return runner.run(coroutine)
+        try:
+            result = runner.run(_stopped_by_signals(coroutine, received))
+        except asyncio.CancelledError:
+            if received:
+                raise KeyboardInterrupt from None
+            raise
+    if received:
+        raise KeyboardInterrupt
+    return result
+
+
+async def _stopped_by_signals(coroutine: Coroutine[Any, Any, T], received: list[int]) -> T:
+    """Await ``coroutine`` with :data:`STOP_SIGNALS` cancelling it (the first) or ending
+    the process (the next); ``received`` collects the signals."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) > 1:  # asked again while stopping: stop now
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        elif task is not None:
+            task.cancel()
+
+    found = {}  # what the handlers were: put back as found
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            handler = signal.getsignal(signum)
+            try:
+                loop.add_signal_handler(signum, on_signal, signum)
+            except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C as Python does it
+                continue
+            found[signum] = handler
+    try:
+        return await coroutine
+    finally:
+        for signum, handler in found.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, handler)

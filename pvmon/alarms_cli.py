@@ -27,6 +27,7 @@ from collectors.notify.deliver import check_url
 from collectors.notify.routes import ALARM_KINDS, Routes, load_routes
 from collectors.notify.service import Limits, Notifier, utc_now
 from dividends.cli import acting
+from pvmon.aio import run
 from pvmon.cliutil import fail as _fail
 from pvmon.cliutil import remember_key_file
 from pvmon.errors import ConfigError, NotFoundError, PvmonError, ValidationError
@@ -232,7 +233,7 @@ def notify(
             f"looking every {settings.notify_interval_s:g} s"
             + (f"; metrics at http://127.0.0.1:{metrics_port}/metrics" if metrics_port else "")
         )
-        asyncio.run(notifier.run(interval_s=settings.notify_interval_s))
+        run(notifier.run(interval_s=settings.notify_interval_s), loop=settings.event_loop)
     except KeyboardInterrupt:
         _console.print("stopped")
     except PvmonError as exc:

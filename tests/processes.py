@@ -16,12 +16,15 @@ __all__ = ["FAULTHANDLER_ENV", "interrupt"]
 FAULTHANDLER_ENV = {"PYTHONFAULTHANDLER": "1"}
 
 
-def interrupt(process: subprocess.Popen[str], *, timeout_s: float) -> int:
-    """Ctrl-C ``process`` and wait up to ``timeout_s`` [s] for it to exit; past that,
-    SIGABRT (a stack dump with :data:`FAULTHANDLER_ENV`) and then SIGKILL. Its exit code
-    (negative: the signal that ended it)."""
+def interrupt(
+    process: subprocess.Popen[str], *, timeout_s: float, signum: int = signal.SIGINT
+) -> int:
+    """Ctrl-C ``process`` (or send it ``signum``: SIGTERM as docker stop does) and wait
+    up to ``timeout_s`` [s] for it to exit; past that, SIGABRT (a stack dump with
+    :data:`FAULTHANDLER_ENV`) and then SIGKILL. Its exit code (negative: the signal that
+    ended it)."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         try:
             process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -95,7 +96,8 @@ async def test_simulate_and_collect_at_speed_give_every_day_within_half_a_percen
         try:
             reached = await _until_readings_reach(db_url, END, processes=(collector, simulator))
         finally:
-            collected = interrupt(collector, timeout_s=120)  # a safety net
+            # docker stop's SIGTERM for the collector, Ctrl-C for the simulator; safety nets
+            collected = interrupt(collector, signum=signal.SIGTERM, timeout_s=120)
             simulated = interrupt(simulator, timeout_s=120)
     outputs = {p.name: p.read_text() for p in tmp_path.glob("*.log")}
     assert reached, f"readings never reached {END}: {outputs}"

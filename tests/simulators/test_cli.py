@@ -1,13 +1,16 @@
-"""``pvmon simulate`` serves a fleet file's inverters, says where, and stops on Ctrl-C."""
+"""``pvmon simulate`` serves a fleet file's inverters, says where, and stops on Ctrl-C or
+SIGTERM (docker stop), however it was started."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from pymodbus.client import ModbusTcpClient
 
@@ -16,7 +19,14 @@ from pvmon.registry import generate_fleet
 from tests.processes import FAULTHANDLER_ENV, interrupt
 
 
-def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "ignore_sigint"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["ctrl-c", "sigterm", "ctrl-c-in-a-background-job"],
+)
+def test_simulate_serves_and_stops_cleanly(
+    tmp_path: Path, signum: signal.Signals, ignore_sigint: bool
+) -> None:
     fleet = generate_fleet(
         households=3, village_stations=1, joint_villages=2, base_port=free_port()
     )
@@ -31,6 +41,9 @@ def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, "COLUMNS": "200", **FAULTHANDLER_ENV},
+            # a shell script's background job starts with SIGINT ignored
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+            if ignore_sigint else None,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 300  # a safety net, not a measure of speed
@@ -47,7 +60,9 @@ def test_simulate_serves_and_stops_cleanly(tmp_path: Path) -> None:
         response = client.read_holding_registers(40000, count=2, device_id=first["unit_id"])
         client.close()
         assert response.registers == [0x5375, 0x6E53]
-        returncode = interrupt(process, timeout_s=300)  # a safety net, not a measure of speed
+        returncode = interrupt(
+            process, signum=signum, timeout_s=300
+        )  # a safety net, not a measure of speed
         output = log_path.read_text()
         assert returncode == 0, output
         assert "stopped" in output
