@@ -273,6 +273,10 @@ class EndpointPoller:
         self.min_gap_s = self.options.min_gap_s
         self._touchy_passes = 0  # passes in a row whose later requests went unanswered
         self._gap_given_up = False
+        # a learned gap becomes the least gap seen answered in the next clean pass: on a
+        # busy machine requests leave later than asked, and a gap learned then may only
+        # have worked because of it (a restored gap was confirmed when it was learned)
+        self._gap_confirmed = True
         for setting, (value, why) in (learned or {}).items():
             if setting in self.options.said:
                 continue
@@ -441,6 +445,7 @@ class EndpointPoller:
         if done.sign_gap_s is None:
             if done.answered and not done.timeouts:
                 self._touchy_passes = 0  # a clean pass
+                self._confirm_gap(done.least_answered_gap_s)
             return
         self._touchy_passes += 1
         if self._touchy_passes < 2:
@@ -457,11 +462,25 @@ class EndpointPoller:
             return
         gap = min(max(2 * self.min_gap_s, 2 * done.sign_gap_s, 0.01), self.options.max_min_gap_s)
         self.min_gap_s = gap
+        self._gap_confirmed = False
         self._learn(
             "min_gap_s",
             gap,
             f"requests {done.sign_gap_s * 1000:.1f} ms after an answered one went unanswered",
         )
+
+    def _confirm_gap(self, least_answered_s: float | None) -> None:
+        """After a gap was learned, keep the least gap [s] a clean pass showed answered
+        when it is wider than the one asked for (requests left later than asked)."""
+        if self._gap_confirmed or "min_gap_s" not in self.learned or least_answered_s is None:
+            return
+        self._gap_confirmed = True
+        worked = min(least_answered_s, self.options.max_min_gap_s)
+        if worked > 1.1 * self.min_gap_s:  # not the jitter of a gap kept as asked
+            self.min_gap_s = worked
+            self._learn("min_gap_s", worked,
+                        f"every request {worked * 1000:.1f} ms or more after the last "
+                        "was answered")  # fmt: skip
 
     def _note(self, setting: str, value: Any, why: str) -> None:
         self.learned[setting] = why
@@ -585,6 +604,7 @@ class _Pass:
         # went unanswered after one of the same inverter was answered [s]
         self.answered = self.timeouts = 0
         self.sign_gap_s: float | None = None
+        self.least_answered_gap_s: float | None = None  # least gap before an answered one [s]
         self._target_answered = False
         self._sent_at = self._sent_before = 0.0
 
@@ -731,6 +751,10 @@ class _Pass:
             poller._fresh = False
             self.answered += 1
             self._target_answered = True
+            if self._sent_before:  # not the pass's first request
+                gap = self._sent_at - self._sent_before
+                least = self.least_answered_gap_s
+                self.least_answered_gap_s = gap if least is None else min(least, gap)
         self.index += 1
         if not self._next_block():
             self._next_target()

@@ -507,9 +507,9 @@ async def test_a_touchy_logger_is_learned_unless_the_fleet_file_says_otherwise(
             assert "min_gap_s" not in rig.poller.learned and rig.poller.min_gap_s == 0.0
             assert rig.poller.drain_learned() == []
             return
-        # what works, not the logger's 0.05 s: on a busy machine each request leaves later
-        # than asked, and a slightly shorter learned gap already keeps the logger answering
-        assert 0 < rig.poller.min_gap_s <= 0.2, rig.poller.min_gap_s
+        # what was seen to work: at least the logger's 0.05 s, more on a busy machine where
+        # requests left later than asked (the learned gap is then the least seen answered)
+        assert 0.05 <= rig.poller.min_gap_s <= rig.poller.options.max_min_gap_s
         before = len(rig.sink.rows)
         await rig.cycles(2, gap_s=0.25)  # within two poll intervals of being learned
         assert len(rig.sink.rows) - before == 4  # both inverters, both passes
@@ -517,6 +517,36 @@ async def test_a_touchy_logger_is_learned_unless_the_fleet_file_says_otherwise(
         assert f'endpoint="{rig.poller.name}",setting="min_gap_s"}} {rig.poller.min_gap_s}' in shown
         changes = rig.poller.drain_learned()
         assert changes and changes[-1][:2] == ("min_gap_s", rig.poller.min_gap_s)
+    finally:
+        await rig.close()
+
+
+async def test_a_gap_learned_while_requests_left_late_becomes_the_gap_seen_answered() -> None:
+    """On a busy machine a gap too short for the logger can seem to work, because each
+    request leaves later than asked: the next clean pass sets the gap to the least one it
+    saw answered, so the logger keeps answering when the machine is quick again."""
+    rig = await _rig(
+        units=2,
+        logger=LoggerBehaviour(min_gap_s=0.05, lockout_s=0.2),
+        options=EndpointOptions(timeout_s=0.5),
+    )
+    try:
+        for _ in range(20):  # a first gap is learned from a request right after an answer
+            await rig.cycles(1, gap_s=0.25)
+            if "min_gap_s" in rig.poller.learned:
+                break
+        assert "min_gap_s" in rig.poller.learned
+        rig.server.latency_s = 0.07  # a slow moment: no request leaves within 0.07 s
+        for _ in range(20):
+            stored = len(rig.sink.rows)
+            await rig.cycles(1, gap_s=0.25)
+            if len(rig.sink.rows) - stored == 2:
+                break  # a clean pass
+        assert rig.poller.min_gap_s >= 0.05, rig.poller.min_gap_s
+        rig.server.latency_s = 0.0  # quick again: the gap now comes from the poller
+        before = len(rig.sink.rows)
+        await rig.cycles(2, gap_s=0.25)
+        assert len(rig.sink.rows) - before == 4
     finally:
         await rig.close()
 
