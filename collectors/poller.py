@@ -273,9 +273,9 @@ class EndpointPoller:
         self.min_gap_s = self.options.min_gap_s
         self._touchy_passes = 0  # passes in a row whose later requests went unanswered
         self._gap_given_up = False
-        # a learned gap becomes the least gap seen answered in the next clean pass: on a
-        # busy machine requests leave later than asked, and a gap learned then may only
-        # have worked because of it (a restored gap was confirmed when it was learned)
+        # a learned gap is checked against the least gap seen answered in the next clean
+        # pass: on a busy machine requests leave later than asked, and a gap learned then
+        # may only have worked because of it (a restored gap was checked when learned)
         self._gap_confirmed = True
         for setting, (value, why) in (learned or {}).items():
             if setting in self.options.said:
@@ -470,17 +470,19 @@ class EndpointPoller:
         )
 
     def _confirm_gap(self, least_answered_s: float | None) -> None:
-        """After a gap was learned, keep the least gap [s] a clean pass showed answered
-        when it is wider than the one asked for (requests left later than asked)."""
+        """After a gap was learned, keep a quarter more than the least gap [s] the next
+        clean pass saw answered, if that is wider than the gap asked for: requests may
+        have left later than asked (a busy machine, a slow reply), and a gap right at the
+        logger's limit fails on the next jitter."""
         if self._gap_confirmed or "min_gap_s" not in self.learned or least_answered_s is None:
             return
         self._gap_confirmed = True
-        worked = min(least_answered_s, self.options.max_min_gap_s)
-        if worked > 1.1 * self.min_gap_s:  # not the jitter of a gap kept as asked
-            self.min_gap_s = worked
-            self._learn("min_gap_s", worked,
-                        f"every request {worked * 1000:.1f} ms or more after the last "
-                        "was answered")  # fmt: skip
+        kept = min(1.25 * least_answered_s, self.options.max_min_gap_s)
+        if kept > self.min_gap_s:
+            self.min_gap_s = kept
+            self._learn("min_gap_s", kept,
+                        f"a quarter more than the {least_answered_s * 1000:.1f} ms between "
+                        "requests seen answered")  # fmt: skip
 
     def _note(self, setting: str, value: Any, why: str) -> None:
         self.learned[setting] = why

@@ -49,6 +49,18 @@ def test_long_running_services_have_health_checks(service: str) -> None:
     assert _services()[service]["healthcheck"]["test"]
 
 
+@pytest.mark.parametrize("service", ["simulator", "collector", "api"])
+def test_long_running_pvmon_services_receive_docker_stop_themselves(service: str) -> None:
+    """``docker compose stop`` sends SIGTERM to the container's first process: pvmon must
+    be that process (exec form, or ``exec`` in a shell), or a shell swallows the signal
+    and Docker kills pvmon 10 s later without its clean stop."""
+    command = _services()[service]["command"]
+    if command[0] == "sh":
+        assert command[1] == "-c" and command[2].startswith("exec "), command
+    else:
+        assert command[0] in ("pvmon", "python"), command
+
+
 def test_pvmon_services_build_from_the_dockerfile() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.11\.\d+-slim", dockerfile, re.M)
