@@ -1033,7 +1033,12 @@ def approve_run(
             assert row is not None
             _check_period_ended(parse_period(row[0]), run_id, today)
             _check_estimates(conn, run_id, limit=estimated_share_limit, accepted=accept_estimated)
-            if kind == "regular":
+            conn.execute(
+                "UPDATE dividend_runs SET status = 'approved', approved_by = %s,"
+                " approved_at = now() WHERE id = %s",
+                (approver, run_id),
+            )
+            if kind == "regular":  # claims are for lines of an approved run
                 conn.execute(
                     """
                     INSERT INTO dividend_payout_claims (line_id, run_id, payee_kind, payee_id,
@@ -1045,11 +1050,6 @@ def approve_run(
                     """,
                     (run_id,),
                 )
-            conn.execute(
-                "UPDATE dividend_runs SET status = 'approved', approved_by = %s,"
-                " approved_at = now() WHERE id = %s",
-                (approver, run_id),
-            )
             detail = "estimates acknowledged" if accept_estimated else ""
             _event(conn, run_id, "approved", approver, detail)
             if kind == "regular" and _tracks_cash(conn):

@@ -27,7 +27,7 @@ from dividends.runs import (
     run_history,
     run_summary,
 )
-from dividends.schemes import enrol
+from dividends.schemes import add_deduction, enrol
 from pvmon.db.migrate import downgrade, load_migrations, upgrade
 from pvmon.db.readings import Reading, write_readings
 from pvmon.db.rollups import refresh_rollups
@@ -131,6 +131,101 @@ def test_an_approved_run_cannot_change_in_the_database(world: World, statement: 
     assert _lines(conn, run) == before
     with pytest.raises(RunStateError):
         compute_run(conn, period="2025", created_by="clerk", run_id=run)
+
+
+_COPY_LINE = (
+    "INSERT INTO dividend_lines (run_id, station_id, unit_village_id, enrolment_id, scheme_id,"
+    " component, payee_kind, payee_id, period_start, period_end, days_enrolled,"
+    " obligation_fen, factor, paid_fen, amount_fen, policy, energy_wh, estimated_days,"
+    " revenue_benchmark_fen, revenue_subsidy_fen, deductions_fen, line_kind, reverses_line_id)"
+    " SELECT {run}, station_id, unit_village_id, {enrolment}, scheme_id, component, payee_kind,"
+    " payee_id, period_start, period_end, 1, 0, 0, 0, 0, policy, 0, 0, 0, 0, 0, {kind},"
+    " {reverses} FROM dividend_lines WHERE run_id = %(draft)s LIMIT 1"
+)
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        (
+            _COPY_LINE.format(
+                run="999999", enrolment="enrolment_id", kind="'dividend'", reverses="NULL"
+            ),
+            "dividend_lines rows for dividend run 999999, which does not exist",
+        ),
+        (
+            "INSERT INTO dividend_run_units SELECT 999999, station_id, village_id + 1,"
+            " share_weight, energy_wh, estimated_wh, estimated_days, revenue_benchmark_fen,"
+            " revenue_subsidy_fen, deductions_fen, available_fen, obligations_fen, paid_fen,"
+            " arrears_paid_fen, shortfall_fen, residual_fen, residual_owner, factor,"
+            " energy_source, revenue_basis FROM dividend_run_units WHERE run_id = %(draft)s",
+            "dividend_run_units rows for dividend run 999999",
+        ),
+        (
+            "UPDATE dividend_run_deductions SET run_id = 999999 WHERE run_id = %(draft)s",
+            "dividend_run_deductions rows for dividend run 999999",
+        ),
+        (
+            _COPY_LINE.format(run="run_id", enrolment="999999", kind="'dividend'", reverses="NULL"),
+            "is for enrolment 999999, which does not exist",
+        ),
+        (  # a reversal reverses a line of an approved run, never a draft's
+            _COPY_LINE.format(
+                run="run_id", enrolment="enrolment_id", kind="'reversal'", reverses="id"
+            ),
+            "which is not a line of an approved run",
+        ),
+        (
+            "INSERT INTO dividend_payout_claims SELECT id, run_id, payee_kind, payee_id,"
+            " enrolment_id, component, daterange('2030-01-01', '2031-01-01')"
+            " FROM dividend_lines WHERE run_id = %(draft)s",
+            "payout claims for dividend run \\d+, which is draft",
+        ),
+        (
+            "INSERT INTO dividend_payout_claims SELECT id + 100000, run_id, payee_kind,"
+            " payee_id, enrolment_id, component, daterange('2030-01-01', '2031-01-01')"
+            " FROM dividend_lines WHERE run_id = %(approved)s",
+            "payout claim for line \\d+, which is not a line of run",
+        ),
+        (
+            "INSERT INTO revenue_lines SELECT 999999, period_start, period_end, part, source,"
+            " energy_wh, yuan_per_kwh, amount_fen FROM revenue_lines LIMIT 1",
+            "revenue line for station 999999, which does not exist",
+        ),
+        (
+            "DELETE FROM dividend_enrolments WHERE id IN (SELECT enrolment_id FROM"
+            " dividend_lines WHERE run_id = %(draft)s)",
+            "dividend_enrolments row \\d+ has dividend or revenue lines",
+        ),
+        (
+            "DELETE FROM stations WHERE id = %(bare)s",
+            "stations row \\d+ has dividend or revenue lines",
+        ),
+    ],
+)
+def test_references_are_checked_once_per_statement(
+    world: World, statement: str, message: str
+) -> None:
+    """The bulk tables' keys are checked over each statement's rows (migration 0021):
+    what a foreign key refused is still refused, as a foreign key violation."""
+    _village(world)
+    conn = world.conn
+    county = conn.execute("SELECT min(id) FROM counties").fetchone()
+    add_deduction(
+        conn, county_id=county[0] if county else 0, seq=1, kind="om_fee", rate=Decimal("0.03")
+    )
+    approved = compute_run(conn, period="2025", created_by="clerk")
+    approve_run(conn, approved, approved_by="chief")
+    world.feed("2025-Q3", {world.conn.execute("SELECT min(id) FROM stations").fetchone()[0]: 1})
+    draft = compute_run(conn, period="2025-Q3", created_by="clerk")
+    bare = world.station("B1", "village", world.villages[0])  # nothing but a revenue line
+    conn.execute(
+        "INSERT INTO revenue_lines SELECT %s, period_start, period_end, part, source,"
+        " energy_wh, yuan_per_kwh, amount_fen FROM revenue_lines LIMIT 1",
+        (bare,),
+    )
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match=message):
+        conn.execute(statement, {"draft": draft, "approved": approved, "bare": bare})
 
 
 def test_status_moves_forward_only(world: World) -> None:
