@@ -66,6 +66,7 @@ from dividends.revenue import (
     write_revenue_lines,
     write_settled_energy,
 )
+from pvmon.db.bulkcopy import Scaled, copy_columns
 from pvmon.errors import DatabaseError, ValidationError
 
 if TYPE_CHECKING:
@@ -528,29 +529,6 @@ def _frame(conn: psycopg.Connection, query: str, params: dict[str, object]) -> p
     return frame
 
 
-def _copy_frame(
-    conn: psycopg.Connection, table: str, columns: dict[str, object], *, chunk: int = 100_000
-) -> None:
-    """COPY columns (arrays of equal length, or scalars) into ``table`` as CSV, building a
-    DataFrame and its text one chunk of rows at a time (never for all rows at once)."""
-    import pandas as pd
-
-    arrays = {k: v for k, v in columns.items() if isinstance(v, np.ndarray | pd.Series)}
-    n = len(next(iter(arrays.values()))) if arrays else 0
-    with conn.cursor().copy(
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-    ) as cp:
-        for start in range(0, n, chunk):
-            part = pd.DataFrame(
-                {
-                    k: (v[start : start + chunk] if k in arrays else v)  # type: ignore[index]
-                    for k, v in columns.items()
-                },
-                index=pd.RangeIndex(min(chunk, n - start)),
-            )
-            cp.write(part.to_csv(index=False, header=False, float_format="%.9f").encode())
-
-
 _SEGMENTS = """
         WITH seg AS (
             SELECT en.id AS enrolment_id, sl.id AS slot_id, sl.station_id,
@@ -787,7 +765,7 @@ def _compute(
     progress("writing lines", 5, _STEPS)
     unit_ob = np.zeros(m, dtype=np.int64)
     np.add.at(unit_ob, row_unit, obligation)
-    _copy_frame(
+    copy_columns(
         conn,
         "dividend_run_units",
         (
@@ -795,7 +773,7 @@ def _compute(
                 "run_id": run_id,
                 "station_id": u_station,
                 "village_id": u_village,
-                "share_weight": u_weight / _SHARE_SCALE,
+                "share_weight": Scaled(u_weight, 6),
                 "energy_wh": shares["energy_wh"],
                 "estimated_wh": shares["estimated_wh"],
                 "estimated_days": units["estimated_days"].to_numpy(np.int64),
@@ -822,7 +800,7 @@ def _compute(
     )
     if not n:
         return
-    _copy_frame(
+    copy_columns(
         conn,
         "dividend_lines",
         (
