@@ -44,6 +44,7 @@ import psycopg
 
 from dividends.errors import MissingPriceError
 from dividends.periods import Period
+from pvmon.db.bulkcopy import analyze_grown
 from pvmon.errors import DatabaseError, ValidationError
 
 __all__ = [
@@ -280,6 +281,7 @@ def write_revenue_lines(conn: psycopg.Connection, period: Period) -> int:
         """,
         {"s": period.start, "e": period.end},
     )
+    analyze_grown(conn, "revenue_lines", written=cur.rowcount)
     # settled energy: the benchmark part is what the grid's statements paid
     conn.execute(
         """

@@ -66,7 +66,7 @@ from dividends.revenue import (
     write_revenue_lines,
     write_settled_energy,
 )
-from pvmon.db.bulkcopy import Scaled, copy_columns
+from pvmon.db.bulkcopy import Scaled, analyze_grown, copy_columns
 from pvmon.errors import DatabaseError, ValidationError
 
 if TYPE_CHECKING:
@@ -494,12 +494,14 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
     late = conn.execute("SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0)")
     if not (late.fetchone() or (False,))[0]:
         rules = _DEDUCT_RULES.format(basis=_OWN_GROSS, **_OWN_RULES)
-        conn.execute(_DEDUCT_OWN.format(rules=rules), params)
+        written = conn.execute(_DEDUCT_OWN.format(rules=rules), params).rowcount
+        analyze_grown(conn, "dividend_run_deductions", written=written)
         return
     conn.execute(_LATE_BASIS, params)  # the earlier periods' cash before and now
     basis = f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis"
     rules = _DEDUCT_RULES.format(basis=basis, **_ROW_RULES)
-    conn.execute(_DEDUCT.format(rules=rules), params)
+    written = conn.execute(_DEDUCT.format(rules=rules), params).rowcount
+    analyze_grown(conn, "dividend_run_deductions", written=written)
 
 
 def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
@@ -765,7 +767,7 @@ def _compute(
     progress("writing lines", 5, _STEPS)
     unit_ob = np.zeros(m, dtype=np.int64)
     np.add.at(unit_ob, row_unit, obligation)
-    copy_columns(
+    units_written = copy_columns(
         conn,
         "dividend_run_units",
         (
@@ -798,9 +800,10 @@ def _compute(
             }
         ),
     )
+    analyze_grown(conn, "dividend_run_units", written=units_written)
     if not n:
         return
-    copy_columns(
+    lines_written = copy_columns(
         conn,
         "dividend_lines",
         (
@@ -832,6 +835,7 @@ def _compute(
             }
         ),
     )
+    analyze_grown(conn, "dividend_lines", written=lines_written)
 
 
 def compute_run(

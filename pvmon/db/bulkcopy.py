@@ -26,7 +26,7 @@ import psycopg
 
 from pvmon.errors import DatabaseError
 
-__all__ = ["Scaled", "copy_columns"]
+__all__ = ["Scaled", "analyze_grown", "copy_columns"]
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], dtype=">i4").tobytes()
 _TRAILER = np.array([-1], dtype=">i2").tobytes()
@@ -217,3 +217,21 @@ def copy_columns(
             copy.write(_chunk(columns, kinds, prepared, texts, start, stop))
         copy.write(_TRAILER)
     return rows
+
+
+def analyze_grown(conn: psycopg.Connection, table: str, *, written: int) -> bool:
+    """ANALYZE ``table`` when ``written`` rows are a fifth or more of what its statistics
+    say it holds (or it was never analysed); returns whether it did.
+
+    Statistics taken before a bulk write say a run's rows are not there (a province's
+    first run: "1 row" of a million), and the statements after it in the same transaction
+    pick plans for one row; autovacuum only looks after the commit. ANALYZE samples a
+    bounded number of rows, and sees this transaction's own."""
+    row = conn.execute(
+        "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,)
+    ).fetchone()
+    known = float(row[0]) if row else -1.0
+    if known >= 0 and written < 0.2 * max(known, 1_000.0):
+        return False
+    conn.execute(f"ANALYZE {table}")
+    return True

@@ -1,3 +1,5 @@
+DROP INDEX dividend_lines_payee_idx;
+CREATE INDEX dividend_lines_payee_idx ON dividend_lines (payee_kind, payee_id);
 DROP TRIGGER stations_referenced ON stations;
 DROP TRIGGER dividend_enrolments_referenced ON dividend_enrolments;
 DROP FUNCTION pvmon_referenced_guard();

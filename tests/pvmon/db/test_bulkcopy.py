@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pvmon.db.bulkcopy import Scaled, copy_columns
+from pvmon.db.bulkcopy import Scaled, analyze_grown, copy_columns
 from pvmon.errors import DatabaseError
 
 _TABLE = """
@@ -145,3 +145,20 @@ def test_what_cannot_be_written_is_refused(
     with pytest.raises(DatabaseError, match=message):
         copy_columns(empty, "bulk", values)
     assert _back(empty) == []
+
+
+def test_statistics_are_refreshed_only_after_a_large_write(empty: psycopg.Connection) -> None:
+    def rows() -> float:
+        row = empty.execute("SELECT reltuples FROM pg_class WHERE relname = 'bulk'").fetchone()
+        return float(row[0]) if row else -2.0
+
+    assert rows() == -1  # never analysed: any write refreshes
+    copy_columns(empty, "bulk", {"ord": np.arange(10_000, dtype=np.int64)})
+    assert analyze_grown(empty, "bulk", written=10_000)
+    assert rows() == 10_000
+    copy_columns(empty, "bulk", {"ord": np.arange(100, dtype=np.int64)})
+    assert not analyze_grown(empty, "bulk", written=100)  # a small share: left to autovacuum
+    assert rows() == 10_000
+    copy_columns(empty, "bulk", {"ord": np.arange(5_000, dtype=np.int64)})
+    assert analyze_grown(empty, "bulk", written=5_000)
+    assert rows() == 15_100
