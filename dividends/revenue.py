@@ -252,32 +252,29 @@ def write_revenue_lines(conn: psycopg.Connection, period: Period) -> int:
         ), tariff AS (
             SELECT DISTINCT ON (tariff_ref) tariff_ref, yuan_per_kwh FROM station_tariffs
              WHERE effective_from <= %(s)s ORDER BY tariff_ref, effective_from DESC
-        ), p AS (
-            SELECT s.id AS station_id, e.metered_wh, e.estimated_wh,
-                   b.yuan_per_kwh AS bench, t.yuan_per_kwh AS tariff
-              FROM station_period_energy e
-              JOIN _div_scope sc ON sc.station_id = e.station_id
-              JOIN stations s ON s.id = e.station_id
-              JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
-              JOIN counties c ON c.id = tw.county_id
-              JOIN bench b ON b.province = c.province
-              JOIN tariff t ON t.tariff_ref = s.tariff_ref
-             WHERE e.period_start = %(s)s AND e.period_end = %(e)s
-        ), parts AS (
-            SELECT station_id, 'benchmark' AS part, bench AS price, metered_wh, estimated_wh
-              FROM p
-            UNION ALL
-            SELECT station_id, 'subsidy', greatest(0, tariff - bench), metered_wh, estimated_wh
-              FROM p
         )
         INSERT INTO revenue_lines (station_id, period_start, period_end, part, source,
                                    energy_wh, yuan_per_kwh, amount_fen, estimated)
-        SELECT station_id, %(s)s, %(e)s, part, src.source, src.wh, price,
-               round(src.wh * price / 10)::bigint, src.source = 'estimated'
-          FROM parts
-         CROSS JOIN LATERAL (VALUES ('metered', metered_wh), ('estimated', estimated_wh))
-               AS src (source, wh)
-         WHERE src.source = 'metered' OR src.wh > 0
+        SELECT p.station_id, %(s)s, %(e)s, k.part, k.source, k.wh, k.price,
+               round(k.wh * k.price / 10)::bigint, k.source = 'estimated'
+          FROM (SELECT s.id AS station_id, e.metered_wh, e.estimated_wh,
+                       b.yuan_per_kwh AS bench, greatest(0, t.yuan_per_kwh - b.yuan_per_kwh)
+                         AS subsidy
+                  FROM station_period_energy e
+                  JOIN _div_scope sc ON sc.station_id = e.station_id
+                  JOIN stations s ON s.id = e.station_id
+                  JOIN villages v ON v.id = s.village_id
+                  JOIN townships tw ON tw.id = v.township_id
+                  JOIN counties c ON c.id = tw.county_id
+                  JOIN bench b ON b.province = c.province
+                  JOIN tariff t ON t.tariff_ref = s.tariff_ref
+                 WHERE e.period_start = %(s)s AND e.period_end = %(e)s) p
+         CROSS JOIN LATERAL (VALUES ('benchmark', 'metered', p.metered_wh, p.bench),
+                                    ('benchmark', 'estimated', p.estimated_wh, p.bench),
+                                    ('subsidy', 'metered', p.metered_wh, p.subsidy),
+                                    ('subsidy', 'estimated', p.estimated_wh, p.subsidy))
+               AS k (part, source, wh, price)
+         WHERE k.source = 'metered' OR k.wh > 0
         """,
         {"s": period.start, "e": period.end},
     )
