@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 
+from pvmon.db.bulkcopy import COPY_HEADER, COPY_TRAILER
 from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import upgrade
 from pvmon.db.readings import Reading, binary_reading_rows, write_readings
@@ -62,8 +63,6 @@ _BARE_COLUMNS = (
     "time", "inverter_id", "ac_power_w", "energy_wh", "dc_power_w", "ac_voltage_a_v",
     "ac_current_a_a", "frequency_hz", "temperature_c", "state", "quality",
 )  # fmt: skip
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_TRAILER = b"\xff\xff"
 
 
 def _packed(readings: list[Reading], batch: int) -> list[bytes]:
@@ -84,7 +83,7 @@ def _bare_copy(conn: psycopg.Connection, packed: list[bytes]) -> float:
         with conn.cursor().copy(
             f"COPY readings ({', '.join(_BARE_COLUMNS)}) FROM STDIN (FORMAT binary)"
         ) as copy:
-            copy.write(_HEADER + data + _TRAILER)
+            copy.write(COPY_HEADER + data + COPY_TRAILER)
     return time.perf_counter() - began
 
 

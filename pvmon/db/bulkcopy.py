@@ -26,10 +26,12 @@ import psycopg
 
 from pvmon.errors import DatabaseError
 
-__all__ = ["Scaled", "analyze_grown", "copy_columns"]
+__all__ = ["COPY_HEADER", "COPY_TRAILER", "Scaled", "analyze_grown", "copy_columns"]
 
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], dtype=">i4").tobytes()
-_TRAILER = np.array([-1], dtype=">i2").tobytes()
+# binary COPY: a signature, flags and header-extension length; then per row a field
+# count and per field its length and big-endian value; -1 as the trailer
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], dtype=">i4").tobytes()
+COPY_TRAILER = np.array([-1], dtype=">i2").tobytes()
 _FIXED = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2", "boolean": "u1", "date": ">i4"}
 _EPOCH = np.datetime64("2000-01-01", "D")
 _NUMERIC_POSITIVE, _NUMERIC_NEGATIVE = 0x0000, 0x4000
@@ -211,11 +213,11 @@ def copy_columns(
     with conn.cursor().copy(
         f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
     ) as copy:
-        copy.write(_HEADER)
+        copy.write(COPY_HEADER)
         for start in range(0, rows, chunk_rows):
             stop = min(rows, start + chunk_rows)
             copy.write(_chunk(columns, kinds, prepared, texts, start, stop))
-        copy.write(_TRAILER)
+        copy.write(COPY_TRAILER)
     return rows
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
+from pvmon.db.bulkcopy import COPY_HEADER, COPY_TRAILER
 from pvmon.errors import DatabaseError, DatabaseUnavailableError
 
 __all__ = [
@@ -159,10 +160,6 @@ def write_readings_csv(
     return _staged_insert(conn, columns, fill, copy_options="WITH (FORMAT csv)")
 
 
-# PostgreSQL's binary COPY: a signature, flags and header-extension length; then per row a
-# field count and per field its length and big-endian value; -1 as the trailer.
-_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + np.array([0, 0], dtype=">i4").tobytes()
-_BINARY_TRAILER = np.array([-1], dtype=">i2").tobytes()
 # PostgreSQL type of each column of ``readings`` (migration 0002), and the wire format of
 # the fixed-width ones in binary COPY: timestamptz is microseconds since 2000-01-01 UTC.
 _PG_TYPES: dict[str, str] = {
@@ -222,9 +219,9 @@ def write_readings_binary(
     ``columns`` order, once each, through the same staging insert. Returns new rows."""
 
     def fill(copy: psycopg.Copy) -> None:
-        copy.write(_BINARY_HEADER)
+        copy.write(COPY_HEADER)
         for chunk in chunks:
             copy.write(chunk)
-        copy.write(_BINARY_TRAILER)
+        copy.write(COPY_TRAILER)
 
     return _staged_insert(conn, columns, fill, copy_options="WITH (FORMAT binary)")
