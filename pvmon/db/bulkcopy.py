@@ -9,7 +9,8 @@ without parsing.
 A row's text values make its length vary. Rows are grouped by the text values they carry
 (a run has a handful of combinations: component, payee kind, policy), each group laid out
 as one numpy record type with its text as fixed bytes, and the groups' records scattered
-back into row order, so rows are written in the order given.
+back into row order, so rows are written in the order given. Text columns are meant for
+codes with few distinct values: every combination is a record layout of its own.
 
 Supported column types: ``bigint``, ``integer``, ``smallint``, ``boolean``, ``date``,
 ``text`` and ``numeric(p,s)``; no NULLs. Types come from the table's catalogue entry.
@@ -143,43 +144,38 @@ def _chunk(
         return value[start:stop] if isinstance(value, np.ndarray) else value
 
     fixed = {c: _field_values(kinds[c], part(values[c])) for c in columns if c not in texts}
-    # one record layout per combination of text values
-    signature = np.zeros(rows, dtype=np.int64)
-    for column in texts:
-        labels, codes = texts[column]
-        signature = signature * len(labels) + codes[start:stop]
-    combos, group = np.unique(signature, return_inverse=True)
-    sizes = np.zeros(combos.size, dtype=np.int64)
+    # one record layout per combination of text values (unique rows of their codes)
+    if texts:
+        codes = np.stack([texts[c][1][start:stop] for c in texts], axis=1)
+        combos, group = np.unique(codes, axis=0, return_inverse=True)
+    else:
+        combos, group = np.zeros((1, 0), dtype=np.int64), np.zeros(rows, dtype=np.int64)
+    group = group.reshape(-1)
     layouts = []
-    for g in range(combos.size):
-        first = int(np.flatnonzero(group == g)[0]) + start
+    for combo in combos:
+        text = {c: texts[c][0][code] for c, code in zip(texts, combo, strict=True)}
         layout: list[tuple[str, str]] = [("fields", ">i2")]
         for column in columns:
-            if column in texts:
-                labels, codes = texts[column]
-                text = labels[codes[first]]
+            if column in text:
                 layout.append((f"{column}__len", ">i4"))
-                if text:
-                    layout.append((column, f"S{len(text)}"))
+                if text[column]:
+                    layout.append((column, f"S{len(text[column])}"))
             else:
                 layout += [(f"{column}__{s}", w) for s, w, _ in fixed[column]]
-        layouts.append(np.dtype(layout))
-        sizes[g] = layouts[-1].itemsize
+        layouts.append((np.dtype(layout), text))
+    sizes = np.array([dtype.itemsize for dtype, _ in layouts], dtype=np.int64)
     ends = np.cumsum(sizes[group])
     out = np.empty(int(ends[-1]) if rows else 0, dtype=np.uint8)
-    for g, dtype in enumerate(layouts):
+    for g, (dtype, text) in enumerate(layouts):
         members = np.flatnonzero(group == g)
         record = np.empty(members.size, dtype=dtype)
         record["fields"] = len(columns)
-        for column in columns:
-            if column in texts:
-                labels, codes = texts[column]
-                text = labels[codes[members[0] + start]]
-                record[f"{column}__len"] = len(text)
-                if text:
-                    record[column] = text
-                continue
-            for suffix, _wire, v in fixed[column]:
+        for column, value in text.items():
+            record[f"{column}__len"] = len(value)
+            if value:
+                record[column] = value
+        for column, fields in fixed.items():
+            for suffix, _wire, v in fields:
                 record[f"{column}__{suffix}"] = v[members] if isinstance(v, np.ndarray) else v
         at = ends[members] - dtype.itemsize
         out[at[:, None] + np.arange(dtype.itemsize)] = record.view(np.uint8).reshape(
