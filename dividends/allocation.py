@@ -177,6 +177,20 @@ class Allocation:
     unit_factor: npt.NDArray[np.float64]
 
 
+def _toward(
+    u: IntArray, scaled: npt.NDArray[np.bool_], ob: IntArray, targets: npt.ArrayLike, pay: IntArray
+) -> IntArray:
+    """Split weights per row: the targets in units whose ``pay`` [fen] they cover (a
+    part of ``pay`` in proportion to the targets is then never above its target), else
+    the obligations."""
+    target = _as_int(targets, "targets")
+    if target.size != ob.size or (target > ob).any():
+        raise ValidationError("targets: one per row, none above its obligation")
+    covered = np.zeros(pay.size, dtype=np.int64)
+    np.add.at(covered, u[scaled], target[scaled])
+    return np.where((pay <= covered)[u], target, ob)
+
+
 def allocate(
     *,
     units: npt.ArrayLike,
@@ -185,6 +199,7 @@ def allocate(
     policies: Sequence[str] | npt.ArrayLike,
     arrears: npt.ArrayLike | None = None,
     tiebreak: npt.ArrayLike | None = None,
+    targets: npt.ArrayLike | None = None,
 ) -> Allocation:
     """Allocate each unit's ``available`` [fen] to its obligation rows.
 
@@ -195,6 +210,12 @@ def allocate(
     Carry-forward rows record what they were not paid as arrears. A surplus then pays
     outstanding ``arrears`` (oldest owed by carry-forward rows; proportional when short),
     and whatever is left is the residual.
+
+    ``targets`` [fen], one per row and none above its obligation, are what each row is
+    to be paid once all of the period's money is in (what the ``accrued`` basis pays it,
+    for a run on cash that is still coming). A unit whose money does not reach its rows'
+    targets splits it in proportion to the targets instead, so no row is paid beyond its
+    target and later money can bring every row to its target exactly.
     """
     u = np.asarray(units, dtype=np.int64)
     avail = _as_int(available, "available")
@@ -225,7 +246,8 @@ def allocate(
     paid = np.where(guaranteed, ob, 0)
     idx = np.flatnonzero(scaled)
     if idx.size:
-        paid[idx] = grouped_largest_remainder(u[idx], ob[idx], p_pay, tiebreak=key[idx])
+        weights = ob if targets is None else _toward(u, scaled, ob, targets, p_pay)
+        paid[idx] = grouped_largest_remainder(u[idx], weights[idx], p_pay, tiebreak=key[idx])
     with np.errstate(divide="ignore", invalid="ignore"):
         unit_factor = np.where(p_sum > 0, p_pay / np.where(p_sum == 0, 1, p_sum), 1.0)
     factor = np.where(guaranteed, 1.0, unit_factor[u])
@@ -267,20 +289,25 @@ def allocate_late_first(
     policies: npt.ArrayLike,
     arrears: IntArray,
     arrears_late: IntArray,
+    targets: IntArray | None = None,
 ) -> Allocation:
     """Allocate a unit's late cash [fen] (received now for earlier generation periods)
     to the carry-forward arrears of the periods it pays for (``arrears_late``, oldest
-    first) before anything else, then its own cash to the period's obligations and, from
-    a surplus, to the arrears left (:func:`allocate` twice). What
-    late cash leaves over is residual: it was those periods' surplus, as under
-    ``accrued``."""
+    first) before anything else, then its own cash to the period's obligations (toward
+    ``targets``, see :func:`allocate`) and, from a surplus, to the arrears left
+    (:func:`allocate` twice). What late cash leaves over is residual: it was those
+    periods' surplus, as under ``accrued``.
+
+    Split by what each row's target still lacks (``arrears_late``), every batch pays no
+    row beyond its target, so once the periods' cash is all in each row has its target
+    to the fen, however the cash was split into batches and runs."""
     if not late.any():
         return allocate(units=row_unit, available=own, obligations=obligations,
-                        policies=policies, arrears=arrears)  # fmt: skip
+                        policies=policies, arrears=arrears, targets=targets)  # fmt: skip
     first = allocate(units=row_unit, available=late, obligations=np.zeros_like(obligations),
                      policies=policies, arrears=arrears_late)  # fmt: skip
-    then = allocate(units=row_unit, available=own, obligations=obligations,
-                    policies=policies, arrears=arrears - first.arrears_paid)  # fmt: skip
+    then = allocate(units=row_unit, available=own, obligations=obligations, policies=policies,
+                    arrears=arrears - first.arrears_paid, targets=targets)  # fmt: skip
     return Allocation(
         paid=then.paid,
         arrears_added=then.arrears_added,

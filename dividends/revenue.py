@@ -346,7 +346,7 @@ _ACCRUED = """
 SELECT r.station_id, 'accrued' AS basis,
        coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'benchmark'), 0)::bigint AS bench,
        coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'subsidy'), 0)::bigint AS subsidy,
-       0::bigint AS late
+       0::bigint AS late, coalesce(sum(r.amount_fen), 0)::bigint AS accrued
   FROM revenue_lines r JOIN _div_scope sc ON sc.station_id = r.station_id
  WHERE r.period_start = %(s)s AND r.period_end = %(e)s AND r.source IN ('metered', 'estimated')
  GROUP BY r.station_id
@@ -369,7 +369,8 @@ WITH basis AS ({basis}), accrued AS ({accrued}), settled AS (
 SELECT b.station_id, b.basis,
        CASE WHEN b.basis = 'received' THEN coalesce(st.fen, 0) ELSE a.bench END,
        CASE WHEN b.basis = 'received' THEN coalesce(rc.fen, 0) ELSE a.subsidy END,
-       CASE WHEN b.basis = 'received' THEN coalesce(rc.late, 0) ELSE 0 END
+       CASE WHEN b.basis = 'received' THEN coalesce(rc.late, 0) ELSE 0 END,
+       coalesce(a.accrued, 0)
   FROM basis b
   LEFT JOIN accrued a ON a.station_id = b.station_id
   LEFT JOIN settled st ON st.station_id = b.station_id
@@ -381,17 +382,21 @@ SELECT b.station_id, b.basis,
 def write_revenue_basis(conn: psycopg.Connection, period: Period) -> int:
     """Fill temporary ``_div_revenue`` with what each ``_div_scope`` station allocates in
     ``period`` on its allocation basis: ``(station_id, basis, bench_fen, subsidy_fen,
-    late_fen)``
-    [fen] (see the module docstring). Accrued stations without revenue lines get no row.
-    Returns the number of ``received`` stations."""
+    late_fen, accrued_fen)`` [fen] (see the module docstring; ``accrued_fen`` is the
+    period's accrued revenue whatever the basis: what a ``received`` station's cash is
+    paid toward). Accrued stations without revenue lines get no row. Returns the number
+    of ``received`` stations."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _div_revenue (station_id bigint PRIMARY KEY,"
         " basis text NOT NULL, bench_fen bigint NOT NULL, subsidy_fen bigint NOT NULL,"
-        " late_fen bigint NOT NULL)"
+        " late_fen bigint NOT NULL, accrued_fen bigint NOT NULL)"
     )
     conn.execute("TRUNCATE _div_revenue")
     params = {"s": period.start, "e": period.end}
-    columns = "INSERT INTO _div_revenue (station_id, basis, bench_fen, subsidy_fen, late_fen) "
+    columns = (
+        "INSERT INTO _div_revenue (station_id, basis, bench_fen, subsidy_fen, late_fen,"
+        " accrued_fen) "
+    )
     if not _any_received(conn):  # nobody allocates on cash: the accrual lines as they are
         conn.execute(columns + _ACCRUED, params)
         received = 0

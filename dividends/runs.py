@@ -19,9 +19,12 @@ one per share village for joint stations):
    unheld day is a "vacant" part that nobody is owed), all by largest remainder;
 5. :func:`dividends.allocation.allocate_late_first` with each scheme's policy: cash
    received now for earlier generation periods (``received`` stations) pays those
-   periods' carry-forward arrears first, oldest first; the period's own cash pays its
-   obligations, and a surplus the arrears left; residual to the village collective
-   (village/joint stations) or the project owner (household stations).
+   periods' carry-forward arrears first, oldest first, up to what each line's target
+   (``accrued_fen``: what the accrued basis pays it) still lacks; the period's own cash
+   pays its obligations (a ``received`` station's toward their targets), and a surplus
+   the arrears left; residual to the village collective (village/joint stations) or the
+   project owner (household stations). Enrolments that have ended stay in the run while
+   they are owed arrears.
 
 Every state change is an event (``dividend_run_events``: who and when); whoever computes
 or recomputes a draft is one of its makers and may not approve it; only a period that
@@ -45,6 +48,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from dividends.allocation import (
+    allocate,
     allocate_late_first,
     grouped_largest_remainder,
     grouped_split_within,
@@ -109,7 +113,7 @@ _LINE_COLUMNS = (
     "scheme_id", "component", "payee_kind", "payee_id", "period_start", "period_end",
     "days_enrolled", "obligation_fen", "factor", "paid_fen", "arrears_added_fen",
     "arrears_paid_fen", "amount_fen", "policy", "energy_wh", "estimated_days",
-    "revenue_benchmark_fen", "revenue_subsidy_fen", "deductions_fen",
+    "revenue_benchmark_fen", "revenue_subsidy_fen", "deductions_fen", "accrued_fen",
 )  # fmt: skip
 
 
@@ -471,16 +475,32 @@ SELECT %(run)s, coalesce(o.station_id, l.station_id), coalesce(o.seq, l.seq),
 """
 
 
+# what a received station's deductions come to on the period's accrued revenue
+_TARGET_BASIS = """
+SELECT station_id, 'target'::text AS part, %(s)s::date AS ps, %(e)s::date AS pe,
+       accrued_fen AS gross, ' fen accrued'::text AS what
+  FROM _div_revenue WHERE basis = 'received'
+"""
+_DEDUCT_TARGET = """
+{rules})
+INSERT INTO _div_target_ded (station_id, fen)
+SELECT station_id, sum(amount_fen) FROM amounts GROUP BY station_id
+"""
+
+
 def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
     """Deductions per station, in ``seq`` order, each capped at what is left: on its
     gross revenue [fen] of ``_div_revenue`` (accrued, or for ``received`` stations the
     cash of the period itself). Cash received now for an earlier generation period bears
     what it adds to that period's deductions: due on all the period's cash so far, less
     due on what it had before (kept per station in ``_div_late_ded``), so a period's
-    deductions come to the same total however its cash arrives."""
+    deductions come to the same total however its cash arrives. For ``received``
+    stations, ``_div_target_ded`` keeps what the deductions come to on the period's
+    accrued revenue (what its cash is paid toward)."""
     for table, columns in (
         ("_ded_basis", "station_id bigint, part text, ps date, pe date, gross bigint, what text"),
         ("_div_late_ded", "station_id bigint PRIMARY KEY, fen bigint NOT NULL"),
+        ("_div_target_ded", "station_id bigint PRIMARY KEY, fen bigint NOT NULL"),
     ):
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
         conn.execute(f"TRUNCATE {table}")
@@ -491,8 +511,15 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
         "ydays": days_in_year(period.year),
         "run": run_id,
     }
-    late = conn.execute("SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0)")
-    if not (late.fetchone() or (False,))[0]:
+    found = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0),"
+        " EXISTS (SELECT 1 FROM _div_revenue WHERE basis = 'received')"
+    ).fetchone()
+    late, received = found or (False, False)
+    if received:
+        rules = _DEDUCT_RULES.format(basis=_TARGET_BASIS, **_ROW_RULES)
+        conn.execute(_DEDUCT_TARGET.format(rules=rules), params)
+    if not late:
         rules = _DEDUCT_RULES.format(basis=_OWN_GROSS, **_OWN_RULES)
         written = conn.execute(_DEDUCT_OWN.format(rules=rules), params).rowcount
         analyze_grown(conn, "dividend_run_deductions", written=written)
@@ -558,7 +585,7 @@ _SEGMENTS = """
               JOIN dividend_schemes sc ON sc.id = en.scheme_id
               JOIN dividend_scheme_components c ON c.scheme_id = sc.id
               LEFT JOIN households h ON h.id = en.household_id
-             WHERE en.starts_on < %(e)s AND (en.ends_on IS NULL OR en.ends_on > %(s)s)
+             WHERE en.starts_on < %(e)s  -- ended enrolments too: their arrears are owed
         ), late AS (  -- the last generation day that late cash of the period pays for
             SELECT l.station_id, max(l.period_end) AS until
               FROM subsidy_receipt_lines l JOIN subsidy_receipts r ON r.id = l.receipt_id
@@ -566,11 +593,14 @@ _SEGMENTS = """
              WHERE r.received_on >= %(s)s AND r.received_on < %(e)s AND l.period_start < %(s)s
              GROUP BY l.station_id
         ), arrears AS (
-            -- arrears are repaid oldest first: of what periods up to late.until added,
-            -- what all repayments so far have not covered is what late cash pays
+            -- arrears are repaid oldest first: of what the lines of periods up to
+            -- late.until lack of their targets (what accrued pays them; lines before
+            -- migration 0022: their arrears), what all repayments so far have not
+            -- covered is what late cash pays
             SELECT l.enrolment_id, l.component,
                    sum(l.arrears_added_fen - l.arrears_paid_fen)::bigint AS fen,
-                   greatest(0, coalesce(sum(l.arrears_added_fen)
+                   greatest(0, coalesce(sum(coalesce(l.accrued_fen - l.paid_fen,
+                                                     l.arrears_added_fen))
                                         FILTER (WHERE l.period_end <= lt.until), 0)
                                - sum(l.arrears_paid_fen))::bigint AS old_fen
               FROM dividend_lines l JOIN dividend_runs r ON r.id = l.run_id
@@ -650,9 +680,11 @@ def _compute(
         conn,
         """
         SELECT v.station_id, (v.basis = 'received')::int AS received, v.late_fen AS late,
-               coalesce(ld.fen, 0) AS late_ded
+               coalesce(ld.fen, 0) AS late_ded, v.accrued_fen AS accrued,
+               coalesce(td.fen, 0) AS accrued_ded
           FROM _div_revenue v
           LEFT JOIN _div_late_ded ld ON ld.station_id = v.station_id
+          LEFT JOIN _div_target_ded td ON td.station_id = v.station_id
          WHERE v.basis = 'received' OR v.late_fen > 0
         """,
         params,
@@ -681,12 +713,15 @@ def _compute(
     st_source = station("source")
     st_received = np.zeros(st_ids.size, dtype=np.int64)
     st_net_late = np.zeros(st_ids.size, dtype=np.int64)
+    st_accrued = np.zeros((2, st_ids.size), dtype=np.int64)  # accrued gross, deductions
     if len(cash):
         cash = cash[np.isin(cash["station_id"].to_numpy(np.int64), st_ids)]
         at = np.searchsorted(st_ids, cash["station_id"].to_numpy(np.int64))
         st_received[at] = cash["received"].fillna(0).to_numpy(np.int64)
         late = cash["late"].fillna(0).to_numpy(np.int64) - cash["late_ded"].to_numpy(np.int64)
         st_net_late[at] = np.maximum(late, 0)
+        st_accrued[0, at] = cash["accrued"].to_numpy(np.int64)
+        st_accrued[1, at] = cash["accrued_ded"].to_numpy(np.int64)
     # a joint station's units: revenue split once, every other column within it, so each
     # unit's benchmark + subsidy - deductions is its available money to the fen
     shares = {
@@ -753,16 +788,27 @@ def _compute(
     )
     obligation = parts[:n]
 
+    policies = segs["policy"].to_numpy(object)
+    # received stations' cash is paid toward what accrued pays each row: its target
+    received_row = st_received[st_group][row_unit].astype(bool)
+    targets = None
+    if received_row.any():
+        accrued_gross = split(st_accrued[0])  # as an accrued run splits it
+        accrued_net = accrued_gross - split(st_accrued[1], within=accrued_gross)
+        accrued = allocate(units=row_unit, available=accrued_net, obligations=obligation,
+                           policies=policies)  # fmt: skip
+        targets = np.where(received_row, accrued.paid, obligation)
     alloc = allocate_late_first(
         row_unit=row_unit,
         late=a_late,
         own=a_available - a_late,
         obligations=obligation,
-        policies=segs["policy"].to_numpy(object),
+        policies=policies,
         arrears=segs["arrears"].to_numpy(np.int64),
         arrears_late=(
             segs["arrears_late"].to_numpy(np.int64) if late_column else np.zeros(n, np.int64)
         ),
+        targets=targets,
     )
     progress("writing lines", 5, _STEPS)
     unit_ob = np.zeros(m, dtype=np.int64)
@@ -823,6 +869,9 @@ def _compute(
                 "obligation_fen": obligation,
                 "factor": alloc.factor,
                 "paid_fen": alloc.paid,
+                "accrued_fen": alloc.paid
+                if targets is None
+                else np.where(received_row, targets, alloc.paid),
                 "arrears_added_fen": alloc.arrears_added,
                 "arrears_paid_fen": alloc.arrears_paid,
                 "amount_fen": alloc.paid + alloc.arrears_paid,
@@ -1211,7 +1260,8 @@ def create_adjustment(
                    AND (n.obligation_fen, n.paid_fen, n.arrears_added_fen, n.arrears_paid_fen,
                         n.amount_fen, n.payee_kind, n.payee_id)
                      = (o.obligation_fen, o.paid_fen, o.arrears_added_fen, o.arrears_paid_fen,
-                        o.amount_fen, o.payee_kind, o.payee_id)"""
+                        o.amount_fen, o.payee_kind, o.payee_id)
+                   AND n.accrued_fen IS NOT DISTINCT FROM o.accrued_fen"""
             cols = ", ".join(_LINE_COLUMNS)
             # reverse every original line whose money is not reproduced exactly
             conn.execute(
@@ -1222,7 +1272,8 @@ def create_adjustment(
                        o.period_start, o.period_end, -o.days_enrolled, -o.obligation_fen,
                        o.factor, -o.paid_fen, -o.arrears_added_fen, -o.arrears_paid_fen,
                        -o.amount_fen, o.policy, o.energy_wh, o.estimated_days,
-                       o.revenue_benchmark_fen, o.revenue_subsidy_fen, o.deductions_fen
+                       o.revenue_benchmark_fen, o.revenue_subsidy_fen, o.deductions_fen,
+                       -o.accrued_fen
                   FROM _adj_base o
                  WHERE NOT EXISTS (SELECT 1 FROM dividend_lines n
                                     WHERE n.run_id = %(adj)s AND n.line_kind = 'correction'

@@ -15,6 +15,7 @@ import os
 import resource
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -154,19 +155,25 @@ class County:
         return totals
 
 
-@pytest.fixture
-def county(db_url: str, flavour: str, tmp_path: Path) -> County:
-    if flavour != "postgres":
-        pytest.skip("the doors drive the dividends engine; its tests run on both flavours")
-    c = County(db_url, tmp_path)
+def _county(db_url: str, root: Path, *, monthly_kwh: int = 300) -> County:
+    """The county TC, its grid settling ``monthly_kwh`` a month at 0.40 yuan in 2024-2025."""
+    c = County(db_url, root)
     # TC00004 is registered but holds no slot until a clerk enrols it
     households = "\n".join([*(_household(n) for n in (1, 2, 3)), _household(4, served=False)])
-    grid = [f"VS1,{year}-{m:02d},300,0.40,120.00" for year in (2024, 2025) for m in range(1, 13)]
+    line = f"{monthly_kwh},0.40,{Decimal(monthly_kwh) * Decimal('0.40'):.2f}"
+    grid = [f"VS1,{y}-{m:02d},{line}" for y in (2024, 2025) for m in range(1, 13)]
     c.set_up(_FLEET.replace("HOUSEHOLDS", households), _SETUP, grid)
     return c
 
 
-def _receipts(c: County) -> list[str]:
+@pytest.fixture
+def county(db_url: str, flavour: str, tmp_path: Path) -> County:
+    if flavour != "postgres":
+        pytest.skip("the doors drive the dividends engine; its tests run on both flavours")
+    return _county(db_url, tmp_path)
+
+
+def _receipts(c: County, batches: tuple[str, str] = ("1296.00", "864.00")) -> list[str]:
     """2024's subsidy (2,160 yuan) in 2025: 60 % in March, 40 % in September."""
     return [
         c.pvmon(
@@ -188,8 +195,8 @@ def _receipts(c: County) -> list[str]:
             who="clerk",
         )
         for ref, on, amount, coverage in (
-            ("SUB-2024-1", "2025-03-15", "1296.00", "partial"),
-            ("SUB-2024-2", "2025-09-10", "864.00", "full"),
+            ("SUB-2024-1", "2025-03-15", batches[0], "partial"),
+            ("SUB-2024-2", "2025-09-10", batches[1], "full"),
         )
     ]
 
@@ -252,6 +259,48 @@ def test_received_pays_exactly_what_accrued_pays_once_the_second_batch_is_in(
     assert "outstanding: 0.00 yuan" in c.pvmon(
         "dividends", "cash", "advances", "--county", "TC", who="clerk"
     )  # nothing is advanced under received
+
+
+def test_a_short_year_under_received_pays_each_payee_what_accrued_pays(
+    db_url: str, flavour: str, tmp_path: Path
+) -> None:
+    """A year that earns less than its obligations, with unequal obligations: slot 1
+    passes from TC00001 to TC00004 on 1 July, slot 2's holder leaves on 1 October. The
+    grid settles 102 kWh a month (489.60 yuan of benchmark in 2024; 734.40 of subsidy,
+    paid in 2025 as 440.64 and 293.76). Accrued pays each payee its share of 1,224
+    yuan; received, once the second batch is in, pays each exactly the same. (Split by
+    obligations and then by arrears instead of toward accrued's figures, the collective
+    got 2 fen less and TC00001 and TC00004 1 fen more each; and the households whose
+    enrolments had ended never got their arrears.)"""
+    if flavour != "postgres":
+        pytest.skip("the doors drive the dividends engine; its tests run on both flavours")
+    c = _county(db_url, tmp_path, monthly_kwh=102)
+    c.pvmon("dividends", "reassign", "--station", "VS1", "--slot", "1", "--to", "TC00004",
+            "--on", "2024-07-01", "--reason", "left_poverty", who="clerk")  # fmt: skip
+    c.pvmon("dividends", "end-enrolment", "--station", "VS1", "--slot", "2", "--on",
+            "2024-10-01", "--reason", "moved", who="clerk")  # fmt: skip
+    # what accrued pays for 2024: a preview, then discarded
+    preview = c.run_id(c.pvmon("dividends", "run", "--period", "2024", "--scope", "county:TC",
+                               who="clerk"))  # fmt: skip
+    accrued = c.payees(preview)
+    assert sum(accrued.values()) == 122_400 and len(accrued) == 5, accrued
+    c.pvmon("dividends", "discard", str(preview), who="chief")
+
+    c.pvmon("dividends", "cash", "basis", "received", "--county", "TC", who="chief")
+    y2024 = c.run_id(c.pvmon("dividends", "run", "--period", "2024", "--scope", "county:TC",
+                             who="clerk"))  # fmt: skip
+    c.pvmon("dividends", "approve", str(y2024), who="chief")
+    paid = c.payees(y2024)
+    assert sum(paid.values()) == 48_960  # the benchmark cash of 2024
+    assert all(paid[p] <= accrued[p] for p in accrued), (paid, accrued)
+    _receipts(c, ("440.64", "293.76"))
+    y2025 = c.run_id(c.pvmon("dividends", "run", "--period", "2025", "--scope", "county:TC",
+                             who="clerk"))  # fmt: skip
+    c.pvmon("dividends", "approve", str(y2025), who="chief")
+    arrears_paid = c.payees(y2025, "补发欠款(元)")
+    # every payee of 2024, those whose enrolments ended in 2024 too
+    total = {p: paid[p] + arrears_paid.get(p, 0) for p in paid}
+    assert total == accrued, (paid, arrears_paid)
 
 
 def test_four_eyes_guards_and_scope_from_the_command_line(county: County) -> None:

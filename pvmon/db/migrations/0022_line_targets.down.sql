@@ -1,0 +1,1 @@
+ALTER TABLE dividend_lines DROP COLUMN accrued_fen;
