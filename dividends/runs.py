@@ -36,18 +36,17 @@ a ``received`` run is recomputed and adjusted on the cash it was computed on.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
 from psycopg import errors as pg_errors
 
 from dividends.allocation import (
+    POLICIES,
     allocate,
     allocate_late_first,
     grouped_largest_remainder,
@@ -70,11 +69,8 @@ from dividends.revenue import (
     write_revenue_lines,
     write_settled_energy,
 )
-from pvmon.db.bulkcopy import Scaled, analyze_grown, copy_columns
+from pvmon.db.bulkcopy import Coded, Scaled, analyze_grown, copy_columns, read_int_columns
 from pvmon.errors import DatabaseError, ValidationError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "DEFAULT_ESTIMATED_SHARE_LIMIT",
@@ -104,7 +100,10 @@ Progress = Callable[[str, int, int], None]
 _STEPS = 7
 _SHARE_SCALE = 10**6
 # low-cardinality text columns: categoricals, not a Python string per row
-_CATEGORIES = {c: "category" for c in ("kind", "policy", "component", "basis", "payee_kind")}
+# text the queries send as codes (0-based positions in these arrays)
+_KINDS = ("household", "village", "joint")
+_COMPONENT_BASES = ("fixed", "per_person", "share")
+_PAYEE_KINDS = np.array(["household", "collective"], dtype=object)
 _ENERGY_SOURCES = np.array(["readings", "fed", "settled"], dtype=object)
 _BASES = np.array(["accrued", "received"], dtype=object)
 
@@ -543,19 +542,16 @@ def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
     return out
 
 
-def _frame(conn: psycopg.Connection, query: str, params: dict[str, object]) -> pd.DataFrame:
-    """Run ``query`` through COPY ... TO STDOUT (CSV) into a DataFrame: columnar, no
-    per-row Python objects, so a million rows cost megabytes, not a gigabyte."""
-    import pandas as pd  # pandas on first use: the CLI starts without it
-
-    buf = io.BytesIO()
-    with conn.cursor().copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", params) as cp:
-        for chunk in cp:
-            buf.write(chunk)
-    buf.seek(0)
-    frame = pd.read_csv(buf, keep_default_na=False, na_values=[""], dtype=_CATEGORIES)
-    buf.close()
-    return frame
+def _columns(
+    conn: psycopg.Connection, query: str, params: dict[str, object]
+) -> dict[str, np.ndarray]:
+    """The whole-number columns of ``query`` as int64 arrays, read through binary COPY
+    (no text formatted by the server or parsed here: a province's million rows cost a
+    few seconds less and megabytes, not a gigabyte)."""
+    return {
+        name: np.asarray(values, dtype=np.int64)
+        for name, values in read_int_columns(conn, query, params).items()
+    }
 
 
 _SEGMENTS = """
@@ -565,9 +561,8 @@ _SEGMENTS = """
                      AS unit_village,
                    sc.id AS scheme_id, sc.policy, c.component, c.basis, c.yearly_fen,
                    coalesce((c.share * 1000000)::bigint, 0) AS share_micro,
-                   CASE WHEN c.payee_role = 'village_collective' THEN 'collective'
-                        WHEN en.household_id IS NOT NULL THEN 'household' ELSE 'collective' END
-                     AS payee_kind,
+                   CASE WHEN c.payee_role = 'village_collective' THEN 1
+                        WHEN en.household_id IS NOT NULL THEN 0 ELSE 1 END AS payee_kind,
                    CASE WHEN c.payee_role = 'village_collective'
                         THEN coalesce(h.village_id, en.village_id)
                         ELSE coalesce(en.household_id, en.village_id) END AS payee_id,
@@ -609,7 +604,12 @@ _SEGMENTS = """
                AND (l.arrears_added_fen <> 0 OR l.arrears_paid_fen <> 0)
              GROUP BY l.enrolment_id, l.component
         )
-        SELECT seg.*, CASE WHEN seg.policy = 'pro_rata_carry_forward'
+        SELECT seg.enrolment_id, seg.slot_id, seg.station_id, seg.unit_village, seg.scheme_id,
+               array_position(%(policies)s::text[], seg.policy) - 1 AS policy,
+               array_position(%(components)s::text[], seg.component) - 1 AS component,
+               array_position(%(bases)s::text[], seg.basis) - 1 AS basis,
+               seg.yearly_fen, seg.share_micro, seg.payee_kind, seg.payee_id, seg.members,
+               seg.days, CASE WHEN seg.policy = 'pro_rata_carry_forward'
                            THEN coalesce(ar.fen, 0) ELSE 0 END AS arrears{late_column}
           FROM seg
           LEFT JOIN arrears ar ON ar.enrolment_id = seg.enrolment_id
@@ -622,6 +622,43 @@ _SEGMENTS = """
 _LATE_COLUMN = """,
        CASE WHEN seg.policy = 'pro_rata_carry_forward'
             THEN least(coalesce(ar.fen, 0), coalesce(ar.old_fen, 0)) ELSE 0 END AS arrears_late"""
+
+
+def _unit_of(
+    segs: dict[str, np.ndarray], u_station: np.ndarray, u_village: np.ndarray
+) -> np.ndarray:
+    """Each segment's allocation unit: the index of its (station, village) among the
+    units, which come sorted by station, then village."""
+    villages = np.unique(np.concatenate([u_village, segs["unit_village"]]))
+    unit_key = u_station * villages.size + np.searchsorted(villages, u_village)
+    seg_key = segs["station_id"] * villages.size + np.searchsorted(villages, segs["unit_village"])
+    at = np.minimum(np.searchsorted(unit_key, seg_key), max(unit_key.size - 1, 0))
+    missing = np.flatnonzero(unit_key[at] != seg_key) if unit_key.size else np.arange(seg_key.size)
+    if missing.size:
+        i = int(missing[0])
+        raise ValidationError(
+            f"enrolment {segs['enrolment_id'][i]}: slot {segs['slot_id'][i]} of station "
+            f"{segs['station_id'][i]} belongs to village {segs['unit_village'][i]}, which has "
+            "no share in the station"
+        )
+    return at
+
+
+def _groups(*keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each row's group among the distinct combinations of ``keys`` (numbered in their
+    sorted order) and the number of groups."""
+    n = keys[0].size if keys else 0
+    if not n:
+        return np.zeros(0, dtype=np.int64), 0
+    order = np.lexsort(keys[::-1])
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for key in keys:
+        ordered = key[order]
+        new[1:] |= ordered[1:] != ordered[:-1]
+    group = np.empty(n, dtype=np.int64)
+    group[order] = np.cumsum(new) - 1
+    return group, int(new.sum())
 
 
 def _names(names: np.ndarray, codes: np.ndarray, group: np.ndarray) -> object:
@@ -640,16 +677,23 @@ def _compute(
     *,
     line_kind: str = "dividend",
 ) -> None:
-    import pandas as pd
-
+    components = conn.execute(
+        "SELECT coalesce(array_agg(DISTINCT component ORDER BY component), '{}')"
+        " FROM dividend_scheme_components"
+    ).fetchone()
+    component_names = np.array(components[0] if components else [], dtype=object)
     params: dict[str, object] = {
         "s": period.start,
         "e": period.end,
         "run": run_id,
         "sources": list(_ENERGY_SOURCES),
+        "kinds": list(_KINDS),
+        "policies": list(POLICIES),
+        "components": component_names.tolist(),
+        "bases": list(_COMPONENT_BASES),
     }
     # units: station x village with the station's revenue, deductions and share weight
-    units = _frame(
+    units = _columns(
         conn,
         """
         WITH rev AS (
@@ -658,7 +702,8 @@ def _compute(
             SELECT station_id, sum(amount_fen)::bigint AS fen FROM dividend_run_deductions
              WHERE run_id = %(run)s GROUP BY station_id
         )
-        SELECT s.id AS station_id, s.kind, coalesce(sh.village_id, s.village_id) AS village_id,
+        SELECT s.id AS station_id, array_position(%(kinds)s::text[], s.kind) - 1 AS kind,
+               coalesce(sh.village_id, s.village_id) AS village_id,
                (coalesce(sh.weight, 1) * 1000000)::bigint AS weight,
                e.metered_wh + e.estimated_wh AS energy_wh, e.estimated_wh, e.estimated_days,
                array_position(%(sources)s::text[], e.source) - 1 AS source,
@@ -676,7 +721,7 @@ def _compute(
         params,
     )
     # the stations paid on the received basis or with late cash (few, as a rule)
-    cash = _frame(
+    cash = _columns(
         conn,
         """
         SELECT v.station_id, (v.basis = 'received')::int AS received, v.late_fen AS late,
@@ -690,17 +735,15 @@ def _compute(
         params,
     )
     progress("allocating", 4, _STEPS)
-    m = len(units)
-    u_station = units["station_id"].to_numpy(np.int64)
-    u_village = units["village_id"].to_numpy(np.int64)
-    u_weight = units["weight"].to_numpy(np.int64)
+    m = units["station_id"].size
+    u_station, u_village, u_weight = units["station_id"], units["village_id"], units["weight"]
     # per station totals -> split among the station's units by weight (village id breaks ties)
     st_ids, st_group = np.unique(u_station, return_inverse=True)
     first = np.zeros(st_ids.size, dtype=np.int64)
     first[st_group[::-1]] = np.arange(m)[::-1]
 
     def station(column: str) -> np.ndarray:
-        return np.asarray(units[column].to_numpy(np.int64)[first])
+        return units[column][first]
 
     def split(values: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
         """Station totals [fen] over the station's units by weight (within caps)."""
@@ -714,14 +757,14 @@ def _compute(
     st_received = np.zeros(st_ids.size, dtype=np.int64)
     st_net_late = np.zeros(st_ids.size, dtype=np.int64)
     st_accrued = np.zeros((2, st_ids.size), dtype=np.int64)  # accrued gross, deductions
-    if len(cash):
-        cash = cash[np.isin(cash["station_id"].to_numpy(np.int64), st_ids)]
-        at = np.searchsorted(st_ids, cash["station_id"].to_numpy(np.int64))
-        st_received[at] = cash["received"].fillna(0).to_numpy(np.int64)
-        late = cash["late"].fillna(0).to_numpy(np.int64) - cash["late_ded"].to_numpy(np.int64)
-        st_net_late[at] = np.maximum(late, 0)
-        st_accrued[0, at] = cash["accrued"].to_numpy(np.int64)
-        st_accrued[1, at] = cash["accrued_ded"].to_numpy(np.int64)
+    if cash["station_id"].size:
+        keep = np.isin(cash["station_id"], st_ids)
+        cash = {name: values[keep] for name, values in cash.items()}
+        at = np.searchsorted(st_ids, cash["station_id"])
+        st_received[at] = cash["received"]
+        st_net_late[at] = np.maximum(cash["late"] - cash["late_ded"], 0)
+        st_accrued[0, at] = cash["accrued"]
+        st_accrued[1, at] = cash["accrued_ded"]
     # a joint station's units: revenue split once, every other column within it, so each
     # unit's benchmark + subsidy - deductions is its available money to the fen
     shares = {
@@ -737,44 +780,26 @@ def _compute(
 
     # obligation segments: holder x component with days in period, scheme window, enrolment
     late_column = _LATE_COLUMN if st_net_late.any() else ""
-    segs = _frame(conn, _SEGMENTS.format(late_column=late_column), params)
-    n = len(segs)
-    # each segment's allocation unit (station, village)
-    unit_index = pd.DataFrame(
-        {"station_id": u_station, "unit_village": u_village, "unit": np.arange(m, dtype=np.int64)}
-    )
-    segs = segs.merge(unit_index, how="left", on=["station_id", "unit_village"], sort=False)
-    if segs["unit"].isna().any():
-        bad = segs[segs["unit"].isna()].iloc[0]
-        raise ValidationError(
-            f"enrolment {bad.enrolment_id}: slot {bad.slot_id} of station {bad.station_id} "
-            f"belongs to village {bad.unit_village}, which has no share in the station"
-        )
-    row_unit = segs["unit"].to_numpy(np.int64) if n else np.zeros(0, dtype=np.int64)
-    days_a = segs["days"].to_numpy(np.int64)
-    basis = segs["basis"].to_numpy(object)
-    yearly = segs["yearly_fen"].to_numpy(np.int64)
+    segs = _columns(conn, _SEGMENTS.format(late_column=late_column), params)
+    n = segs["enrolment_id"].size
+    row_unit = _unit_of(segs, u_station, u_village)
+    days_a = segs["days"]
+    basis = segs["basis"]
+    yearly = segs["yearly_fen"]
     # the slot's amount for this period [fen], before the split among holders by days
     slot_amount = np.zeros(n, dtype=np.int64)
-    fixed, per_person, by_share = basis == "fixed", basis == "per_person", basis == "share"
+    fixed, per_person, by_share = basis == 0, basis == 1, basis == 2
     slot_amount[fixed] = _period_piece(yearly[fixed], period)
     slot_amount[per_person] = _period_piece(
-        yearly[per_person] * segs["members"].to_numpy(np.int64)[per_person], period
+        yearly[per_person] * segs["members"][per_person], period
     )
-    micro = segs["share_micro"].to_numpy(np.int64)
+    micro = segs["share_micro"]
     slot_amount[by_share] = (
         a_available[row_unit[by_share]] * micro[by_share] + _SHARE_SCALE // 2
     ) // _SHARE_SCALE
     # holders of one slot x scheme x component share its amount by days (per person: alone)
-    segs["holder_key"] = np.where(per_person, segs["enrolment_id"].to_numpy(np.int64), 0)
-    row_group = (
-        segs.groupby(["slot_id", "scheme_id", "component", "holder_key"], sort=True, observed=True)
-        .ngroup()
-        .to_numpy(np.int64)
-        if n
-        else np.zeros(0, dtype=np.int64)
-    )
-    n_groups = int(row_group.max()) + 1 if n else 0
+    holder = np.where(per_person, segs["enrolment_id"], 0)
+    row_group, n_groups = _groups(segs["slot_id"], segs["scheme_id"], segs["component"], holder)
     g_total = np.zeros(n_groups, dtype=np.int64)
     g_total[row_group] = slot_amount
     g_days = np.zeros(n_groups, dtype=np.int64)
@@ -788,7 +813,7 @@ def _compute(
     )
     obligation = parts[:n]
 
-    policies = segs["policy"].to_numpy(object)
+    policies = np.array(POLICIES, dtype=object)[segs["policy"]]
     # received stations' cash is paid toward what accrued pays each row: its target
     received_row = st_received[st_group][row_unit].astype(bool)
     targets = None
@@ -804,10 +829,8 @@ def _compute(
         own=a_available - a_late,
         obligations=obligation,
         policies=policies,
-        arrears=segs["arrears"].to_numpy(np.int64),
-        arrears_late=(
-            segs["arrears_late"].to_numpy(np.int64) if late_column else np.zeros(n, np.int64)
-        ),
+        arrears=segs["arrears"],
+        arrears_late=segs["arrears_late"] if late_column else np.zeros(n, np.int64),
         targets=targets,
     )
     progress("writing lines", 5, _STEPS)
@@ -824,7 +847,7 @@ def _compute(
                 "share_weight": Scaled(u_weight, 6),
                 "energy_wh": shares["energy_wh"],
                 "estimated_wh": shares["estimated_wh"],
-                "estimated_days": units["estimated_days"].to_numpy(np.int64),
+                "estimated_days": units["estimated_days"],
                 "revenue_benchmark_fen": shares["bench"],
                 "revenue_subsidy_fen": shares["subsidy"],
                 "deductions_fen": shares["ded"],
@@ -835,7 +858,7 @@ def _compute(
                 "shortfall_fen": alloc.unit_shortfall,
                 "residual_fen": alloc.unit_residual,
                 "residual_owner": np.where(
-                    units["kind"].to_numpy(object) == "household",
+                    units["kind"] == _KINDS.index("household"),
                     "project_owner",
                     "village_collective",
                 ),
@@ -856,13 +879,13 @@ def _compute(
             {
                 "run_id": run_id,
                 "line_kind": line_kind,
-                "station_id": segs["station_id"].to_numpy(np.int64),
-                "unit_village_id": segs["unit_village"].to_numpy(np.int64),
-                "enrolment_id": segs["enrolment_id"].to_numpy(np.int64),
-                "scheme_id": segs["scheme_id"].to_numpy(np.int64),
-                "component": segs["component"].to_numpy(object),
-                "payee_kind": segs["payee_kind"].to_numpy(object),
-                "payee_id": segs["payee_id"].to_numpy(np.int64),
+                "station_id": segs["station_id"],
+                "unit_village_id": segs["unit_village"],
+                "enrolment_id": segs["enrolment_id"],
+                "scheme_id": segs["scheme_id"],
+                "component": Coded(segs["component"], component_names),
+                "payee_kind": Coded(segs["payee_kind"], _PAYEE_KINDS),
+                "payee_id": segs["payee_id"],
                 "period_start": period.start.isoformat(),
                 "period_end": period.end.isoformat(),
                 "days_enrolled": days_a,
@@ -875,9 +898,9 @@ def _compute(
                 "arrears_added_fen": alloc.arrears_added,
                 "arrears_paid_fen": alloc.arrears_paid,
                 "amount_fen": alloc.paid + alloc.arrears_paid,
-                "policy": segs["policy"].to_numpy(object),
+                "policy": Coded(segs["policy"], np.array(POLICIES, dtype=object)),
                 "energy_wh": shares["energy_wh"][row_unit],
-                "estimated_days": units["estimated_days"].to_numpy(np.int64)[row_unit],
+                "estimated_days": units["estimated_days"][row_unit],
                 "revenue_benchmark_fen": shares["bench"][row_unit],
                 "revenue_subsidy_fen": shares["subsidy"][row_unit],
                 "deductions_fen": shares["ded"][row_unit],

@@ -14,11 +14,15 @@ codes with few distinct values: every combination is a record layout of its own.
 
 Supported column types: ``bigint``, ``integer``, ``smallint``, ``boolean``, ``date``,
 ``text`` and ``numeric(p,s)``; no NULLs. Types come from the table's catalogue entry.
+
+The other way, :func:`read_int_columns` reads a query's whole-number columns through
+binary COPY: every row then has the same layout, so numpy reads the rows as records
+without parsing text (the server formats no numbers either).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +31,15 @@ import psycopg
 
 from pvmon.errors import DatabaseError
 
-__all__ = ["COPY_HEADER", "COPY_TRAILER", "Scaled", "analyze_grown", "copy_columns"]
+__all__ = [
+    "COPY_HEADER",
+    "COPY_TRAILER",
+    "Coded",
+    "Scaled",
+    "analyze_grown",
+    "copy_columns",
+    "read_int_columns",
+]
 
 # binary COPY: a signature, flags and header-extension length; then per row a field
 # count and per field its length and big-endian value; -1 as the trailer
@@ -45,6 +57,15 @@ class Scaled:
 
     values: npt.NDArray[np.int64]
     scale: int
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A ``text`` column given as codes: row ``i`` holds ``labels[codes[i]]`` (no
+    string per row is made or compared)."""
+
+    codes: npt.NDArray[np.integer]
+    labels: Sequence[str] | npt.NDArray[np.object_]
 
 
 def _types(conn: psycopg.Connection, table: str) -> dict[str, str]:
@@ -123,6 +144,13 @@ def _field_values(kind: str, value: object) -> list[tuple[str, str, object]]:
 
 
 def _text_codes(value: object, rows: int) -> tuple[list[bytes], npt.NDArray[np.int64]]:
+    if isinstance(value, Coded):
+        codes = np.asarray(value.codes, dtype=np.int64)
+        if codes.size != rows:
+            raise DatabaseError(f"a coded column has {codes.size} rows, not {rows}")
+        if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= len(value.labels)):
+            raise DatabaseError("a coded column's codes point outside its labels")
+        return [str(label).encode() for label in value.labels], codes
     if not isinstance(value, np.ndarray):
         return [str(value).encode()], np.zeros(rows, dtype=np.int64)
     labels, codes = np.unique(np.asarray(value, dtype=object).astype(str), return_inverse=True)
@@ -199,7 +227,10 @@ def copy_columns(
     unknown = [c for c in columns if c not in kinds]
     if unknown:
         raise DatabaseError(f"{table} has no column(s) {', '.join(unknown)}")
-    arrays = [v.values if isinstance(v, Scaled) else v for v in values.values()]
+    arrays = [
+        v.values if isinstance(v, Scaled) else v.codes if isinstance(v, Coded) else v
+        for v in values.values()
+    ]
     lengths = {len(a) for a in arrays if isinstance(a, np.ndarray)}
     if len(lengths) > 1:
         raise DatabaseError(f"columns for {table} differ in length: {sorted(lengths)}")
@@ -233,3 +264,63 @@ def analyze_grown(conn: psycopg.Connection, table: str, *, written: int) -> bool
         return False
     conn.execute(f"ANALYZE {table}")
     return True
+
+
+# binary COPY field types a query's integer columns arrive as (type OID: wire dtype)
+_INT_WIRE = {20: ">i8", 23: ">i4", 21: ">i2", 16: "u1"}
+_READ_CHUNK = 16 << 20
+
+
+def read_int_columns(
+    conn: psycopg.Connection, query: str, params: Mapping[str, object] | None = None
+) -> dict[str, npt.NDArray[np.integer]]:
+    """The columns of ``query`` as numpy arrays (name to array, in the query's order),
+    read through binary COPY. Every column must be ``bigint``, ``integer``, ``smallint``
+    or ``boolean`` and never NULL (``coalesce`` in the query); text is sent as codes.
+    Rows are read a bounded chunk at a time."""
+    probe = conn.execute(f"SELECT * FROM ({query}) AS q LIMIT 0", params)
+    described = probe.description or []
+    layout: list[tuple[str, str]] = [("fields", ">i2")]
+    for i, column in enumerate(described):
+        wire = _INT_WIRE.get(int(column.type_code))
+        if wire is None:
+            raise DatabaseError(f"binary read: column {column.name} is not a whole number")
+        layout += [(f"len{i}", ">i4"), (f"v{i}", wire)]
+    record = np.dtype(layout)
+    wires = [wire for _, wire in layout[2::2]]
+    columns: list[list[npt.NDArray[np.integer]]] = [[] for _ in described]
+
+    def take(data: bytes) -> None:
+        """Rows of whole records into the columns, their framing checked."""
+        if len(data) % record.itemsize:
+            raise DatabaseError("binary read: rows do not match the columns (a NULL?)")
+        rows = np.frombuffer(data, dtype=record)
+        bad = rows["fields"] != len(described)
+        for i, wire in enumerate(wires):
+            bad |= rows[f"len{i}"] != np.dtype(wire).itemsize
+        if bad.any():
+            raise DatabaseError("binary read: rows do not match the columns (a NULL?)")
+        for i, wire in enumerate(wires):
+            columns[i].append(rows[f"v{i}"].astype(np.dtype(wire).newbyteorder("=")))
+
+    pending = bytearray()
+    started = False
+    with conn.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT binary)", params) as copy:
+        for chunk in copy:
+            pending += chunk
+            if not started and len(pending) >= len(COPY_HEADER):
+                if bytes(pending[: len(COPY_HEADER)]) != COPY_HEADER:
+                    raise DatabaseError("binary read: unexpected COPY header")
+                del pending[: len(COPY_HEADER)]
+                started = True
+            if started and len(pending) >= _READ_CHUNK:
+                whole = len(pending) // record.itemsize * record.itemsize
+                take(bytes(pending[:whole]))
+                del pending[:whole]
+    if not started or bytes(pending[-len(COPY_TRAILER) :]) != COPY_TRAILER:
+        raise DatabaseError("binary read: the COPY stream ended early")
+    take(bytes(pending[: -len(COPY_TRAILER)]))
+    return {
+        column.name: np.concatenate(parts) if len(parts) > 1 else parts[0]
+        for column, parts in zip(described, columns, strict=True)
+    }

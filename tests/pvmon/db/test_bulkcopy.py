@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pvmon.db.bulkcopy import Scaled, analyze_grown, copy_columns
+from pvmon.db import bulkcopy
+from pvmon.db.bulkcopy import Coded, Scaled, analyze_grown, copy_columns, read_int_columns
 from pvmon.errors import DatabaseError
 
 _TABLE = """
@@ -137,6 +138,8 @@ def test_property_binary_copy_is_what_text_would_store(
         ({"nope": np.arange(2)}, "bulk has no column"),
         ({"ord": np.arange(2), "mid": np.arange(3)}, "differ in length"),
         ({"money": Scaled(np.arange(2), 3)}, "numeric of scale 3 into a column of scale 2"),
+        ({"ord": np.arange(2), "code": Coded(np.array([0, 2]), ["a", "b"])}, "outside its labels"),
+        ({"ord": np.arange(2), "code": Coded(np.array([0]), ["a"])}, "differ in length"),
     ],
 )
 def test_what_cannot_be_written_is_refused(
@@ -162,3 +165,47 @@ def test_statistics_are_refreshed_only_after_a_large_write(empty: psycopg.Connec
     copy_columns(empty, "bulk", {"ord": np.arange(5_000, dtype=np.int64)})
     assert analyze_grown(empty, "bulk", written=5_000)
     assert rows() == 15_100
+
+
+def test_coded_text_reads_back_as_its_labels(empty: psycopg.Connection) -> None:
+    labels = np.array(["household", "村集体", ""], dtype=object)
+    codes = np.array([1, 0, 2, 1, 0])
+    copy_columns(empty, "bulk", {"ord": np.arange(5), "code": Coded(codes, labels)}, chunk_rows=2)
+    assert [r[5] for r in _back(empty)] == ["村集体", "household", "", "村集体", "household"]
+
+
+@pytest.mark.parametrize("chunk", [16 << 20, 40])  # one read, and rows across many chunks
+def test_integer_columns_read_back_as_stored(
+    empty: psycopg.Connection, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulkcopy, "_READ_CHUNK", chunk)
+    query = """
+        SELECT g::bigint AS id, (g - 50)::int AS mid, (-g)::smallint AS small,
+               (g %% 2 = 0) AS even, (g * 10000000000)::bigint AS big
+          FROM generate_series(1, %(n)s) g ORDER BY g"""
+    got = read_int_columns(empty, query, {"n": 1000})
+    assert list(got) == ["id", "mid", "small", "even", "big"]
+    n = np.arange(1, 1001)
+    assert got["id"].tolist() == n.tolist() and got["id"].dtype == np.int64
+    assert got["mid"].tolist() == (n - 50).tolist() and got["mid"].dtype == np.int32
+    assert got["small"].tolist() == (-n).tolist() and got["small"].dtype == np.int16
+    assert got["even"].tolist() == (n % 2 == 0).astype(int).tolist()
+    assert got["big"].tolist() == (n * 10**10).tolist()
+    empty_result = read_int_columns(empty, query, {"n": 0})
+    assert [a.size for a in empty_result.values()] == [0] * 5
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELECT 1::bigint AS a, 'x'::text AS b", "column b is not a whole number"),
+        ("SELECT 1.5::numeric AS a", "column a is not a whole number"),
+        ("SELECT g::bigint AS a, NULLIF(g, 2)::bigint AS b FROM generate_series(1, 3) g",
+         "rows do not match the columns"),
+    ],
+)  # fmt: skip
+def test_what_cannot_be_read_as_integers_is_refused(
+    empty: psycopg.Connection, query: str, message: str
+) -> None:
+    with pytest.raises(DatabaseError, match=message):
+        read_int_columns(empty, query)
