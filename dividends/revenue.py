@@ -233,68 +233,91 @@ def _check_prices(conn: psycopg.Connection, on: date) -> None:
         raise MissingPriceError(problems[0], problems)
 
 
+_REVENUE_ROWS = """
+WITH bench AS (
+    SELECT DISTINCT ON (province) province, yuan_per_kwh FROM benchmark_prices
+     WHERE effective_from <= %(s)s ORDER BY province, effective_from DESC
+), tariff AS (
+    SELECT DISTINCT ON (tariff_ref) tariff_ref, yuan_per_kwh FROM station_tariffs
+     WHERE effective_from <= %(s)s ORDER BY tariff_ref, effective_from DESC
+), settled AS (  -- settled energy: the benchmark part is what the grid's statements paid
+    SELECT gs.station_id, sum(gs.amount_fen)::bigint AS fen
+      FROM grid_settlements gs JOIN _div_scope sc ON sc.station_id = gs.station_id
+     WHERE gs.period_start >= %(s)s AND gs.period_end <= %(e)s
+     GROUP BY gs.station_id
+)
+INSERT INTO revenue_lines (station_id, period_start, period_end, part, source,
+                           energy_wh, yuan_per_kwh, amount_fen, estimated)
+SELECT p.station_id, %(s)s, %(e)s, k.part, k.source, k.wh, k.price,
+       CASE WHEN k.part = 'benchmark' AND k.source = 'metered' AND p.settled_fen IS NOT NULL
+            THEN p.settled_fen ELSE round(k.wh * k.price / 10)::bigint END,
+       k.source = 'estimated'
+  FROM (SELECT s.id AS station_id, e.metered_wh, e.estimated_wh,
+               b.yuan_per_kwh AS bench, greatest(0, t.yuan_per_kwh - b.yuan_per_kwh)
+                 AS subsidy,
+               CASE WHEN e.source = 'settled' THEN g.fen END AS settled_fen
+          FROM station_period_energy e
+          JOIN _div_scope sc ON sc.station_id = e.station_id
+          JOIN stations s ON s.id = e.station_id
+          JOIN villages v ON v.id = s.village_id
+          JOIN townships tw ON tw.id = v.township_id
+          JOIN counties c ON c.id = tw.county_id
+          JOIN bench b ON b.province = c.province
+          JOIN tariff t ON t.tariff_ref = s.tariff_ref
+          LEFT JOIN settled g ON g.station_id = s.id
+         WHERE e.period_start = %(s)s AND e.period_end = %(e)s) p
+ CROSS JOIN LATERAL (VALUES ('benchmark', 'metered', p.metered_wh, p.bench),
+                            ('benchmark', 'estimated', p.estimated_wh, p.bench),
+                            ('subsidy', 'metered', p.metered_wh, p.subsidy),
+                            ('subsidy', 'estimated', p.estimated_wh, p.subsidy))
+       AS k (part, source, wh, price)
+ WHERE k.source = 'metered' OR k.wh > 0
+"""
+
+# rewritten: only the lines whose figures changed are written again (a recompute on the
+# same energy writes nothing, and leaves no dead rows for the statements after it)
+_CHANGED_ONLY = """
+ON CONFLICT (station_id, period_start, period_end, part, source) DO UPDATE
+   SET energy_wh = EXCLUDED.energy_wh, yuan_per_kwh = EXCLUDED.yuan_per_kwh,
+       amount_fen = EXCLUDED.amount_fen, estimated = EXCLUDED.estimated
+ WHERE (revenue_lines.energy_wh, revenue_lines.yuan_per_kwh, revenue_lines.amount_fen,
+        revenue_lines.estimated)
+       IS DISTINCT FROM (EXCLUDED.energy_wh, EXCLUDED.yuan_per_kwh, EXCLUDED.amount_fen,
+                         EXCLUDED.estimated)
+"""
+
+# the scope's accrual lines of the period that the energy basis no longer produces
+_STALE = """
+DELETE FROM revenue_lines r USING _div_scope sc
+ WHERE r.station_id = sc.station_id AND r.period_start = %(s)s AND r.period_end = %(e)s
+   AND r.source IN ('metered', 'estimated')
+   AND NOT EXISTS (SELECT 1 FROM station_period_energy e
+                    WHERE e.station_id = r.station_id AND e.period_start = %(s)s
+                      AND e.period_end = %(e)s
+                      AND (r.source = 'metered' OR e.estimated_wh > 0))
+"""
+
+
 def write_revenue_lines(conn: psycopg.Connection, period: Period) -> int:
-    """Replace the accrual revenue lines of the ``_div_scope`` stations for ``period``."""
+    """Make the accrual revenue lines of the ``_div_scope`` stations for ``period`` what
+    their energy basis and the prices say (settled energy: the benchmark part is what
+    the grid's statements paid); returns the lines written. The first time they are
+    inserted; after that only lines whose figures changed are written, and lines the
+    energy basis no longer produces are deleted."""
     _check_prices(conn, period.start)
-    conn.execute(
-        """
-        DELETE FROM revenue_lines r USING _div_scope sc
-         WHERE r.station_id = sc.station_id AND r.period_start = %(s)s AND r.period_end = %(e)s
-           AND r.source IN ('metered', 'estimated')
-        """,
-        {"s": period.start, "e": period.end},
-    )
-    cur = conn.execute(
-        """
-        WITH bench AS (
-            SELECT DISTINCT ON (province) province, yuan_per_kwh FROM benchmark_prices
-             WHERE effective_from <= %(s)s ORDER BY province, effective_from DESC
-        ), tariff AS (
-            SELECT DISTINCT ON (tariff_ref) tariff_ref, yuan_per_kwh FROM station_tariffs
-             WHERE effective_from <= %(s)s ORDER BY tariff_ref, effective_from DESC
-        )
-        INSERT INTO revenue_lines (station_id, period_start, period_end, part, source,
-                                   energy_wh, yuan_per_kwh, amount_fen, estimated)
-        SELECT p.station_id, %(s)s, %(e)s, k.part, k.source, k.wh, k.price,
-               round(k.wh * k.price / 10)::bigint, k.source = 'estimated'
-          FROM (SELECT s.id AS station_id, e.metered_wh, e.estimated_wh,
-                       b.yuan_per_kwh AS bench, greatest(0, t.yuan_per_kwh - b.yuan_per_kwh)
-                         AS subsidy
-                  FROM station_period_energy e
-                  JOIN _div_scope sc ON sc.station_id = e.station_id
-                  JOIN stations s ON s.id = e.station_id
-                  JOIN villages v ON v.id = s.village_id
-                  JOIN townships tw ON tw.id = v.township_id
-                  JOIN counties c ON c.id = tw.county_id
-                  JOIN bench b ON b.province = c.province
-                  JOIN tariff t ON t.tariff_ref = s.tariff_ref
-                 WHERE e.period_start = %(s)s AND e.period_end = %(e)s) p
-         CROSS JOIN LATERAL (VALUES ('benchmark', 'metered', p.metered_wh, p.bench),
-                                    ('benchmark', 'estimated', p.estimated_wh, p.bench),
-                                    ('subsidy', 'metered', p.metered_wh, p.subsidy),
-                                    ('subsidy', 'estimated', p.estimated_wh, p.subsidy))
-               AS k (part, source, wh, price)
-         WHERE k.source = 'metered' OR k.wh > 0
-        """,
-        {"s": period.start, "e": period.end},
-    )
+    params = {"s": period.start, "e": period.end}
+    found = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM revenue_lines r JOIN _div_scope sc"
+        " ON sc.station_id = r.station_id WHERE r.period_start = %(s)s"
+        " AND r.period_end = %(e)s AND r.source IN ('metered', 'estimated'))",
+        params,
+    ).fetchone()
+    if found and found[0]:
+        conn.execute(_STALE, params)
+        cur = conn.execute(_REVENUE_ROWS + _CHANGED_ONLY, params)
+    else:
+        cur = conn.execute(_REVENUE_ROWS, params)
     analyze_grown(conn, "revenue_lines", written=cur.rowcount)
-    # settled energy: the benchmark part is what the grid's statements paid
-    conn.execute(
-        """
-        UPDATE revenue_lines r SET amount_fen = g.fen
-          FROM (SELECT gs.station_id, sum(gs.amount_fen)::bigint AS fen
-                  FROM grid_settlements gs JOIN _div_scope sc ON sc.station_id = gs.station_id
-                 WHERE gs.period_start >= %(s)s AND gs.period_end <= %(e)s
-                 GROUP BY gs.station_id) g,
-               station_period_energy e
-         WHERE r.station_id = g.station_id AND e.station_id = g.station_id
-           AND e.period_start = %(s)s AND e.period_end = %(e)s AND e.source = 'settled'
-           AND r.period_start = %(s)s AND r.period_end = %(e)s
-           AND r.part = 'benchmark' AND r.source = 'metered'
-        """,
-        {"s": period.start, "e": period.end},
-    )
     return cur.rowcount
 
 

@@ -513,3 +513,35 @@ def test_much_estimated_energy_needs_an_acknowledgement(world: World) -> None:
     approve_run(conn, run, approved_by="chief", estimated_share_limit=Decimal("0.25"))
     assert run_summary(conn, run).status == "approved"
     assert [e.detail for e in run_history(conn, run) if e.event == "approved"] == [""]
+
+
+def test_a_recompute_rewrites_only_the_revenue_lines_that_changed(world: World) -> None:
+    """A recompute on the same energy writes no revenue line again; new energy rewrites
+    that station's lines, and lines the energy no longer produces (an estimate that went
+    away) are deleted."""
+    conn = world.conn
+    one, _ = _village(world)
+    two = world.station("V2", "village", world.villages[1])
+    world.feed("2025", {one: 200_000, two: 100_000}, estimated={two: (5_000, 10)})
+
+    def lines() -> dict[tuple[int, str, str], tuple[int, str]]:
+        rows = conn.execute(
+            "SELECT station_id, part, source, amount_fen, xmin::text FROM revenue_lines"
+            " WHERE period_start = '2025-01-01' ORDER BY 1, 2, 3"
+        ).fetchall()
+        return {(s, p, src): (fen, xmin) for s, p, src, fen, xmin in rows}
+
+    run = compute_run(conn, period="2025", created_by="clerk")
+    first = lines()
+    assert len(first) == 6  # two parts metered for both, and estimated for two
+    assert compute_run(conn, period="2025", created_by="clerk") == run
+    assert lines() == first  # nothing written again (same row versions)
+
+    world.feed("2025", {one: 210_000, two: 100_000})  # one's energy up, two's estimate gone
+    compute_run(conn, period="2025", created_by="clerk")
+    after = lines()
+    assert sorted(after) == sorted(k for k in first if k[2] == "metered")
+    for part in ("benchmark", "subsidy"):
+        assert after[(one, part, "metered")][0] == first[(one, part, "metered")][0] * 21 // 20
+        assert after[(one, part, "metered")][1] != first[(one, part, "metered")][1]
+        assert after[(two, part, "metered")] == first[(two, part, "metered")]  # untouched
