@@ -99,11 +99,12 @@ DEFAULT_ESTIMATED_SHARE_LIMIT = Decimal("0.05")
 Progress = Callable[[str, int, int], None]
 _STEPS = 7
 _SHARE_SCALE = 10**6
-# low-cardinality text columns: categoricals, not a Python string per row
-# text the queries send as codes (0-based positions in these arrays)
+# text the queries send as codes (0-based positions in these; payee kinds: 0 household,
+# 1 collective, as _SEGMENTS writes them)
 _KINDS = ("household", "village", "joint")
 _COMPONENT_BASES = ("fixed", "per_person", "share")
 _PAYEE_KINDS = np.array(["household", "collective"], dtype=object)
+_POLICY_NAMES = np.array(POLICIES, dtype=object)
 _ENERGY_SOURCES = np.array(["readings", "fed", "settled"], dtype=object)
 _BASES = np.array(["accrued", "received"], dtype=object)
 
@@ -788,7 +789,7 @@ def _compute(
     yearly = segs["yearly_fen"]
     # the slot's amount for this period [fen], before the split among holders by days
     slot_amount = np.zeros(n, dtype=np.int64)
-    fixed, per_person, by_share = basis == 0, basis == 1, basis == 2
+    fixed, per_person, by_share = (basis == _COMPONENT_BASES.index(b) for b in _COMPONENT_BASES)
     slot_amount[fixed] = _period_piece(yearly[fixed], period)
     slot_amount[per_person] = _period_piece(
         yearly[per_person] * segs["members"][per_person], period
@@ -813,7 +814,7 @@ def _compute(
     )
     obligation = parts[:n]
 
-    policies = np.array(POLICIES, dtype=object)[segs["policy"]]
+    policies = _POLICY_NAMES[segs["policy"]]
     # received stations' cash is paid toward what accrued pays each row: its target
     received_row = st_received[st_group][row_unit].astype(bool)
     targets = None
@@ -901,7 +902,7 @@ def _compute(
                 "arrears_added_fen": alloc.arrears_added,
                 "arrears_paid_fen": alloc.arrears_paid,
                 "amount_fen": alloc.paid + alloc.arrears_paid,
-                "policy": Coded(segs["policy"], np.array(POLICIES, dtype=object)),
+                "policy": Coded(segs["policy"], _POLICY_NAMES),
                 "energy_wh": shares["energy_wh"][row_unit],
                 "estimated_days": units["estimated_days"][row_unit],
                 "revenue_benchmark_fen": shares["bench"][row_unit],
