@@ -202,7 +202,24 @@ def stations_needing_energy(conn: psycopg.Connection, period: Period) -> int:
     return cur.rowcount
 
 
+# every province and tariff that stations anywhere use has a price in force: no station
+# of any scope can lack one (the per-station query below only runs when this fails)
+_ALL_PRICED = """
+SELECT NOT EXISTS (SELECT 1 FROM counties c
+                    WHERE NOT EXISTS (SELECT 1 FROM benchmark_prices b
+                                       WHERE b.province = c.province
+                                         AND b.effective_from <= %(on)s))
+   AND NOT EXISTS (SELECT 1 FROM (SELECT DISTINCT tariff_ref FROM stations) s
+                    WHERE NOT EXISTS (SELECT 1 FROM station_tariffs t
+                                       WHERE t.tariff_ref = s.tariff_ref
+                                         AND t.effective_from <= %(on)s))
+"""
+
+
 def _check_prices(conn: psycopg.Connection, on: date) -> None:
+    priced = conn.execute(_ALL_PRICED, {"on": on}).fetchone()
+    if priced and priced[0]:
+        return
     missing = conn.execute(
         """
         SELECT s.code, c.province, s.tariff_ref,

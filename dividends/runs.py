@@ -186,14 +186,18 @@ def _scope(conn: psycopg.Connection, scope_kind: str, codes: Sequence[str], peri
         " AND sv.code = ANY(%(codes)s)))",
         "stations": "s.code = ANY(%(codes)s)",
     }[scope_kind]
+    places = (
+        ""  # every station: no place to look up
+        if scope_kind == "all"
+        else "JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id"
+        " JOIN counties c ON c.id = tw.county_id"
+    )
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _div_scope (station_id bigint PRIMARY KEY)")
     conn.execute("TRUNCATE _div_scope")
     cur = conn.execute(
         f"""
         INSERT INTO _div_scope (station_id)
-        SELECT s.id FROM stations s
-          JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
-          JOIN counties c ON c.id = tw.county_id
+        SELECT s.id FROM stations s {places}
          WHERE {where}
            AND NOT EXISTS (SELECT 1 FROM station_transfers t
                             WHERE t.station_id = s.id AND t.transferred_on <= %(start)s)
@@ -272,7 +276,19 @@ def ensure_expected_yields(conn: psycopg.Connection, *, only_need: bool = True) 
 
 def _record_transfers(conn: psycopg.Connection, period: Period) -> None:
     """Household stations whose transfer date falls before the period's end pass to the
-    household: recorded once in ``station_transfers``."""
+    household: recorded once in ``station_transfers``. Nothing is looked up per station
+    while no slot is old enough for any scheme's transfer."""
+    due = conn.execute(
+        """SELECT EXISTS (SELECT 1 FROM dividend_schemes sc
+                           WHERE sc.transfer_after_years IS NOT NULL AND EXISTS (
+                                 SELECT 1 FROM station_slots sl
+                                  WHERE (sl.first_dividend_on + make_interval(
+                                            years => sc.transfer_after_years))::date
+                                        < %(end)s))""",
+        {"end": period.end},
+    ).fetchone()
+    if not (due and due[0]):
+        return
     conn.execute(
         """
         INSERT INTO station_transfers (station_id, household_id, transferred_on)

@@ -412,6 +412,23 @@ def test_scope_errors_are_named(world: World) -> None:
     world.conn.execute("DELETE FROM station_tariffs")
     with pytest.raises(ValidationError, match="station V1: no station_tariffs for tariff_ref 'T1'"):
         compute_run(world.conn, period="2025", created_by="clerk")
+    world.conn.execute(
+        "INSERT INTO station_tariffs (tariff_ref, effective_from, yuan_per_kwh)"
+        " VALUES ('T1', '2025-06-01', 1.00)"
+    )  # in force only after the period starts
+    with pytest.raises(ValidationError, match="station V1: no station_tariffs .* 2025-01-01"):
+        compute_run(world.conn, period="2025", created_by="clerk")
+    compute_run(world.conn, period="2026", created_by="clerk")  # in force by then
+    # a county elsewhere, with no price of its own, stops a run of every station
+    world.conn.execute(
+        "INSERT INTO counties (code, name, province) VALUES ('XX', '外县', 'Elsewhere')"
+    )
+    compute_run(world.conn, period="2026", created_by="clerk")  # no station there: no matter
+    world.conn.execute("UPDATE counties SET province = 'Elsewhere'")
+    with pytest.raises(
+        ValidationError, match="station V1: no benchmark_prices for province 'Elsewhere'"
+    ):
+        compute_run(world.conn, period="2026", created_by="clerk")
 
 
 def test_migration_0006_goes_down_and_up(empty_db_url: str) -> None:
