@@ -416,7 +416,7 @@ def test_scope_errors_are_named(world: World) -> None:
         "INSERT INTO station_tariffs (tariff_ref, effective_from, yuan_per_kwh)"
         " VALUES ('T1', '2025-06-01', 1.00)"
     )  # in force only after the period starts
-    with pytest.raises(ValidationError, match="station V1: no station_tariffs .* 2025-01-01"):
+    with pytest.raises(ValidationError, match=r"station V1: no station_tariffs .* 2025-01-01"):
         compute_run(world.conn, period="2025", created_by="clerk")
     compute_run(world.conn, period="2026", created_by="clerk")  # in force by then
     # a county elsewhere, with no price of its own, stops a run of every station
