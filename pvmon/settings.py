@@ -102,6 +102,15 @@ class Settings(BaseSettings):
         description="Heavy requests (fleet summary, computing a run, a bank file) that run "
         "at once, at most the pool size: the rest of the pool stays free for light ones.",
     )
+    api_energy_max_age_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How old the fleet summary's energy of the day, month and year may be "
+        "when answered: adding up a year of daily energy is costly, so it is kept this "
+        "long and then renewed in the background while the kept figures are answered "
+        "(0: computed for every request) [s].",
+    )
     api_threads: int = Field(
         default=40,
         ge=1,

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pvmon.api.auth import AuthError, ForbiddenError
+from pvmon.api.fresh import Fresh
 from pvmon.api.gate import DatabaseGate, Slots, pooled_connection
 from pvmon.api.guard import BodyGuard, key_checker
 from pvmon.api.models import Problem, ProblemField
@@ -242,6 +243,7 @@ def app_for(settings: Settings, *, database_url: str) -> FastAPI:
         database_url=database_url,
         pool_size=settings.api_pool_size,
         heavy_requests=settings.api_heavy_requests,
+        energy_max_age_s=settings.api_energy_max_age_s,
         threads=settings.api_threads,
         db_wait_s=settings.api_db_wait_s,
         body_max_bytes=settings.api_body_max_bytes,
@@ -256,6 +258,7 @@ def create_app(
     heavy_requests: int = 4,
     threads: int = 40,
     db_wait_s: float = 1.0,
+    energy_max_age_s: float = 0.0,
     body_max_bytes: int = 20_000_000,
     availability: AvailabilityOptions | None = None,
 ) -> FastAPI:
@@ -268,7 +271,9 @@ def create_app(
     connection. A request waits at most ``db_wait_s`` [s] for a connection or a heavy
     slot, then answers 503 with Retry-After; while the database stays down requests
     answer 503 at once (:class:`DatabaseGate`). A request body is read only for a valid
-    key and only up to ``body_max_bytes`` [bytes] (:class:`BodyGuard`).
+    key and only up to ``body_max_bytes`` [bytes] (:class:`BodyGuard`). The fleet
+    summary's energy of the day, month and year is kept ``energy_max_age_s`` [s] and then
+    renewed in the background (:class:`Fresh`; 0: computed for every request).
     ``availability``: the limits of availability figures.
     """
     pool = ConnectionPool(
@@ -281,6 +286,7 @@ def create_app(
             "autocommit": True,
             "connect_timeout": max(1, round(db_wait_s)),
             "options": "-c timezone=UTC -c statement_timeout=120000",
+            "application_name": "pvmon-api",  # its sessions, by name, in pg_stat_activity
         },
     )
     gate = DatabaseGate(database_url, wait_s=db_wait_s)
@@ -312,6 +318,7 @@ def create_app(
     app.state.pool, app.state.gate = pool, gate
     app.state.availability = availability or AvailabilityOptions()
     app.state.heavy = Slots(min(heavy_requests, pool_size), wait_s=db_wait_s)
+    app.state.energy = Fresh(max_age_s=energy_max_age_s)
     _install_handlers(app)
     app.add_middleware(
         BodyGuard,

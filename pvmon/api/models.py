@@ -99,7 +99,13 @@ class Page(_Out, Generic[T]):
 
 
 class EnergyPeriods(_Out):
-    """Energy from the start of the local day, month and year to now."""
+    """Energy from the start of the local day, month and year to ``as_of``."""
+
+    as_of: datetime | None = Field(
+        default=None,
+        description="when these figures were computed: at most PVMON_API_ENERGY_MAX_AGE_S "
+        "seconds before the answer (a year of daily energy is costly to add up)",
+    )
 
     today_wh: int = Field(examples=[1_234_567])
     month_wh: int = Field(examples=[45_678_901])

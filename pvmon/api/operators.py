@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import psycopg
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from collectors.alarms import acknowledge
 from pvmon.api import queries
 from pvmon.api.auth import ForbiddenError, Principal, list_keys
 from pvmon.api.deps import Conn, Paging, access, county_filter, heavy, paging
+from pvmon.api.gate import pooled_connection
 from pvmon.api.models import (
     Alarm,
     AlarmAck,
@@ -74,10 +76,25 @@ AlarmKind = Literal["offline", "no_output", "fault_code", "underperforming", "mi
     summary="Fleet summary: states, power now, energy today/month/year",
     dependencies=[Depends(heavy)],
 )
-def fleet_summary(who: Reader, conn: Conn, county: CodeQ = None) -> dict[str, Any]:
+def fleet_summary(
+    who: Reader, conn: Conn, request: Request, county: CodeQ = None
+) -> dict[str, Any]:
     """Stations and inverters by state, the current total power, energy of the local day,
-    month and year, and the online ratio, for the whole fleet or one county."""
-    return queries.fleet_summary(conn, county=county_filter(who, county))
+    month and year, and the online ratio, for the whole fleet or one county. States and
+    power are as of now; the energy figures are at most ``PVMON_API_ENERGY_MAX_AGE_S``
+    old (``energy.as_of``), renewed in the background."""
+    place = county_filter(who, county)
+    state = request.app.state
+
+    def renew() -> dict[str, Any]:
+        with pooled_connection(state.pool, state.gate) as own:
+            return queries.period_energy(own, county=place)
+
+    day = datetime.now(ZoneInfo(queries.LOCAL_TZ)).date()
+    energy = state.energy.get(
+        (place, day), lambda: queries.period_energy(conn, county=place), renew=renew
+    )
+    return {**queries.fleet_summary(conn, county=place), "energy": energy}
 
 
 @router.get(

@@ -22,6 +22,7 @@ __all__ = [
     "fleet_summary",
     "inverter_detail",
     "inverters",
+    "period_energy",
     "places",
     "series",
     "station_county",
@@ -326,8 +327,8 @@ SELECT coalesce(sum(e.energy_wh) FILTER (WHERE e.bucket >= b.today_ts), 0)::bigi
 
 
 def fleet_summary(conn: psycopg.Connection, *, county: str | None) -> dict[str, Any]:
-    """Counts by state, current power [W], energy today/month/year [Wh] (local days, from
-    the daily rollup), online ratio."""
+    """Counts by state, current power [W] and online ratio, now (the energy of the day,
+    month and year is :func:`period_energy`)."""
     params = {"county": county, "tz": LOCAL_TZ}
     scope = """
         WITH sc AS (
@@ -367,8 +368,6 @@ def fleet_summary(conn: psycopg.Connection, *, county: str | None) -> dict[str, 
             params,
         ).fetchall()
     )
-    energy = conn.execute(_PERIOD_ENERGY, params).fetchone()
-    assert energy is not None
     return {
         "as_of": head[0],
         "county": county,
@@ -379,14 +378,25 @@ def fleet_summary(conn: psycopg.Connection, *, county: str | None) -> dict[str, 
         "power_w": float(head[5]),
         "inverters_by_state": {str(k): int(v) for k, v in by_inv.items()},
         "stations_by_state": {str(k): int(v) for k, v in by_station.items()},
-        "energy": {
-            "today_wh": int(energy[0]),
-            "month_wh": int(energy[1]),
-            "year_wh": int(energy[2]),
-            "today_kwh": energy[0] / 1000,
-            "month_kwh": energy[1] / 1000,
-            "year_kwh": energy[2] / 1000,
-        },
+    }
+
+
+def period_energy(conn: psycopg.Connection, *, county: str | None) -> dict[str, Any]:
+    """Energy of the local day, month and year to now [Wh] (from the daily rollup), of
+    the fleet or one county, and when it was computed (``as_of``)."""
+    energy = conn.execute(
+        "SELECT now(), e.* FROM (" + _PERIOD_ENERGY + ") e", {"county": county, "tz": LOCAL_TZ}
+    ).fetchone()
+    assert energy is not None
+    as_of, today_wh, month_wh, year_wh = energy
+    return {
+        "as_of": as_of,
+        "today_wh": int(today_wh),
+        "month_wh": int(month_wh),
+        "year_wh": int(year_wh),
+        "today_kwh": today_wh / 1000,
+        "month_kwh": month_wh / 1000,
+        "year_kwh": year_wh / 1000,
     }
 
 

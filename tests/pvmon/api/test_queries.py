@@ -112,7 +112,7 @@ def test_fleet_energy_equals_the_sum_of_energy_daily(conn: psycopg.Connection) -
     ).fetchone()
     assert unknown == (1,)
     for county in (None, "LY", "KZ", "ZZ"):
-        got = queries.fleet_summary(conn, county=county)["energy"]
+        got = queries.period_energy(conn, county=county)
         want = conn.execute(_REFERENCE, {"county": county}).fetchone()
         assert want is not None
         assert (got["today_wh"], got["month_wh"], got["year_wh"]) == tuple(want), county
@@ -124,7 +124,8 @@ def test_fleet_energy_equals_the_sum_of_energy_daily(conn: psycopg.Connection) -
 
 @pytest.mark.parametrize("county", [None, "LY"])
 def test_fleet_energy_on_an_empty_fleet(conn: psycopg.Connection, county: str | None) -> None:
-    energy = queries.fleet_summary(conn, county=county)["energy"]
+    energy = queries.period_energy(conn, county=county)
+    assert energy.pop("as_of") is not None
     assert energy == {k: 0 for k in ("today_wh", "month_wh", "year_wh")} | {
         k: 0.0 for k in ("today_kwh", "month_kwh", "year_kwh")
     }

@@ -1,0 +1,74 @@
+"""The fleet summary's energy of the day, month and year: computed once, kept for
+PVMON_API_ENERGY_MAX_AGE_S, then answered while renewed in the background; states and
+power always as of the request."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pvmon.api import create_app
+from pvmon.api.app import app_for
+from pvmon.api.fresh import Fresh
+from pvmon.settings import Settings
+from tests.pvmon.api.conftest import ApiWorld
+
+
+class _Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _summary(client: TestClient, world: ApiWorld, key: str = "viewer") -> dict:
+    r = client.get("/v1/fleet/summary", headers={"X-API-Key": world.keys[key]})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _settled(app_energy: Fresh) -> None:
+    for _ in range(1000):
+        if not any(e.renewing for e in app_energy._entries.values()):
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the renewal never finished")
+
+
+def test_the_energy_is_kept_then_renewed_behind_the_answer(world: ApiWorld) -> None:
+    app = create_app(database_url=world.url, energy_max_age_s=60)
+    clock = _Clock()
+    app.state.energy = Fresh(max_age_s=60, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        first = _summary(client, world)
+        energy = first["energy"]
+        assert energy["as_of"] and energy["year_wh"] >= energy["month_wh"] >= energy["today_wh"]
+        second = _summary(client, world)
+        assert second["energy"] == energy  # kept: the same figures, computed then
+        assert second["as_of"] > first["as_of"]  # states and power: now
+        other = _summary(client, world, "viewer_xx")  # another county: its own figures
+        assert other["county"] == "XX" and other["energy"]["as_of"] > energy["as_of"]
+        clock.now = 61
+        assert _summary(client, world)["energy"] == energy  # answered at once, while...
+        _settled(app.state.energy)
+        renewed = _summary(client, world)["energy"]  # ...renewed behind it
+        assert renewed["as_of"] > energy["as_of"]
+        assert renewed["year_wh"] == energy["year_wh"]  # the same readings, the same sums
+
+
+def test_max_age_comes_from_the_settings(world: ApiWorld) -> None:
+    app = app_for(Settings(api_energy_max_age_s=15), database_url=world.url)
+    assert app.state.energy.max_age_s == 15
+    with TestClient(create_app(database_url=world.url), raise_server_exceptions=False) as c:
+        a, b = _summary(c, world)["energy"], _summary(c, world)["energy"]
+        assert b["as_of"] > a["as_of"]  # 0 (create_app's default): computed every time
+
+
+@pytest.mark.parametrize("value", [-1, 3601])
+def test_max_age_out_of_range_is_refused(value: float) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="api_energy_max_age_s"):
+        Settings(api_energy_max_age_s=value)
