@@ -20,6 +20,9 @@ interpreter. With ``--clients``, each count of concurrent clients runs for ``--s
 and year, alarms, runs) and prints throughput, p50/p99 per endpoint, the statuses
 answered, and the database connections and threads the API used, beside the targets
 (fleet summary p99 < 200 ms, station-year series p99 < 50 ms, no errors at 50 clients).
+A client is a person or a dashboard: between its requests it waits ``--think`` [s] on
+average (exponential; ``--think 0`` sends back to back, to find where throughput levels
+off). Each run's first 3 s are answered and counted for errors but not timed.
 """
 
 from __future__ import annotations
