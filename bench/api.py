@@ -75,14 +75,19 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _time(client: httpx.Client, url: str, params: dict[str, str], n: int) -> list[float]:
-    client.get(url, params=params).raise_for_status()  # warm
+def _time(
+    client: httpx.Client, url: str, params: dict[str, str], n: int
+) -> tuple[float, list[float]]:
+    """The first request's time [ms] (nothing kept yet), then ``n`` more."""
+    t = time.perf_counter()
+    client.get(url, params=params).raise_for_status()
+    first = (time.perf_counter() - t) * 1000
     out = []
     for _ in range(n):
         t = time.perf_counter()
         client.get(url, params=params).raise_for_status()
         out.append((time.perf_counter() - t) * 1000)
-    return out
+    return first, out
 
 
 # (label, share of requests, path, params) of the mix; {station}, {day}, {month}, {year}
@@ -321,10 +326,10 @@ def main() -> None:
                     {"bucket": "1d", "start": year_ago, "end": end.isoformat()},
                 ),
             ):
-                ms = _time(client, path, params, args.requests)
+                first, ms = _time(client, path, params, args.requests)
                 print(
                     f"{label:45s} p50 {_pct(ms, 0.5):8.1f} ms  p99 {_pct(ms, 0.99):8.1f} ms  "
-                    f"(n={len(ms)}, mean {statistics.fmean(ms):.1f} ms)"
+                    f"(n={len(ms)}, mean {statistics.fmean(ms):.1f} ms; the first {first:.0f} ms)"
                 )
         if args.clients:
             counts = [int(c) for c in args.clients.split(",") if c.strip()]

@@ -1,10 +1,11 @@
 """The fleet summary's energy of the day, month and year: computed once, kept for
 PVMON_API_ENERGY_MAX_AGE_S, then answered while renewed in the background; states and
-power always as of the request."""
+power always as of the request. /health finds the newest reading without a scan."""
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -72,3 +73,14 @@ def test_max_age_out_of_range_is_refused(value: float) -> None:
 
     with pytest.raises(ValidationError, match="api_energy_max_age_s"):
         Settings(api_energy_max_age_s=value)
+
+
+def test_health_names_the_newest_reading(client: TestClient, world: ApiWorld) -> None:
+    import psycopg
+
+    with psycopg.connect(world.url) as conn:
+        newest = conn.execute("SELECT max(time) FROM readings").fetchone()[0]  # type: ignore[index]
+    assert newest is not None
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert datetime.fromisoformat(body["latest_reading"]) == newest
