@@ -427,6 +427,13 @@ def expected_yield(conn: psycopg.Connection, station_id: int) -> float | None:
     return float(row[0]) if row else None
 
 
+def _inverter_ids(conn: psycopg.Connection, where: str, params: dict[str, Any]) -> list[int]:
+    """The inverters ``where`` picks, as ids: the energy views are asked for these ids
+    themselves, which the planner carries into the views (a join on the inverters lets
+    it compute every inverter's days first: seconds on a year of 2,000 inverters)."""
+    return [int(r[0]) for r in conn.execute(f"SELECT i.id FROM inverters i WHERE {where}", params)]
+
+
 def series(
     conn: psycopg.Connection,
     *,
@@ -478,22 +485,25 @@ def series(
           FROM e WHERE t >= %(start)s GROUP BY t ORDER BY t"""
         source = "readings"
     elif bucket == "1h":
-        query = f"""
+        params["inverters"] = _inverter_ids(conn, where, params)
+        query = """
         SELECT e.bucket_start AS time, sum(e.energy_wh)::bigint AS energy_wh,
                coalesce(sum(e.estimated_wh), 0)::bigint AS estimated_wh,
                sum(e.power_avg_w)::float8 AS power_avg_w
-          FROM energy_hourly e JOIN inverters i ON i.id = e.inverter_id
-         WHERE {where} AND e.bucket_start >= %(start)s AND e.bucket_start < %(end)s
+          FROM energy_hourly e
+         WHERE e.inverter_id = ANY(%(inverters)s)
+           AND e.bucket_start >= %(start)s AND e.bucket_start < %(end)s
          GROUP BY 1 ORDER BY 1"""
         source = "energy_hourly"
     else:
         unit = {"1d": "day", "1w": "week", "1mo": "month"}[bucket]
+        params["inverters"] = _inverter_ids(conn, where, params)
         query = f"""
         WITH d AS (
             SELECT e.day, sum(e.energy_wh) AS wh, sum(e.estimated_wh) AS est,
                    sum(e.power_avg_w) AS w
-              FROM energy_daily e JOIN inverters i ON i.id = e.inverter_id
-             WHERE {where}
+              FROM energy_daily e
+             WHERE e.inverter_id = ANY(%(inverters)s)
                AND e.day >= (%(start)s::timestamptz AT TIME ZONE %(tz)s)::date
                AND e.day < ((%(end)s::timestamptz - INTERVAL '1 microsecond')
                             AT TIME ZONE %(tz)s)::date + 1
