@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pvmon.api.auth import AuthError, ForbiddenError
 from pvmon.api.fresh import Fresh
-from pvmon.api.gate import DatabaseGate, Slots, pooled_connection
+from pvmon.api.gate import Admission, DatabaseGate, Slots, pooled_connection
 from pvmon.api.guard import BodyGuard, key_checker
 from pvmon.api.models import Problem, ProblemField
 from pvmon.availability import AvailabilityOptions
@@ -274,7 +274,9 @@ def create_app(
 
     A connection pool of up to ``pool_size`` connections is opened on startup (and on
     first use when the app is served without its lifespan) and closed on shutdown;
-    requests run on at most ``threads`` threads, and at most ``heavy_requests`` heavy ones
+    at most ``pool_size`` requests are served at once (the rest wait their turn without a
+    thread, :class:`Admission`); they run on at most ``threads`` threads, and at most
+    ``heavy_requests`` heavy ones
     (whole-fleet or year-long queries) at once, so light requests always find a
     connection. A request waits at most ``db_wait_s`` [s] for a connection or a heavy
     slot, then answers 503 with Retry-After; while the database stays down requests
@@ -333,6 +335,17 @@ def create_app(
         max_bytes=body_max_bytes,
         check_key=key_checker(pool, gate),
         problem=lambda status, detail, path: problem_response(status, detail, instance=path),
+    )
+    app.add_middleware(  # outermost: a request waits its turn before anything else
+        Admission,
+        limit=pool_size,
+        wait_s=db_wait_s,
+        busy=lambda path: problem_response(
+            503,
+            f"{pool_size} requests are being served (PVMON_API_POOL_SIZE); try again shortly",
+            instance=path,
+        ),
+        exempt=frozenset({"/health"}),
     )
 
     @app.get("/health", tags=["status"], summary="Liveness and database status")

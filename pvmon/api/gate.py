@@ -6,6 +6,12 @@ from then on every request answers 503 at once (no thread waits on the pool), wh
 background thread tries to connect every ``probe_every_s``. When it connects, the pool's
 broken connections are dropped and the circuit closes: the API recovers by itself.
 
+At most as many requests as the pool has connections are served at once
+(:class:`Admission`); the others wait their turn in the event loop, holding no thread,
+for at most ``wait_s``, then answer 503 with ``Retry-After``. Without this line, requests
+holding a thread wait for a connection while requests holding a connection wait for a
+thread, and under overload every request waits out its timeout (throughput collapses).
+
 A pool whose every connection is in use by other requests is busy, not down: a request
 that waits ``wait_s`` in vain answers 503 with ``Retry-After`` (:class:`ServerBusyError`)
 and the circuit stays closed. Heavy requests (whole-fleet or year-long queries) take one
@@ -21,12 +27,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import anyio
 import psycopg
 from psycopg_pool import ConnectionPool
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pvmon.errors import DatabaseUnavailableError, ServerBusyError
 
-__all__ = ["DatabaseGate", "Slots", "pooled_connection"]
+__all__ = ["Admission", "DatabaseGate", "Slots", "pooled_connection"]
 
 log = logging.getLogger(__name__)
 
@@ -139,3 +148,45 @@ class Slots:
             yield
         finally:
             self._free.release()
+
+
+class Admission:
+    """ASGI middleware: at most ``limit`` HTTP requests served at once, in the order they
+    came; one that waits ``wait_s`` [s] for its turn is answered by ``busy(path)`` (a 503
+    with Retry-After) without having held a thread. Paths in ``exempt`` (the health
+    check, which has its own answer when busy) are not counted."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        wait_s: float,
+        busy: Callable[[str], Response],
+        exempt: frozenset[str] = frozenset(),
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.wait_s = wait_s
+        self._busy = busy
+        self._exempt = exempt
+        self._turns: anyio.Semaphore | None = None  # made in the server's event loop
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "") in self._exempt:
+            await self.app(scope, receive, send)
+            return
+        if self._turns is None:
+            self._turns = anyio.Semaphore(self.limit)
+        turns = self._turns
+        admitted = False
+        with anyio.move_on_after(self.wait_s):
+            await turns.acquire()
+            admitted = True
+        if not admitted:
+            await self._busy(scope.get("path", ""))(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            turns.release()

@@ -13,7 +13,6 @@ from collectors.alarms import acknowledge
 from pvmon.api import queries
 from pvmon.api.auth import ForbiddenError, Principal, list_keys
 from pvmon.api.deps import Conn, Paging, access, county_filter, heavy, paging
-from pvmon.api.gate import pooled_connection
 from pvmon.api.models import (
     Alarm,
     AlarmAck,
@@ -31,6 +30,7 @@ from pvmon.api.models import (
     StationPatch,
     StationRow,
 )
+from pvmon.db.connect import open_database
 from pvmon.errors import NotFoundError, ValidationError
 from pvmon.registry import store_fleet
 from pvmon.registry.models import FleetFile
@@ -86,8 +86,9 @@ def fleet_summary(
     place = county_filter(who, county)
     state = request.app.state
 
-    def renew() -> dict[str, Any]:
-        with pooled_connection(state.pool, state.gate) as own:
+    def renew() -> dict[str, Any]:  # its own connection: the pool's serve requests
+        with open_database(state.pool.conninfo, autocommit=True) as own:
+            own.execute("SET statement_timeout = 120000")
             return queries.period_energy(own, county=place)
 
     day = datetime.now(ZoneInfo(queries.LOCAL_TZ)).date()

@@ -61,3 +61,44 @@ def test_heavy_slots_never_exceed_the_pool(
 ) -> None:
     app = create_app(database_url=world.url, pool_size=pool_size, heavy_requests=heavy)
     assert app.state.heavy.size == slots
+
+
+def test_overload_waits_in_line_without_a_thread_then_answers_503(world: ApiWorld) -> None:
+    """More requests than connections: as many as the pool holds are served, the rest wait
+    their turn in the event loop and then answer 503 with Retry-After (not the pool's
+    timeout on a thread: requests holding threads and requests holding connections would
+    wait on each other); the ones served finish once the database lets them."""
+    import concurrent.futures
+
+    import httpx
+    import psycopg
+
+    from tests.pvmon.api.conftest import served
+
+    app = create_app(database_url=world.url, pool_size=2, db_wait_s=0.5)
+    key = {"X-API-Key": world.keys["operator"]}
+    with served(app) as base, psycopg.connect(world.url) as blocker:
+        assert httpx.get(f"{base}/v1/alarms", headers=key, timeout=30).status_code == 200
+        blocker.execute("LOCK TABLE alarms IN ACCESS EXCLUSIVE MODE")  # alarms wait for it
+        with concurrent.futures.ThreadPoolExecutor(12) as ex:
+            answers = [
+                ex.submit(httpx.get, f"{base}/v1/alarms", headers=key, timeout=60)
+                for _ in range(12)
+            ]
+            refused = []
+            for _ in range(10):  # the ten beyond the pool are answered while two wait
+                done, _pending = concurrent.futures.wait(
+                    [a for a in answers if a not in refused],
+                    return_when=concurrent.futures.FIRST_COMPLETED,
+                    timeout=60,
+                )
+                refused.extend(done)
+            blocker.rollback()  # the two being served go on
+            results = [a.result() for a in answers]
+        health = httpx.get(f"{base}/health", timeout=30)
+    busy = [r for r in results if r.status_code == 503]
+    assert sorted(r.status_code for r in results) == [200] * 2 + [503] * 10
+    assert {r for r in busy} == {a.result() for a in refused}
+    assert all(r.headers["retry-after"] == "1" for r in busy)
+    assert all("2 requests are being served" in r.json()["detail"] for r in busy)
+    assert not app.state.gate.down and health.status_code == 200
