@@ -8,7 +8,7 @@ simulated 5-minute readings with the simulator's physics (``pvmon.backfill``, ve
 not collected in real time), refreshes the rollups, then times HTTP requests.
 
     .venv/bin/python bench/api.py                 # 2,000 inverters, 30 days (minutes)
-    .venv/bin/python bench/api.py --full-year     # 365 days (112M rows: ~40 min on 2 cores)
+    .venv/bin/python bench/api.py --full-year     # 365 days (113M rows: ~50 min on 2 cores)
     .venv/bin/python bench/api.py --clients 10,50,200 --seconds 20   # many users at once
     .venv/bin/python bench/api.py --full-year --data /tmp/apibench --clients 50
                                   # keep the loaded year in /tmp/apibench for the next run
