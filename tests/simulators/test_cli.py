@@ -36,7 +36,9 @@ def test_simulate_serves_and_stops_cleanly(
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "pvmon.cli", "simulate", "--fleet", str(path),
-             "--speed", "60", "--faults", "demo"],
+             # no faults: an 'unreachable' draw closes an inverter's listener, and the
+             # draws follow the start time (a run now and then was refused the connect)
+             "--speed", "60", "--faults", "none"],
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
