@@ -92,8 +92,9 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         le=500,
-        description="Database connections the API keeps at most; a request that finds "
-        "them all busy for PVMON_API_DB_WAIT_S answers 503 with Retry-After.",
+        description="Database connections the API keeps at most, and so the requests it "
+        "serves at once; the others wait their turn for PVMON_API_DB_WAIT_S, then answer "
+        "503 with Retry-After.",
     )
     api_heavy_requests: int = Field(
         default=4,
