@@ -19,7 +19,6 @@ import psycopg
 import pytest
 
 from collectors.service import Collector
-from pvmon.db.embedded import free_port
 from pvmon.db.rollups import refresh_rollups
 from pvmon.quality import Quality
 from pvmon.registry import generate_fleet, store_fleet
@@ -28,6 +27,7 @@ from simulators.clock import SimClock
 from simulators.faults import GRID_DISCONNECT, Fault
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
+from tests.ports import fleet_base_port
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 DAY = date(2025, 6, 1)
@@ -44,7 +44,7 @@ def _at(hour: float) -> datetime:
 @pytest.fixture
 def fleet() -> FleetFile:
     data = generate_fleet(
-        households=6, village_stations=1, joint_villages=2, base_port=free_port() % 12000 + 20000
+        households=6, village_stations=1, joint_villages=2, base_port=fleet_base_port()
     )
     return FleetFile.model_validate(data)
 

@@ -31,7 +31,6 @@ import psycopg
 import pytest
 
 from collectors.service import Collector
-from pvmon.db.embedded import free_port
 from pvmon.db.rollups import refresh_rollups
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
@@ -40,6 +39,7 @@ from simulators.clock import SimClock
 from simulators.faults import Fault
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
+from tests.ports import fleet_base_port
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 6, 1, 0, 0, tzinfo=LOCAL)
@@ -57,7 +57,7 @@ async def test_six_field_days_collected_within_half_a_percent(
     if flavour == "timescaledb":
         pytest.skip("one flavour is enough here: test_end_to_end covers both storage paths")
     fleet_data = generate_fleet(
-        households=491, village_stations=2, joint_villages=2, base_port=free_port() % 12000 + 20000
+        households=491, village_stations=2, joint_villages=2, base_port=fleet_base_port()
     )
     specs = device_specs(FleetFile.model_validate(fleet_data))
     assert len(specs) == 500

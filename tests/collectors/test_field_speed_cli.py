@@ -29,11 +29,11 @@ import psycopg
 import pytest
 import yaml
 
-from pvmon.db.embedded import free_port
 from pvmon.db.rollups import refresh_rollups
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from simulators.fleet import build_endpoints, device_specs
+from tests.ports import fleet_base_port
 from tests.processes import FAULTHANDLER_ENV, interrupt
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -61,7 +61,7 @@ async def test_simulate_and_collect_at_speed_give_every_day_within_half_a_percen
     if flavour == "timescaledb":
         pytest.skip("one flavour is enough here: test_end_to_end covers both storage paths")
     fleet_data = generate_fleet(
-        households=24, village_stations=2, joint_villages=2, base_port=free_port() % 12000 + 20000
+        households=24, village_stations=2, joint_villages=2, base_port=fleet_base_port()
     )
     for station in fleet_data["stations"]:
         for inverter in station["inverters"]:

@@ -13,13 +13,13 @@ from prometheus_client import generate_latest
 from collectors.service import Collector
 from pvmon.api import create_app
 from pvmon.api.auth import create_key
-from pvmon.db.embedded import free_port
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from simulators.behaviour import LoggerBehaviour
 from simulators.clock import SimClock
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
+from tests.ports import fleet_base_port
 
 
 @pytest.mark.parametrize("fleet_file_says", [None, False])
@@ -29,7 +29,7 @@ async def test_a_learned_setting_is_kept_shown_and_used_after_a_restart(
     if flavour == "timescaledb":
         pytest.skip("storage of a small table: one flavour is enough")
     fleet_data = generate_fleet(
-        households=1, village_stations=0, joint_villages=0, base_port=free_port() % 12000 + 20000
+        households=1, village_stations=0, joint_villages=0, base_port=fleet_base_port()
     )
     inverter = fleet_data["stations"][0]["inverters"][0]
     inverter["endpoint_options"] = {"timeout_s": 3.0}  # replies come at once

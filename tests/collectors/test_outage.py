@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from collectors.service import Collector
-from pvmon.db.embedded import EmbeddedPostgres, free_port
+from pvmon.db.embedded import EmbeddedPostgres
 from pvmon.db.migrate import upgrade
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
@@ -20,6 +20,7 @@ from simulators.clock import SimClock
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
 from tests.conftest import stoppable_postgres
+from tests.ports import fleet_base_port
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 6, 1, 9, 0, tzinfo=LOCAL)
@@ -40,7 +41,7 @@ async def test_outage_and_kill_lose_nothing_and_double_nothing(
             households=4,
             village_stations=1,
             joint_villages=2,
-            base_port=free_port() % 12000 + 20000,
+            base_port=fleet_base_port(),
         )
     )
     url = own_server.url()

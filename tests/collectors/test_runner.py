@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from pvmon.db.embedded import free_port
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from simulators.clock import SimClock
 from simulators.faults import Fault
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
+from tests.ports import fleet_base_port
 
 NOON = datetime(2025, 6, 1, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -47,7 +47,7 @@ async def test_collect_once_polls_every_inverter_and_names_the_silent_ones(
     if flavour == "timescaledb":
         pytest.skip("one flavour is enough here: test_end_to_end covers both storage paths")
     fleet = FleetFile.model_validate(
-        generate_fleet(households=4, village_stations=1, base_port=free_port() % 12000 + 20000)
+        generate_fleet(households=4, village_stations=1, base_port=fleet_base_port())
     )
     with psycopg.connect(db_url, autocommit=True) as conn:
         store_fleet(conn, fleet)

@@ -21,6 +21,7 @@ from pvmon.db.embedded import free_port
 from pvmon.errors import ConfigError, DatabaseUnavailableError
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
+from tests.ports import fleet_base_port
 
 
 @pytest.mark.parametrize(
@@ -208,7 +209,7 @@ def test_batch_window_rejects(ceiling_s: float, budget: float, message: str) -> 
 async def test_collector_sets_the_batch_window_from_its_fleet_and_clears_it_on_stop(
     db_url: str, tmp_path: Path
 ) -> None:
-    fleet = generate_fleet(households=3, village_stations=0, base_port=free_port() % 12000 + 20000)
+    fleet = generate_fleet(households=3, village_stations=0, base_port=fleet_base_port())
     for station in fleet["stations"]:
         for inverter in station["inverters"]:
             inverter["endpoint_options"] = {"min_gap_s": 0.2}  # counts as time per request
@@ -234,7 +235,7 @@ async def test_the_collector_keeps_yesterdays_and_todays_availability(
     availability of yesterday and today, as ``pvmon availability --store`` would."""
     if flavour == "timescaledb":
         pytest.skip("a table of the collector's: one flavour is enough")
-    fleet = generate_fleet(households=2, village_stations=1, base_port=free_port() % 12000 + 20000)
+    fleet = generate_fleet(households=2, village_stations=1, base_port=fleet_base_port())
     with psycopg.connect(db_url, autocommit=True) as conn:
         store_fleet(conn, FleetFile.model_validate(fleet))
     collector = Collector(url=db_url, spool_dir=tmp_path / "spool")

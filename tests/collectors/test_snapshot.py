@@ -17,7 +17,7 @@ import pytest
 
 from collectors.service import Collector
 from collectors.snapshot import RegistryView, load_snapshot, save_snapshot
-from pvmon.db.embedded import EmbeddedPostgres, free_port
+from pvmon.db.embedded import EmbeddedPostgres
 from pvmon.db.migrate import load_migrations
 from pvmon.errors import ConfigError
 from pvmon.registry import generate_fleet, store_fleet
@@ -27,6 +27,7 @@ from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
 from tests.collectors.test_runner import collect_once
 from tests.conftest import stoppable_postgres
+from tests.ports import fleet_base_port
 
 NOON = datetime(2025, 6, 1, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
 SPEED = 60.0  # nominal; the clock is stepped
@@ -43,7 +44,7 @@ def own_server() -> Iterator[EmbeddedPostgres]:
 
 def _fleet() -> FleetFile:
     return FleetFile.model_validate(
-        generate_fleet(households=4, village_stations=1, base_port=free_port() % 12000 + 20000)
+        generate_fleet(households=4, village_stations=1, base_port=fleet_base_port())
     )
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from collectors.poller import EndpointOptions
 from collectors.service import Collector
-from pvmon.db.embedded import free_port
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from simulators.clock import SimClock
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
+from tests.ports import fleet_base_port
 
 NOON = datetime(2025, 6, 1, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -67,7 +67,7 @@ def test_endpoint_options_at_speed_wait_less_on_the_wire_not_on_the_schedule() -
 async def test_one_bad_map_and_one_bad_endpoint_leave_every_other_inverter_polled(
     db_url: str, tmp_path: Path
 ) -> None:
-    data = generate_fleet(households=4, village_stations=0, base_port=free_port() % 12000 + 20000)
+    data = generate_fleet(households=4, village_stations=0, base_port=fleet_base_port())
     fleet = FleetFile.model_validate(data)
     with psycopg.connect(db_url, autocommit=True) as conn:
         store_fleet(conn, fleet)

@@ -25,6 +25,7 @@ from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from pvmon.settings import Settings
 from tests.collectors.notify.conftest import Receiver, serving_receiver
+from tests.ports import fleet_base_port
 
 _GIVE_UP_S = 120.0  # a bound on waiting for a condition, never a timing assertion [s]
 
@@ -49,7 +50,7 @@ def test_health_answers_while_history_is_still_being_written(
             households=3,
             village_stations=1,
             joint_villages=2,
-            base_port=free_port() % 12000 + 20000,
+            base_port=fleet_base_port(),
         )
     )
     store_fleet(conn, fleet)
@@ -151,7 +152,7 @@ def test_the_demo_tells_of_alarms_when_a_routing_file_is_set(
     """With ``PVMON_NOTIFY_ROUTES`` set, ``pvmon demo`` runs the notifier beside the
     collector: an open alarm reaches the channel (a local webhook) while the demo runs."""
     fleet = FleetFile.model_validate(
-        generate_fleet(households=2, village_stations=1, base_port=free_port() % 12000 + 20000)
+        generate_fleet(households=2, village_stations=1, base_port=fleet_base_port())
     )
     store_fleet(conn, fleet)
     conn.execute(

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from pymodbus.client import ModbusTcpClient
 
-from pvmon.db.embedded import free_port
 from pvmon.registry import generate_fleet
+from tests.ports import fleet_base_port
 from tests.processes import FAULTHANDLER_ENV, interrupt
 
 
@@ -28,7 +28,7 @@ def test_simulate_serves_and_stops_cleanly(
     tmp_path: Path, signum: signal.Signals, ignore_sigint: bool
 ) -> None:
     fleet = generate_fleet(
-        households=3, village_stations=1, joint_villages=2, base_port=free_port()
+        households=3, village_stations=1, joint_villages=2, base_port=fleet_base_port()
     )
     path = tmp_path / "fleet.yaml"
     path.write_text(yaml.safe_dump(fleet, allow_unicode=True), encoding="utf-8")

@@ -26,7 +26,6 @@ from collectors.service import parse_shard
 from pvmon.alarms_cli import load_notify_routes, notifier_for
 from pvmon.api.auth import create_key
 from pvmon.cli import app
-from pvmon.db.embedded import free_port
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from pvmon.settings import load_settings
@@ -34,6 +33,7 @@ from simulators.clock import SimClock
 from simulators.fleet import build_endpoints, device_specs
 from simulators.server import FleetServer
 from tests.collectors.notify.conftest import Mailbox, Receiver
+from tests.ports import fleet_base_port
 
 CST = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2025, 6, 2, tzinfo=CST)
@@ -68,7 +68,7 @@ rules:
 
 def _village(db_url: str) -> tuple[FleetFile, int, list[int], str]:
     fleet = FleetFile.model_validate(
-        generate_fleet(households=1, village_stations=1, base_port=free_port() % 12000 + 20000)
+        generate_fleet(households=1, village_stations=1, base_port=fleet_base_port())
     )
     with psycopg.connect(db_url, autocommit=True) as conn:
         store_fleet(conn, fleet)

@@ -25,12 +25,13 @@ from pvmon.api import create_app
 from pvmon.api.auth import create_key
 from pvmon.backfill import backfill_readings
 from pvmon.cli import app
-from pvmon.db.embedded import EmbeddedPostgres, free_port
+from pvmon.db.embedded import EmbeddedPostgres
 from pvmon.db.rollups import refresh_rollups
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from pvmon.report.html import CHART_BOXES
 from tests.conftest import _template, new_database
+from tests.ports import fleet_base_port
 from tests.pvmon.api.conftest import served
 
 JUNE_END = datetime(2025, 6, 30, 16, 0, tzinfo=UTC)  # 1 July 00:00 China Standard Time
@@ -52,7 +53,7 @@ def world(pg_server: EmbeddedPostgres) -> World:
     url = new_database(pg_server, template=_template(pg_server, "postgres"))
     with psycopg.connect(url, autocommit=True) as conn:
         fleet = generate_fleet(households=4, village_stations=1, joint_villages=2,
-                               base_port=free_port() % 12000 + 20000)  # fmt: skip
+                               base_port=fleet_base_port())  # fmt: skip
         store_fleet(conn, FleetFile.model_validate(fleet))
         backfill_readings(conn, days=30, end=JUNE_END, seed=5, interval_min=10)
         refresh_rollups(conn)
