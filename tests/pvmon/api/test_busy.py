@@ -75,10 +75,12 @@ def test_overload_waits_in_line_without_a_thread_then_answers_503(world: ApiWorl
 
     from tests.pvmon.api.conftest import served
 
-    app = create_app(database_url=world.url, pool_size=2, db_wait_s=0.5)
+    app = create_app(database_url=world.url, pool_size=2, db_wait_s=1.0)
     key = {"X-API-Key": world.keys["operator"]}
     with served(app) as base, psycopg.connect(world.url) as blocker:
         assert httpx.get(f"{base}/v1/alarms", headers=key, timeout=30).status_code == 200
+        app.state.pool.resize(min_size=2)  # both connections open before the rush: a
+        app.state.pool.wait(timeout=60)  # connection made during it is not what is tested
         blocker.execute("LOCK TABLE alarms IN ACCESS EXCLUSIVE MODE")  # alarms wait for it
         with concurrent.futures.ThreadPoolExecutor(12) as ex:
             answers = [
@@ -86,7 +88,7 @@ def test_overload_waits_in_line_without_a_thread_then_answers_503(world: ApiWorl
                 for _ in range(12)
             ]
             refused = []
-            for _ in range(10):  # the ten beyond the pool are answered while two wait
+            while len(refused) < 10:  # the ten beyond the pool are answered while two wait
                 done, _pending = concurrent.futures.wait(
                     [a for a in answers if a not in refused],
                     return_when=concurrent.futures.FIRST_COMPLETED,
