@@ -257,7 +257,9 @@ class EndpointPoller:
         self._latency_ewma = 0.0
         self._connect_delay = self.options.connect_delay_s
         self._fresh = False  # no request has succeeded yet on the current connection
-        self._last_cycle = 0.0
+        # never polled: the first cycle polls even at night (the schedule's timeline may
+        # start near 0: time.monotonic() counts from the host's boot)
+        self._last_cycle = -math.inf
         self._asleep = False
         self._unreachable_logged = False
         self._ok = metrics.polls.labels(result="ok")

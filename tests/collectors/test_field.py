@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -335,6 +336,46 @@ async def test_night_offline_logger_is_sleeping_quiet_and_polled_seldom(
         assert health.drain_events() == []  # no offline alarm at night
         assert poller.connects <= 3  # polled seldom once asleep
         assert len([r for r in caplog.records if r.name == "collectors.poller"]) <= 2
+    finally:
+        await poller.close()
+        await fleet.stop()
+
+
+async def test_started_at_night_soon_after_the_host_booted_it_polls_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # time.monotonic() counts from the host's boot: a collector started 60 s after it, at
+    # night, once skipped its first poll (the night interval seemed not to have passed)
+    real_monotonic = time.monotonic
+    began = real_monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() - began + 60.0)
+    midnight = datetime(2025, 6, 1, 16, 0, tzinfo=UTC)  # 00:00 in China
+    clock = SimClock(start=midnight, speed=1.0)
+    device = SimulatedInverter(
+        DeviceSpec(serial="N2", site=SITE, register_map="sunspec", phases=1,
+                   host="127.0.0.1", port=0, unit_id=1),
+        seed=9,
+        start=midnight,
+    )  # fmt: skip
+    fleet = FleetServer([Endpoint("127.0.0.1", 0, "tcp", {1: device})], clock=clock)
+    await fleet.start()
+    health = HealthTracker([InverterInfo(1, 1, 1, 4000.0)])
+    poller = EndpointPoller(
+        host="127.0.0.1",
+        port=fleet.servers[0].endpoint.port or 1,
+        framing="tcp",
+        targets=[Target(1, "N2", 1, 1, 1, 4000.0, get_map("sunspec", phases=1), 41.2, 119.4)],
+        writer=_Sink(),
+        health=health,
+        metrics=CollectorMetrics(),  # type: ignore[arg-type]
+        daylight=lambda target, at: False,
+        options=EndpointOptions(timeout_s=2.0, night_interval_s=900),
+    )
+    try:
+        await poller.poll()
+        assert poller.connects == 1 and health.states[1].last_poll_at is not None
+        await poller.poll()  # asleep now: the next poll waits for the night interval
+        assert poller.connects == 1
     finally:
         await poller.close()
         await fleet.stop()
