@@ -35,7 +35,13 @@ from collectors.health import AlarmEvent, HealthTracker, InverterInfo
 from collectors.metrics import CollectorMetrics
 from collectors.modbus import reply_batching
 from collectors.poller import Clock, EndpointOptions, EndpointPoller, Target, batch_window_s
-from collectors.snapshot import RegistryView, load_snapshot, read_registry, save_snapshot
+from collectors.snapshot import (
+    RegistryView,
+    load_snapshot,
+    read_registry,
+    registry_digest,
+    save_snapshot,
+)
 from collectors.spool import Spool
 from collectors.writer import ReadingWriter
 from pvmon.availability import AvailabilityOptions, store_days
@@ -294,12 +300,19 @@ class Collector:
     async def check_registry(self) -> None:
         """Read the registry again (scheduled every minute); when it differs from what is
         polled, or was polled from the snapshot, save it and set ``registry_changed``
-        (``pvmon collect`` then reloads). Nothing happens while the database is down."""
+        (``pvmon collect`` then reloads). Nothing happens while the database is down.
+        While the server's digest of the registry is the one read last, nothing more is
+        read."""
         try:
+            if not self.from_snapshot and self.view.digest:
+                digest = await asyncio.to_thread(self._read_digest)
+                if digest == self.view.digest:
+                    return
             view = await asyncio.to_thread(self._read_registry)
         except DatabaseError:
             return
         if view.fingerprint == self.view.fingerprint and not self.from_snapshot:
+            self.view = view  # the same registry (its digest kept for the next check)
             return
         self._save(view)
         if self.from_snapshot and self.unpollable:
@@ -311,8 +324,18 @@ class Collector:
         self.view = view
 
     def _read_registry(self) -> RegistryView:
-        with open_database(self.url) as conn:
-            return read_registry(conn, taken_at=datetime.now(UTC))
+        try:
+            with open_database(self.url) as conn:
+                return read_registry(conn, taken_at=datetime.now(UTC))
+        except psycopg.Error as exc:  # the connection broke while reading
+            raise DatabaseError(f"reading the registry failed: {exc}") from exc
+
+    def _read_digest(self) -> str:
+        try:
+            with open_database(self.url) as conn:
+                return registry_digest(conn)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"reading the registry's digest failed: {exc}") from exc
 
     def _report_unpollable(self) -> None:
         with open_database(self.url) as conn:
@@ -531,6 +554,9 @@ _HEALTH_COLUMNS = (
     "inverter_id, state, since, last_poll_at, last_good_at, last_energy_wh, "
     "consecutive_failures, last_error, device_clock_offset_s"
 )
+_HEALTH_TYPES = (
+    "int8", "text", "timestamptz", "timestamptz", "timestamptz", "int8", "int4", "text", "float4"
+)  # fmt: skip
 
 
 class _HealthStore:
@@ -599,7 +625,9 @@ def _write_health(
             "CREATE TEMP TABLE IF NOT EXISTS _health "
             "(LIKE inverter_health INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        with cur.copy(f"COPY _health ({_HEALTH_COLUMNS}) FROM STDIN") as copy:
+        # binary: formatting three timestamps as text cost ten times the rest per row
+        with cur.copy(f"COPY _health ({_HEALTH_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_HEALTH_TYPES)
             for row in rows:
                 copy.write_row(row)
         cur.execute(

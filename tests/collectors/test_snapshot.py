@@ -136,6 +136,48 @@ async def test_started_with_the_database_down_every_reading_arrives_once(
     assert not list(spool.glob("*.csv"))  # replayed
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE inverters SET endpoint_options = '{\"min_gap_s\": 0.2}'"
+        " WHERE id = (SELECT min(id) FROM inverters)",
+        "UPDATE stations SET latitude = latitude + 0.5 WHERE id = (SELECT min(id) FROM stations)",
+        "UPDATE inverters SET unit_id = unit_id + 10 WHERE id = (SELECT max(id) FROM inverters)",
+        "DELETE FROM inverters WHERE id = (SELECT max(id) FROM inverters)",
+    ],
+)
+async def test_an_unchanged_registry_is_checked_by_its_digest_alone(
+    own_server: EmbeddedPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    url = own_server.url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE stations, inverters, households CASCADE")
+        store_fleet(conn, _fleet())
+    collector = Collector(url=url, spool_dir=tmp_path / "spool")
+    try:
+        assert collector.view.digest and not collector.from_snapshot
+        full_reads: list[RegistryView] = []
+        read = collector._read_registry
+        monkeypatch.setattr(
+            collector, "_read_registry", lambda: full_reads.append(read()) or full_reads[-1]
+        )
+        with psycopg.connect(url, autocommit=True) as conn:  # health is not the registry
+            conn.execute(
+                "INSERT INTO inverter_health (inverter_id, state, since, last_energy_wh)"
+                " SELECT id, 'online', now(), 5 FROM inverters"
+            )
+        for _ in range(3):
+            await collector.check_registry()
+        assert not full_reads and not collector.registry_changed.is_set()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(change)
+        await collector.check_registry()
+        assert len(full_reads) == 1 and collector.registry_changed.is_set()
+        assert collector.view.digest == full_reads[0].digest != ""
+    finally:
+        await collector.close()
+
+
 async def test_collect_once_with_the_database_down_polls_from_the_snapshot(
     own_server: EmbeddedPostgres, tmp_path: Path
 ) -> None:
