@@ -54,7 +54,7 @@ from pvmon.api.auth import ensure_demo_key
 from pvmon.backfill import backfill_readings
 from pvmon.db.embedded import EmbeddedPostgres, free_port
 from pvmon.db.migrate import upgrade
-from pvmon.db.rollups import refresh_rollups
+from pvmon.db.rollups import refresh_rollups, store_energy
 from pvmon.registry import generate_fleet, store_fleet
 from pvmon.registry.models import FleetFile
 from pvmon.settings import load_settings
@@ -311,6 +311,11 @@ def main() -> None:
                 marker.write_text(json.dumps(loaded))
         else:
             print(f"reusing the load in {root}: {loaded['rows']:,} rows up to {loaded['end']}")
+            with psycopg.connect(url, autocommit=True) as conn:  # a newer schema: upgrade
+                upgrade(conn, timescaledb="on" if args.timescaledb else "off")
+                t = time.perf_counter()
+                kept = store_energy(conn)
+                print(f"  final days of energy kept: {kept:,} in {time.perf_counter() - t:.1f} s")
         with psycopg.connect(url, autocommit=True) as conn:
             key = ensure_demo_key(conn, name="bench")  # a fresh key each run, kept nowhere
         end = datetime.fromisoformat(loaded["end"])

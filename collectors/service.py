@@ -47,7 +47,7 @@ from collectors.writer import ReadingWriter
 from pvmon.availability import AvailabilityOptions, store_days
 from pvmon.db.connect import KeptConnection, open_database
 from pvmon.db.migrate import load_migrations
-from pvmon.db.rollups import refresh_rollups
+from pvmon.db.rollups import refresh_rollups, store_energy
 from pvmon.errors import ConfigError, DatabaseError, DatabaseUnavailableError, PvmonError
 from pvmon.logs import Throttled
 from pvmon.registermaps import RegisterMapError, get_map
@@ -431,7 +431,9 @@ class Collector:
         shortest = min((t.poll_interval_s for p in self.pollers for t in p.targets), default=60)
         self._every(self._evaluate, max(max(60.0, shortest) / self.speed, 1.0), "evaluate")
         if self.plain:
-            self._every(self._refresh, 60.0, "rollups")
+            self._every(self._refresh, 60.0, "rollups")  # and the final days of energy
+        else:  # the aggregates refresh by policy; the final days of energy are kept here
+            self._every(self._store_energy, 600.0, "energy")
         # hourly on the wall clock, whatever the speed: figures for dashboards, and a pass
         # over every station that an accelerated run must not repeat every minute
         self._every(self._store_availability, 3600.0, "availability")
@@ -500,6 +502,16 @@ class Collector:
                 refresh_rollups(conn)
         except PvmonError as exc:
             log.warning("rollup refresh skipped: %s", exc)
+
+    async def _store_energy(self) -> None:
+        await asyncio.to_thread(self._store_energy_sync)
+
+    def _store_energy_sync(self) -> None:
+        try:
+            with open_database(self.url, autocommit=True) as conn:
+                store_energy(conn)
+        except PvmonError as exc:
+            log.warning("final days of energy not kept: %s", exc)
 
     async def _store_availability(self) -> None:
         """Keep yesterday's and today's availability per station for the dashboards."""

@@ -10,6 +10,11 @@ hour, today in China Standard Time): once materialised, a bucket sits below the
 aggregate's watermark and the real-time union would ignore every reading written into it
 later, freezing "energy today" until the policy refreshed the closed day. Open buckets
 stay real-time; the policies materialise them once closed.
+
+Each inverter's final days of energy (before its last day with readings, before today)
+are kept in ``energy_days`` (migration 0024): :func:`store_energy` keeps what became final,
+:func:`refresh_rollups` calls it after the rollups, and on TimescaleDB first forgets what
+is kept from where it refreshes (on plain PostgreSQL a trigger on the rollup table does).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import psycopg
 from pvmon.db.migrate import database_flavour
 from pvmon.errors import DatabaseError
 
-__all__ = ["refresh_rollups"]
+__all__ = ["refresh_rollups", "store_energy"]
 
 
 def refresh_rollups(
@@ -37,7 +42,10 @@ def refresh_rollups(
     if not conn.autocommit:
         raise DatabaseError("refresh_rollups needs an autocommit connection")
     try:
+        keeps = _keeps_energy(conn)
         if database_flavour(conn) == "timescaledb":
+            if keeps:  # late data from ``start`` on: kept days it may change go first
+                conn.execute("SELECT pvmon_forget_energy_since(%s)", (start,))
             for view, closed, first in _closed_windows(conn, start):
                 stop = closed if end is None else min(end, closed)
                 if first is not None and first >= stop:
@@ -48,11 +56,30 @@ def refresh_rollups(
                 )
         else:
             conn.execute("SELECT pvmon_refresh_rollups()")
-        return True
     except psycopg.errors.InsufficientPrivilege:
         return False
     except psycopg.Error as exc:
         raise DatabaseError(f"refreshing energy rollups failed: {exc}") from exc
+    if keeps:
+        store_energy(conn)
+    return True
+
+
+def _keeps_energy(conn: psycopg.Connection) -> bool:
+    """Whether the schema keeps final days of energy (migration 0024 on; a database being
+    upgraded step by step may be older)."""
+    row = conn.execute("SELECT to_regprocedure('pvmon_store_energy()') IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
+def store_energy(conn: psycopg.Connection) -> int:
+    """Keep every inverter's days of energy that became final since the last call (the
+    energy views then read them instead of computing them); the days kept."""
+    try:
+        row = conn.execute("SELECT pvmon_store_energy()").fetchone()
+    except psycopg.Error as exc:
+        raise DatabaseError(f"keeping final days of energy failed: {exc}") from exc
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _closed_windows(
