@@ -494,24 +494,19 @@ class Collector:
         self.health.evaluate_output(at=at, daylight=lit)
 
     async def _refresh(self) -> None:
-        await asyncio.to_thread(self._refresh_sync)
-
-    def _refresh_sync(self) -> None:
-        try:
-            with open_database(self.url, autocommit=True) as conn:
-                refresh_rollups(conn)
-        except PvmonError as exc:
-            log.warning("rollup refresh skipped: %s", exc)
+        await asyncio.to_thread(self._maintain, refresh_rollups, "rollup refresh skipped")
 
     async def _store_energy(self) -> None:
-        await asyncio.to_thread(self._store_energy_sync)
+        await asyncio.to_thread(self._maintain, store_energy, "final days of energy not kept")
 
-    def _store_energy_sync(self) -> None:
+    def _maintain(self, work: Callable[[psycopg.Connection], object], failed: str) -> None:
+        """Run the database's upkeep ``work`` on a connection of its own; a failure is
+        logged (``failed``: what was not done), the next run tries again."""
         try:
             with open_database(self.url, autocommit=True) as conn:
-                store_energy(conn)
+                work(conn)
         except PvmonError as exc:
-            log.warning("final days of energy not kept: %s", exc)
+            log.warning("%s: %s", failed, exc)
 
     async def _store_availability(self) -> None:
         """Keep yesterday's and today's availability per station for the dashboards."""
