@@ -260,9 +260,11 @@ def fleet_summary(conn: psycopg.Connection, *, county: str | None) -> dict[str, 
               FROM inverters i JOIN sc USING (station_id)
               LEFT JOIN inverter_health h ON h.inverter_id = i.id
         )"""
+    # one statement: the scope is looked up once (three statements took twice as long)
     head = conn.execute(
         scope
-        + """
+        + f""", st AS (
+            SELECT max({_STATE_RANK}) AS rank FROM inv h GROUP BY h.station_id)
         SELECT now(), (SELECT count(*) FROM sc), (SELECT count(*) FROM inv),
                (SELECT coalesce(sum(capacity_kwp), 0)::float8 FROM sc),
                (SELECT coalesce(avg(CASE WHEN state IN ('online', 'sleeping') THEN 1.0
@@ -271,22 +273,16 @@ def fleet_summary(conn: psycopg.Connection, *, county: str | None) -> dict[str, 
                     SELECT x.ac_power_w FROM readings x
                      WHERE x.inverter_id = inv.id AND x.time <= now()
                        AND x.time > now() - INTERVAL '15 minutes'
-                     ORDER BY x.time DESC LIMIT 1) r)""",
+                     ORDER BY x.time DESC LIMIT 1) r),
+               (SELECT coalesce(jsonb_object_agg(a.state, a.n), '{{}}')
+                  FROM (SELECT state, count(*) AS n FROM inv GROUP BY 1) a),
+               (SELECT coalesce(jsonb_object_agg(b.state, b.n), '{{}}')
+                  FROM (SELECT {_RANK_STATE} AS state, count(*) AS n FROM st GROUP BY 1) b)""",
         params,
     ).fetchone()
     assert head is not None
-    by_inv: dict[Any, Any] = dict(
-        conn.execute(scope + " SELECT state, count(*) FROM inv GROUP BY 1", params).fetchall()
-    )
-    by_station: dict[Any, Any] = dict(
-        conn.execute(
-            scope
-            + f""", st AS (
-                SELECT max({_STATE_RANK}) AS rank FROM inv h GROUP BY h.station_id)
-            SELECT {_RANK_STATE}, count(*) FROM st GROUP BY 1""",
-            params,
-        ).fetchall()
-    )
+    by_inv: dict[Any, Any] = head[6]
+    by_station: dict[Any, Any] = head[7]
     return {
         "as_of": head[0],
         "county": county,

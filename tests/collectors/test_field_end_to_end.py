@@ -11,10 +11,10 @@ NAT timeouts) are shrunk for the nominal 14,400x speed by the draw that
 ``pvmon simulate --speed N --faults field`` makes too.
 
 For every inverter-day with a reading before it and one after it, daily energy in the
-database matches the simulator's ground truth within 0.5 %: across a logger asleep at
-night and loggers unreachable for most of a day, a counter's rise over a gap is split
-between the days by the sun expected in each (migration 0015), and such a day says it is
-partly estimated. Nothing impossible and nothing twice is stored; connects per endpoint
+database matches the simulator's ground truth within 0.5 %, plus a tenth of what the day
+says was estimated: across a logger asleep at night and loggers unreachable for most of a
+day, a counter's rise over a gap is split between the days by the sun expected in each
+(migration 0015; clear-sky, where the simulator has clouds). Nothing impossible and nothing twice is stored; connects per endpoint
 stay within a bound.
 """
 
@@ -160,7 +160,11 @@ async def test_six_field_days_collected_within_half_a_percent(
                     skipped["counter reset"] = skipped.get("counter reset", 0) + 1
                     continue
                 truth = device.true_daily_energy_wh(day)
-                if energy is None or abs(energy - truth) > max(0.005 * truth, 10):
+                # what was read: within half a percent; what a gap's split estimated (the
+                # hours the collector missed, more of them on a busy machine: its request
+                # timeouts are wall-clock) within a tenth of itself, clouds being unknown
+                allowed = max(0.005 * truth, 10) + 0.1 * (estimated_wh or 0)
+                if energy is None or abs(energy - truth) > allowed:
                     near = [day + timedelta(days=k) for k in (-1, 0, 1)]
                     rows = conn.execute(
                         "SELECT time AT TIME ZONE 'Asia/Shanghai', energy_wh, ac_power_w, "
