@@ -14,8 +14,8 @@ For every inverter-day with a reading before it and one after it, daily energy i
 database matches the simulator's ground truth within 0.5 %, plus a tenth of what the day
 says was estimated: across a logger asleep at night and loggers unreachable for most of a
 day, a counter's rise over a gap is split between the days by the sun expected in each
-(migration 0015; clear-sky, where the simulator has clouds). Nothing impossible and nothing twice is stored; connects per endpoint
-stay within a bound.
+(migration 0015; clear-sky, where the simulator has clouds). Nothing impossible and nothing
+twice is stored; connects per endpoint stay within a bound.
 """
 
 from __future__ import annotations
