@@ -112,6 +112,15 @@ class Settings(BaseSettings):
         "long and then renewed in the background while the kept figures are answered "
         "(0: computed for every request) [s].",
     )
+    api_summary_max_age_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="How old the fleet summary's states and power may be when answered "
+        "(``as_of`` says when they were read): they are kept this long and then renewed in "
+        "the background while the kept figures are answered; the collector stores health "
+        "every 10 s, so a few seconds lose nothing (0: read for every request) [s].",
+    )
     api_threads: int = Field(
         default=40,
         ge=1,

@@ -244,6 +244,7 @@ def app_for(settings: Settings, *, database_url: str) -> FastAPI:
         pool_size=settings.api_pool_size,
         heavy_requests=settings.api_heavy_requests,
         energy_max_age_s=settings.api_energy_max_age_s,
+        summary_max_age_s=settings.api_summary_max_age_s,
         threads=settings.api_threads,
         db_wait_s=settings.api_db_wait_s,
         body_max_bytes=settings.api_body_max_bytes,
@@ -267,6 +268,7 @@ def create_app(
     threads: int = 40,
     db_wait_s: float = 1.0,
     energy_max_age_s: float = 0.0,
+    summary_max_age_s: float = 0.0,
     body_max_bytes: int = 20_000_000,
     availability: AvailabilityOptions | None = None,
 ) -> FastAPI:
@@ -283,7 +285,8 @@ def create_app(
     answer 503 at once (:class:`DatabaseGate`). A request body is read only for a valid
     key and only up to ``body_max_bytes`` [bytes] (:class:`BodyGuard`). The fleet
     summary's energy of the day, month and year is kept ``energy_max_age_s`` [s] and then
-    renewed in the background (:class:`Fresh`; 0: computed for every request).
+    renewed in the background (:class:`Fresh`; 0: computed for every request); its states
+    and power likewise for ``summary_max_age_s`` [s].
     ``availability``: the limits of availability figures.
     """
     pool = ConnectionPool(
@@ -329,6 +332,7 @@ def create_app(
     app.state.availability = availability or AvailabilityOptions()
     app.state.heavy = Slots(min(heavy_requests, pool_size), wait_s=db_wait_s)
     app.state.energy = Fresh(max_age_s=energy_max_age_s)
+    app.state.summary = Fresh(max_age_s=summary_max_age_s)
     _install_handlers(app)
     app.add_middleware(
         BodyGuard,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -81,21 +82,29 @@ def fleet_summary(
 ) -> dict[str, Any]:
     """Stations and inverters by state, the current total power, energy of the local day,
     month and year, and the online ratio, for the whole fleet or one county. States and
-    power are as of now; the energy figures are at most ``PVMON_API_ENERGY_MAX_AGE_S``
-    old (``energy.as_of``), renewed in the background."""
+    power are at most ``PVMON_API_SUMMARY_MAX_AGE_S`` old (``as_of``), the energy figures
+    at most ``PVMON_API_ENERGY_MAX_AGE_S`` (``energy.as_of``), renewed in the background."""
     place = county_filter(who, county)
     state = request.app.state
 
-    def renew() -> dict[str, Any]:  # its own connection: the pool's serve requests
-        with open_database(state.pool.conninfo, autocommit=True) as own:
-            own.execute("SET statement_timeout = 120000")
-            return queries.period_energy(own, county=place)
+    def own(read: Callable[[psycopg.Connection], dict[str, Any]]) -> Callable[[], Any]:
+        def renew() -> dict[str, Any]:  # its own connection: the pool's serve requests
+            with open_database(state.pool.conninfo, autocommit=True) as mine:
+                mine.execute("SET statement_timeout = 120000")
+                return read(mine)
+
+        return renew
+
+    def energy(c: psycopg.Connection) -> dict[str, Any]:
+        return queries.period_energy(c, county=place)
+
+    def states(c: psycopg.Connection) -> dict[str, Any]:
+        return queries.fleet_summary(c, county=place)
 
     day = datetime.now(ZoneInfo(queries.LOCAL_TZ)).date()
-    energy = state.energy.get(
-        (place, day), lambda: queries.period_energy(conn, county=place), renew=renew
-    )
-    return {**queries.fleet_summary(conn, county=place), "energy": energy}
+    kept_energy = state.energy.get((place, day), lambda: energy(conn), renew=own(energy))
+    kept_states = state.summary.get(place, lambda: states(conn), renew=own(states))
+    return {**kept_states, "energy": kept_energy}
 
 
 @router.get(

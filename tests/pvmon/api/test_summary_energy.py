@@ -1,6 +1,7 @@
 """The fleet summary's energy of the day, month and year: computed once, kept for
-PVMON_API_ENERGY_MAX_AGE_S, then answered while renewed in the background; states and
-power always as of the request. /health finds the newest reading without a scan."""
+PVMON_API_ENERGY_MAX_AGE_S, then answered while renewed in the background; its states and
+power likewise for PVMON_API_SUMMARY_MAX_AGE_S (0: as of the request). /health finds the
+newest reading without a scan."""
 
 from __future__ import annotations
 
@@ -59,9 +60,38 @@ def test_the_energy_is_kept_then_renewed_behind_the_answer(world: ApiWorld) -> N
         assert renewed["year_wh"] == energy["year_wh"]  # the same readings, the same sums
 
 
+def test_states_are_kept_a_few_seconds_then_renewed(world: ApiWorld) -> None:
+    import psycopg
+
+    app = create_app(database_url=world.url, summary_max_age_s=5)
+    clock = _Clock()
+    app.state.summary = Fresh(max_age_s=5, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        first = _summary(client, world)
+        with psycopg.connect(world.url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO inverter_health (inverter_id, state, since) SELECT id, 'fault', now()"
+                " FROM inverters ON CONFLICT (inverter_id) DO UPDATE SET state = 'fault'"
+            )
+        kept = _summary(client, world)
+        assert (kept["as_of"], kept["inverters_by_state"]) == (
+            first["as_of"],
+            first["inverters_by_state"],
+        )
+        clock.now = 6
+        assert _summary(client, world)["as_of"] == first["as_of"]  # answered while renewed
+        _settled(app.state.summary)
+        renewed = _summary(client, world)
+        assert renewed["as_of"] > first["as_of"]
+        assert set(renewed["inverters_by_state"]) == {"fault"}
+
+
 def test_max_age_comes_from_the_settings(world: ApiWorld) -> None:
-    app = app_for(Settings(api_energy_max_age_s=15), database_url=world.url)
-    assert app.state.energy.max_age_s == 15
+    app = app_for(
+        Settings(api_energy_max_age_s=15, api_summary_max_age_s=2), database_url=world.url
+    )
+    assert app.state.energy.max_age_s == 15 and app.state.summary.max_age_s == 2
+    assert Settings().api_summary_max_age_s == 5
     with TestClient(create_app(database_url=world.url), raise_server_exceptions=False) as c:
         a, b = _summary(c, world)["energy"], _summary(c, world)["energy"]
         assert b["as_of"] > a["as_of"]  # 0 (create_app's default): computed every time
