@@ -54,6 +54,8 @@ def refresh_rollups(
                     "CALL refresh_continuous_aggregate(%s, %s::timestamptz, %s::timestamptz)",
                     (view, first, stop),
                 )
+            if keeps:  # and what a keep during the refresh took from the old aggregates
+                conn.execute("SELECT pvmon_forget_energy_since(%s)", (start,))
         else:
             conn.execute("SELECT pvmon_refresh_rollups()")
     except psycopg.errors.InsufficientPrivilege:

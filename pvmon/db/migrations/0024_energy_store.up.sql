@@ -148,28 +148,34 @@ CREATE TABLE energy_days_state (
     guard_first_power_w  real
 );
 
--- Forget what is kept of these inverters (their days are computed again).
+-- Forget what is kept of these inverters (their days are computed again). Keeping and
+-- forgetting take turns (advisory lock 7070708, held to the end of the transaction): a
+-- forget waits for a keep under way and then deletes what it kept.
 CREATE FUNCTION pvmon_forget_energy(p_inverters bigint[]) RETURNS bigint
 LANGUAGE plpgsql AS $fn$
 DECLARE
     forgotten bigint;
 BEGIN
+    IF cardinality(p_inverters) = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM pg_advisory_xact_lock(7070708);
     DELETE FROM energy_days_state WHERE inverter_id = ANY(p_inverters);
     GET DIAGNOSTICS forgotten = ROW_COUNT;
-    IF forgotten > 0 THEN
-        DELETE FROM energy_days WHERE inverter_id = ANY(p_inverters);
-    END IF;
+    DELETE FROM energy_days WHERE inverter_id = ANY(p_inverters);
     RETURN forgotten;
 END $fn$;
 
 -- Forget what is kept of every inverter whose kept days a write at or after p_from
 -- (NULL: any time) may have changed: a guard's first reading at or after it.
 CREATE FUNCTION pvmon_forget_energy_since(p_from timestamptz) RETURNS bigint
-LANGUAGE sql AS $fn$
-SELECT pvmon_forget_energy(coalesce(array_agg(inverter_id), '{}'))
-  FROM energy_days_state
- WHERE p_from IS NULL OR guard_first_time IS NULL OR guard_first_time >= p_from
-$fn$;
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7070708);  -- the guards as a keep under way leaves them
+    RETURN pvmon_forget_energy(ARRAY(
+        SELECT inverter_id FROM energy_days_state
+         WHERE p_from IS NULL OR guard_first_time IS NULL OR guard_first_time >= p_from));
+END $fn$;
 
 -- Keep every day that became final since the last call; returns the days kept.
 CREATE FUNCTION pvmon_store_energy() RETURNS bigint LANGUAGE plpgsql AS $fn$
@@ -193,6 +199,9 @@ BEGIN
      WHERE l.bucket IS NOT NULL
        AND (st.through IS NULL
             OR least(yesterday, (l.bucket AT TIME ZONE 'Asia/Shanghai')::date - 1) > st.through);
+    -- rows after what is kept (left by a forget that raced an earlier keep) go first
+    DELETE FROM energy_days e USING pvmon_energy_next n
+     WHERE e.inverter_id = n.inverter_id AND (n.after IS NULL OR e.day > n.after);
     INSERT INTO energy_days
     SELECT n.inverter_id, e.*
       FROM pvmon_energy_next n
@@ -249,6 +258,7 @@ SELECT e.inverter_id, i.station_id, e.day, e.energy_wh, e.estimated_wh, e.sample
        e.energy_samples, e.first_time, e.last_time, e.gap_before_s, e.counter_reset,
        e.power_avg_w, e.power_max_w, e.temperature_max_c
   FROM energy_days e
+  JOIN energy_days_state st ON st.inverter_id = e.inverter_id AND e.day <= st.through
   JOIN inverters i ON i.id = e.inverter_id
 UNION ALL
 SELECT i.id AS inverter_id, i.station_id, o.day, o.energy_wh, o.estimated_wh, o.samples,

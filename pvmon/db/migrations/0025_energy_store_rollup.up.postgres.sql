@@ -3,9 +3,12 @@
 -- another first reading, is late data (or readings deleted): what is kept of that
 -- inverter's energy (0024) is forgotten. Rewriting the guard's day with the same first
 -- reading (today's readings arriving) is not. The guard's own row deleted for good (every
--- reading of that day deleted, none before it) is not seen.
+-- reading of that day deleted by hand, none of an earlier day) is not seen: the kept days
+-- then stand on a row that is gone.
 CREATE FUNCTION pvmon_energy_rollup_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+    -- after a keep under way (its state is what the rows are checked against)
+    PERFORM pg_advisory_xact_lock(7070708);
     IF TG_OP = 'INSERT' THEN
         PERFORM pvmon_forget_energy(ARRAY(
             SELECT DISTINCT n.inverter_id

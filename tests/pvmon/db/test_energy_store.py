@@ -4,6 +4,7 @@ forget what they change; today's readings forget nothing."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,3 +146,35 @@ def test_a_registry_change_forgets_the_inverter(
     assert _view(conn) == _computed(conn)  # the split follows the new plane at once
     store_energy(conn)
     assert fleet[0] in _kept(conn) and _view(conn) == _computed(conn)
+
+
+def test_a_forget_waits_for_a_keep_under_way(
+    conn: psycopg.Connection, fleet: list[int], db_url: str
+) -> None:
+    """A registry change while days are being kept: the forget waits for the keep's
+    transaction, then forgets what it kept (it once deleted only what was committed, and
+    the keep then recorded days it had computed with the old panel plane)."""
+    conn.execute("SELECT pvmon_forget_energy(%s)", (fleet,))  # everything to keep again
+    with psycopg.connect(db_url) as keeper:  # a transaction: the keep is under way
+        keeper.execute("SELECT pvmon_store_energy()")
+        done = threading.Event()
+
+        def change() -> None:
+            with psycopg.connect(db_url, autocommit=True) as admin:
+                admin.execute(
+                    "UPDATE stations SET azimuth_deg = 100"
+                    " WHERE id = (SELECT station_id FROM inverters WHERE id = %s)",
+                    (fleet[0],),
+                )
+            done.set()
+
+        worker = threading.Thread(target=change)
+        worker.start()
+        try:
+            assert not done.wait(1.0)  # waits for the keep (a lock, not the clock)
+        finally:
+            keeper.commit()
+            worker.join(60)
+    assert done.is_set()
+    assert fleet[0] not in _kept(conn) and fleet[1] in _kept(conn)
+    assert _view(conn) == _computed(conn)
