@@ -13,8 +13,9 @@ stay real-time; the policies materialise them once closed.
 
 Each inverter's final days of energy (before its last day with readings, before today)
 are kept in ``energy_days`` (migration 0024): :func:`store_energy` keeps what became final,
-:func:`refresh_rollups` calls it after the rollups, and on TimescaleDB first forgets what
-is kept from where it refreshes (on plain PostgreSQL a trigger on the rollup table does).
+:func:`refresh_rollups` calls it after the rollups, and on TimescaleDB forgets what is
+kept from where it refreshes, before the refresh and again after it (a keep meanwhile read
+the old aggregates); on plain PostgreSQL a trigger on the rollup table forgets.
 """
 
 from __future__ import annotations
