@@ -334,7 +334,12 @@ def write_revenue_lines(conn: psycopg.Connection, period: Period) -> int:
         cur = conn.execute(_REVENUE_ROWS + _CHANGED_ONLY, params)
     else:
         cur = conn.execute(_REVENUE_ROWS, params)
-    analyze_grown(conn, "revenue_lines", written=cur.rowcount)
+    analyze_grown(
+        conn,
+        "revenue_lines",
+        written=cur.rowcount,
+        columns=("station_id", "period_start", "period_end", "part", "source"),
+    )
     return cur.rowcount
 
 

@@ -108,6 +108,13 @@ _POLICY_NAMES = np.array(POLICIES, dtype=object)
 _ENERGY_SOURCES = np.array(["readings", "fed", "settled"], dtype=object)
 _BASES = np.array(["accrued", "received"], dtype=object)
 
+# the columns that later statements look a run's rows up or join them by: a run's
+# ANALYZE takes only their statistics
+_DEDUCTION_KEYS = ("run_id", "station_id", "seq", "kind")
+_UNIT_KEYS = ("run_id", "station_id", "village_id")
+_LINE_KEYS = ("id", "run_id", "station_id", "enrolment_id", "component", "payee_id",
+              "payee_kind", "line_kind", "period_start", "reverses_line_id")  # fmt: skip
+
 _LINE_COLUMNS = (
     "run_id", "line_kind", "reverses_line_id", "station_id", "unit_village_id", "enrolment_id",
     "scheme_id", "component", "payee_kind", "payee_id", "period_start", "period_end",
@@ -538,13 +545,13 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
     if not late:
         rules = _DEDUCT_RULES.format(basis=_OWN_GROSS, **_OWN_RULES)
         written = conn.execute(_DEDUCT_OWN.format(rules=rules), params).rowcount
-        analyze_grown(conn, "dividend_run_deductions", written=written)
+        analyze_grown(conn, "dividend_run_deductions", written=written, columns=_DEDUCTION_KEYS)
         return
     conn.execute(_LATE_BASIS, params)  # the earlier periods' cash before and now
     basis = f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis"
     rules = _DEDUCT_RULES.format(basis=basis, **_ROW_RULES)
     written = conn.execute(_DEDUCT.format(rules=rules), params).rowcount
-    analyze_grown(conn, "dividend_run_deductions", written=written)
+    analyze_grown(conn, "dividend_run_deductions", written=written, columns=_DEDUCTION_KEYS)
 
 
 def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
@@ -886,7 +893,7 @@ def _compute(
             }
         ),
     )
-    analyze_grown(conn, "dividend_run_units", written=units_written)
+    analyze_grown(conn, "dividend_run_units", written=units_written, columns=_UNIT_KEYS)
     if not n:
         return
     # lines in payee order: the payee index then takes them in its own order (a province's
@@ -928,7 +935,7 @@ def _compute(
             in_payee_order,
         ),
     )
-    analyze_grown(conn, "dividend_lines", written=lines_written)
+    analyze_grown(conn, "dividend_lines", written=lines_written, columns=_LINE_KEYS)
 
 
 def _reordered(columns: dict[str, object], order: np.ndarray) -> dict[str, object]:

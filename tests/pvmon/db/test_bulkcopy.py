@@ -167,6 +167,19 @@ def test_statistics_are_refreshed_only_after_a_large_write(empty: psycopg.Connec
     assert rows() == 15_100
 
 
+def test_statistics_of_named_columns_only_renew_the_row_count(
+    empty: psycopg.Connection,
+) -> None:
+    copy_columns(empty, "bulk", {"ord": np.arange(3_000, dtype=np.int64), "code": "a", "mid": 7})
+    assert analyze_grown(empty, "bulk", written=3_000, columns=("ord", "code"))
+    row = empty.execute("SELECT reltuples FROM pg_class WHERE relname = 'bulk'").fetchone()
+    assert row is not None and row[0] == 3_000
+    stats = empty.execute(
+        "SELECT attname FROM pg_stats WHERE tablename = 'bulk' ORDER BY attname"
+    ).fetchall()
+    assert [name for (name,) in stats] == ["code", "ord"]
+
+
 def test_coded_text_reads_back_as_its_labels(empty: psycopg.Connection) -> None:
     labels = np.array(["household", "村集体", ""], dtype=object)
     codes = np.array([1, 0, 2, 1, 0])
