@@ -194,20 +194,20 @@ def _bench(server: EmbeddedPostgres, households: int) -> None:
         summary = run_summary(conn, run)
         backend = _backend_hwm_mib(conn)
     assert again == run
-    detail = ", ".join(f"{k} {v:.1f}s/{peaks[k]:.0f}MiB" for k, v in steps.items() if k != "start")
+    detail = ", ".join(f"{k} {v:.2f}s/{peaks[k]:.0f}MiB" for k, v in steps.items() if k != "start")
     target_s = 1.0 if households <= 20_000 else 30.0  # issue 24: a county, a province
     peak_mib = _rss_mib()
     print(
-        f"households={households:,}: setup {setup_s:.1f} s | annual run {run_s:.1f} s "
-        f"({detail}) | recompute draft {rerun_s:.1f} s | approve {approve_s:.1f} s\n"
+        f"households={households:,}: setup {setup_s:.1f} s | annual run {run_s:.2f} s "
+        f"({detail}) | recompute draft {rerun_s:.2f} s | approve {approve_s:.1f} s\n"
         f"  lines {summary.lines:,}, units {summary.units:,}, paid "
         f"{summary.paid_fen / 100:,.2f} yuan, residual {summary.residual_fen / 100:,.2f} yuan, "
         f"shortfall {summary.shortfall_fen / 100:,.2f} yuan, units with estimates "
         f"{summary.estimated_units:,}\n"
         f"  peak RSS python {rss_setup:.0f} MiB after setup, {peak_mib:.0f} MiB after runs; "
         f"server backend peak {backend}\n"
-        f"  targets: annual run {run_s:.1f} s < {target_s:g} s: {_met(run_s < target_s)}; "
-        f"recompute {rerun_s:.1f} s <= the first run: {_met(rerun_s <= run_s)}; client peak "
+        f"  targets: annual run {run_s:.2f} s < {target_s:g} s: {_met(run_s < target_s)}; "
+        f"recompute {rerun_s:.2f} s <= the first run: {_met(rerun_s <= run_s)}; client peak "
         f"{peak_mib:.0f} MiB < 1024 MiB: {_met(peak_mib < 1024)}"
     )
 

@@ -265,10 +265,12 @@ WITH bench AS (
 )
 INSERT INTO revenue_lines (station_id, period_start, period_end, part, source,
                            energy_wh, yuan_per_kwh, amount_fen, estimated)
-SELECT p.station_id, %(s)s, %(e)s, k.part, k.source, k.wh, k.price,
+SELECT * FROM (
+SELECT p.station_id, %(s)s::date AS period_start, %(e)s::date AS period_end, k.part,
+       k.source, k.wh AS energy_wh, k.price AS yuan_per_kwh,
        CASE WHEN k.part = 'benchmark' AND k.source = 'metered' AND p.settled_fen IS NOT NULL
-            THEN p.settled_fen ELSE round(k.wh * k.price / 10)::bigint END,
-       k.source = 'estimated'
+            THEN p.settled_fen ELSE round(k.wh * k.price / 10)::bigint END AS amount_fen,
+       k.source = 'estimated' AS estimated
   FROM (SELECT s.id AS station_id, e.metered_wh, e.estimated_wh,
                b.yuan_per_kwh AS bench, greatest(0, t.yuan_per_kwh - b.yuan_per_kwh)
                  AS subsidy,
@@ -289,11 +291,20 @@ SELECT p.station_id, %(s)s, %(e)s, k.part, k.source, k.wh, k.price,
                             ('subsidy', 'estimated', p.estimated_wh, p.subsidy))
        AS k (part, source, wh, price)
  WHERE k.source = 'metered' OR k.wh > 0
+) n
 """
 
 # rewritten: only the lines whose figures changed are written again (a recompute on the
-# same energy writes nothing, and leaves no dead rows for the statements after it)
+# same energy writes nothing, and leaves no dead rows for the statements after it); the
+# unchanged ones are left out before the insert, as ON CONFLICT would lock each of them
 _CHANGED_ONLY = """
+ WHERE NOT EXISTS (SELECT 1 FROM revenue_lines r
+                    WHERE r.station_id = n.station_id AND r.period_start = n.period_start
+                      AND r.period_end = n.period_end AND r.part = n.part
+                      AND r.source = n.source
+                      AND (r.energy_wh, r.yuan_per_kwh, r.amount_fen, r.estimated)
+                          IS NOT DISTINCT FROM (n.energy_wh, n.yuan_per_kwh, n.amount_fen,
+                                                n.estimated))
 ON CONFLICT (station_id, period_start, period_end, part, source) DO UPDATE
    SET energy_wh = EXCLUDED.energy_wh, yuan_per_kwh = EXCLUDED.yuan_per_kwh,
        amount_fen = EXCLUDED.amount_fen, estimated = EXCLUDED.estimated

@@ -553,6 +553,8 @@ def test_a_recompute_rewrites_only_the_revenue_lines_that_changed(world: World) 
     assert len(first) == 6  # two parts metered for both, and estimated for two
     assert compute_run(conn, period="2025", created_by="clerk") == run
     assert lines() == first  # nothing written again (same row versions)
+    locked = conn.execute("SELECT count(*) FROM revenue_lines WHERE xmax::text <> '0'").fetchone()
+    assert locked == (0,)  # nor locked: unchanged lines never reach ON CONFLICT
 
     world.feed("2025", {one: 210_000, two: 100_000})  # one's energy up, two's estimate gone
     compute_run(conn, period="2025", created_by="clerk")
