@@ -1,8 +1,8 @@
 """The collector service: targets from the registry, a schedule, health and alarms stored.
 
-APScheduler runs one job per endpoint at the endpoint's poll interval (staggered so the
-fleet's polls spread over the interval), under a global bound on endpoints polled at
-once. A job that is still running when its next run is due is counted and logged as an
+APScheduler runs one job per poll interval, which starts a pass of every endpoint polled
+at that interval on the same tick, under a global bound on endpoints polled at once. An
+endpoint whose pass is still running when its next is due is counted and logged as an
 overrun, never silently skipped. Other jobs flush the writer, store health and alarms,
 compare inverters with their village, and (on plain PostgreSQL) refresh the rollups.
 """
@@ -10,6 +10,7 @@ compare inverters with their village, and (on plain PostgreSQL) refresh the roll
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import logging
@@ -19,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,7 +82,7 @@ def parse_shard(text: str | None) -> Shard:
     return Shard(k - 1, n)
 
 
-@lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def _sun_window(lat_cell: float, lon_cell: float, day: date) -> tuple[float, float]:
     """Sunrise + 30 min and sunset - 30 min of a 0.1 degree cell [unix s]."""
     noon = pd.DatetimeIndex([pd.Timestamp(day.isoformat(), tz="Asia/Shanghai")])
@@ -196,7 +196,6 @@ class Collector:
         max_concurrent: int = 1000,
         timeout_s: float = 3.0,
         on_cycle: Callable[[], None] | None = None,
-        aligned: bool = True,
         batch_window_max_s: float = 0.05,
         clock: Clock | None = None,
         wall_scale: float = 1.0,
@@ -264,8 +263,8 @@ class Collector:
         ]
         self._bound = asyncio.Semaphore(max_concurrent)
         self._running: set[asyncio.Task[Any]] = set()
+        self._polling: set[EndpointPoller] = set()  # endpoints whose pass is under way
         self._stopping = False
-        self.aligned = aligned
         self.stop_grace_s = 30.0  # how long stop() lets running passes finish [s]
         self._on_cycle = on_cycle or (lambda: None)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -346,8 +345,11 @@ class Collector:
         return sum(len(p.targets) for p in self.pollers)
 
     def _overrun(self, event: JobExecutionEvent) -> None:
+        self._overran(event.job_id)
+
+    def _overran(self, what: str) -> None:
         self.metrics.overruns.inc()
-        self._overruns.add(event.job_id, detail="the previous cycle was still running")
+        self._overruns.add(what, detail="the previous cycle was still running")
 
     async def _job(self, work: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Run one scheduled job, known to stop() (which lets it finish, not cancels it)."""
@@ -361,6 +363,27 @@ class Collector:
         finally:
             if task is not None:
                 self._running.discard(task)
+
+    async def _start_polls(self, pollers: tuple[EndpointPoller, ...]) -> None:
+        """Start a pass of each endpoint of ``pollers``, a task each (known to stop(),
+        which lets them finish); one still polling since the last tick has overrun its
+        interval: counted and logged, and left to finish."""
+        for poller in pollers:
+            if self._stopping:
+                return
+            if poller in self._polling:
+                self._overran(poller.name)
+                continue
+            self._polling.add(poller)
+            task = asyncio.create_task(self._poll(poller))
+            self._running.add(task)
+            task.add_done_callback(functools.partial(self._polled, poller))
+
+    def _polled(self, poller: EndpointPoller, task: asyncio.Task[None]) -> None:
+        self._polling.discard(poller)
+        self._running.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("polling %s failed: %s", poller.name, exc, exc_info=exc)
 
     async def _poll(self, poller: EndpointPoller) -> None:
         async with self._bound:
@@ -403,23 +426,24 @@ class Collector:
         gc.collect()
         gc.freeze()
         now = datetime.now(UTC)
-        count = max(len(self.pollers), 1)
-        for index, poller in enumerate(self.pollers):
-            interval = poller.interval_s
-            # aligned: every endpoint starts its cycle on the same tick, so the fleet's
-            # requests overlap and the event loop serves many per wake-up (and readings
-            # of one cycle share a moment); staggered: cycles spread over the interval
-            offset = 0.0 if self.aligned else interval * index / count
+        by_interval: dict[float, list[EndpointPoller]] = {}
+        for poller in self.pollers:
+            by_interval.setdefault(poller.interval_s, []).append(poller)
+        for interval, pollers in by_interval.items():
+            # one job per poll interval starts every endpoint's pass on the same tick, so
+            # the fleet's requests overlap and the event loop serves many per wake-up (and
+            # readings of one cycle share a moment); a job per endpoint cost the scheduler
+            # more per poll than the poll itself
             self.scheduler.add_job(
                 self._job,
                 "interval",
-                args=[self._poll, poller],
+                args=[self._start_polls, tuple(pollers)],
                 seconds=interval,
-                id=poller.name,
+                id=f"poll every {interval:g} s",
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=None,
-                next_run_time=now + timedelta(seconds=offset),
+                next_run_time=now,
             )
         self._set_batch_window()
         self._every(self._flush, 1.0, "flush")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -252,3 +253,54 @@ async def test_the_collector_keeps_yesterdays_and_todays_availability(
         ).fetchone()
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     assert days == (len(fleet["stations"]), [today - timedelta(days=1), today])
+
+
+async def test_one_job_per_interval_starts_every_endpoint_and_counts_overruns(
+    db_url: str, flavour: str, tmp_path: Path
+) -> None:
+    """The fleet's endpoints of one poll interval are started by one scheduled job; an
+    endpoint whose pass still runs when the next tick comes is counted as an overrun
+    (and logged), not started twice, and stop() lets the running passes finish."""
+    if flavour == "timescaledb":
+        pytest.skip("the schedule does not depend on the flavour")
+    fleet = generate_fleet(households=2, village_stations=1, base_port=fleet_base_port())
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store_fleet(conn, FleetFile.model_validate(fleet))
+    collector = Collector(url=db_url, spool_dir=tmp_path / "spool")
+    release, started = asyncio.Event(), asyncio.Event()
+    polled: list[str] = []
+    finished: list[str] = []
+
+    def held(name: str) -> Callable[[], Awaitable[None]]:
+        async def poll() -> None:  # a pass that lasts until the test releases it
+            polled.append(name)
+            if len(polled) == len(collector.pollers):
+                started.set()
+            await release.wait()
+            finished.append(name)
+
+        return poll
+
+    for poller in collector.pollers:
+        poller.poll = held(poller.name)  # type: ignore[method-assign]
+
+    def overruns() -> float:
+        return collector.metrics.registry.get_sample_value("pvmon_cycle_overruns_total") or 0.0
+
+    endpoints = len(collector.pollers)
+    assert endpoints > 1
+    collector.start()
+    try:
+        jobs = [job.id for job in collector.scheduler.get_jobs() if job.id.startswith("poll")]
+        assert jobs == [f"poll every {collector.pollers[0].interval_s:g} s"]
+        await asyncio.wait_for(started.wait(), timeout=30)
+        assert overruns() == 0
+        await collector._start_polls(tuple(collector.pollers))  # the next tick, passes running
+        assert overruns() == endpoints
+        assert sorted(polled) == sorted(p.name for p in collector.pollers)  # none twice
+    finally:
+        stopping = asyncio.ensure_future(collector.stop())
+        await asyncio.sleep(0)
+        release.set()
+        await stopping
+    assert sorted(finished) == sorted(polled)  # let finish, not cancelled
