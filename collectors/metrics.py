@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -67,7 +67,7 @@ class CollectorMetrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8),
         )
-        self.cycle_seconds = Histogram(
+        self.cycle_seconds = LoopHistogram(
             "pvmon_endpoint_cycle_seconds",
             "Time to poll every inverter of an endpoint [s]",
             registry=self.registry,

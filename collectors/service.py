@@ -55,6 +55,7 @@ from pvmon.registermaps import RegisterMapError, get_map
 __all__ = ["Collector", "Shard", "parse_shard"]
 
 _CHINA = ZoneInfo("Asia/Shanghai")
+_YOUNG_OBJECTS = 10_000  # the garbage collector's young generation while polling
 log = logging.getLogger(__name__)
 
 
@@ -264,6 +265,7 @@ class Collector:
         self._bound = asyncio.Semaphore(max_concurrent)
         self._running: set[asyncio.Task[Any]] = set()
         self._polling: set[EndpointPoller] = set()  # endpoints whose pass is under way
+        self._gc_thresholds = gc.get_threshold()
         self._stopping = False
         self.stop_grace_s = 30.0  # how long stop() lets running passes finish [s]
         self._on_cycle = on_cycle or (lambda: None)
@@ -425,6 +427,11 @@ class Collector:
         # worth of them (stop() gives them back)
         gc.collect()
         gc.freeze()
+        # and a young generation of a pass's worth: a collection every 700 allocations
+        # found passes, futures and buffered readings still alive and carried them into
+        # the old generations, whose collections then walked them again
+        self._gc_thresholds = gc.get_threshold()
+        gc.set_threshold(_YOUNG_OBJECTS, *self._gc_thresholds[1:])
         now = datetime.now(UTC)
         by_interval: dict[float, list[EndpointPoller]] = {}
         for poller in self.pollers:
@@ -501,6 +508,7 @@ class Collector:
         if self._running:
             await asyncio.wait(set(self._running), timeout=5.0)
         self.scheduler.shutdown(wait=False)
+        gc.set_threshold(*self._gc_thresholds)
         gc.unfreeze()
         await self.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -289,8 +290,10 @@ async def test_one_job_per_interval_starts_every_endpoint_and_counts_overruns(
 
     endpoints = len(collector.pollers)
     assert endpoints > 1
+    thresholds = gc.get_threshold()
     collector.start()
     try:
+        assert gc.get_threshold()[0] == 10_000  # a young generation of a pass's worth
         jobs = [job.id for job in collector.scheduler.get_jobs() if job.id.startswith("poll")]
         assert jobs == [f"poll every {collector.pollers[0].interval_s:g} s"]
         await asyncio.wait_for(started.wait(), timeout=30)
@@ -304,3 +307,4 @@ async def test_one_job_per_interval_starts_every_endpoint_and_counts_overruns(
         release.set()
         await stopping
     assert sorted(finished) == sorted(polled)  # let finish, not cancelled
+    assert gc.get_threshold() == thresholds  # given back
