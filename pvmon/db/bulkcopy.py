@@ -202,13 +202,13 @@ def _chunk(
         sizes.append(record.dtype.itemsize)
     # rows in order: each run of consecutive rows of one combination is a slice of that
     # combination's records (a handful of runs as a rule; one per row at worst)
-    run_starts = np.flatnonzero(np.diff(group, prepend=-1))
-    run_stops = np.append(run_starts[1:], rows)
-    return b"".join(
-        records[g][int(rank[first]) * sizes[g] : (int(rank[first]) + int(stop_ - first)) * sizes[g]]
-        for g, first, stop_ in zip(group[run_starts].tolist(), run_starts.tolist(),
-                                   run_stops.tolist(), strict=True)
-    )  # fmt: skip
+    firsts = np.flatnonzero(np.diff(group, prepend=-1))
+    lasts = np.append(firsts[1:], rows)
+    pieces = []
+    for g, at, first, last in zip(group[firsts].tolist(), rank[firsts].tolist(),
+                                  firsts.tolist(), lasts.tolist(), strict=True):  # fmt: skip
+        pieces.append(records[g][at * sizes[g] : (at + last - first) * sizes[g]])
+    return b"".join(pieces)
 
 
 def _combinations(

@@ -259,24 +259,25 @@ async def test_the_collector_keeps_yesterdays_and_todays_availability(
 async def test_one_job_per_interval_starts_every_endpoint_and_counts_overruns(
     db_url: str, flavour: str, tmp_path: Path
 ) -> None:
-    """The fleet's endpoints of one poll interval are started by one scheduled job; an
-    endpoint whose pass still runs when the next tick comes is counted as an overrun
-    (and logged), not started twice, and stop() lets the running passes finish."""
+    """The fleet's endpoints of one poll interval are started by one scheduled job, at
+    most ``max_concurrent`` at once (the next when one ends); an endpoint whose pass
+    still runs or waits when the next tick comes is counted as an overrun (and logged),
+    not started twice, and stop() lets the running passes finish."""
     if flavour == "timescaledb":
         pytest.skip("the schedule does not depend on the flavour")
     fleet = generate_fleet(households=2, village_stations=1, base_port=fleet_base_port())
     with psycopg.connect(db_url, autocommit=True) as conn:
         store_fleet(conn, FleetFile.model_validate(fleet))
-    collector = Collector(url=db_url, spool_dir=tmp_path / "spool")
-    release, started = asyncio.Event(), asyncio.Event()
+    collector = Collector(url=db_url, spool_dir=tmp_path / "spool", max_concurrent=2)
+    release, two_started = asyncio.Event(), asyncio.Event()
     polled: list[str] = []
     finished: list[str] = []
 
     def held(name: str) -> Callable[[], Awaitable[None]]:
         async def poll() -> None:  # a pass that lasts until the test releases it
             polled.append(name)
-            if len(polled) == len(collector.pollers):
-                started.set()
+            if len(polled) == 2:
+                two_started.set()
             await release.wait()
             finished.append(name)
 
@@ -289,22 +290,62 @@ async def test_one_job_per_interval_starts_every_endpoint_and_counts_overruns(
         return collector.metrics.registry.get_sample_value("pvmon_cycle_overruns_total") or 0.0
 
     endpoints = len(collector.pollers)
-    assert endpoints > 1
+    assert endpoints > 2
     thresholds = gc.get_threshold()
     collector.start()
     try:
         assert gc.get_threshold()[0] == 10_000  # a young generation of a pass's worth
         jobs = [job.id for job in collector.scheduler.get_jobs() if job.id.startswith("poll")]
         assert jobs == [f"poll every {collector.pollers[0].interval_s:g} s"]
-        await asyncio.wait_for(started.wait(), timeout=30)
+        await asyncio.wait_for(two_started.wait(), timeout=30)
+        await asyncio.sleep(0.05)
+        assert len(polled) == 2  # the bound: the others wait for a place
         assert overruns() == 0
-        await collector._start_polls(tuple(collector.pollers))  # the next tick, passes running
-        assert overruns() == endpoints
-        assert sorted(polled) == sorted(p.name for p in collector.pollers)  # none twice
+        await collector._start_polls(tuple(collector.pollers))  # the next tick
+        assert overruns() == endpoints  # running or waiting: none queued twice
     finally:
         stopping = asyncio.ensure_future(collector.stop())
         await asyncio.sleep(0)
         release.set()
         await stopping
-    assert sorted(finished) == sorted(polled)  # let finish, not cancelled
+    assert len(polled) == 2  # stopping starts no waiting pass
+    assert sorted(finished) == sorted(polled)  # and lets the running ones finish
     assert gc.get_threshold() == thresholds  # given back
+
+
+async def test_passes_waiting_for_a_place_start_as_others_end(
+    db_url: str, flavour: str, tmp_path: Path
+) -> None:
+    if flavour == "timescaledb":
+        pytest.skip("the schedule does not depend on the flavour")
+    fleet = generate_fleet(households=3, village_stations=0, base_port=fleet_base_port())
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store_fleet(conn, FleetFile.model_validate(fleet))
+    collector = Collector(url=db_url, spool_dir=tmp_path / "spool", max_concurrent=1)
+    running: list[int] = []
+    most = 0
+    done = asyncio.Event()
+
+    def one_at_a_time(name: str) -> Callable[[], Awaitable[None]]:
+        async def poll() -> None:
+            nonlocal most
+            running.append(1)
+            most = max(most, len(running))
+            await asyncio.sleep(0.01)
+            running.pop()
+            finished.append(name)
+            if len(finished) == len(collector.pollers):
+                done.set()
+
+        return poll
+
+    finished: list[str] = []
+    for poller in collector.pollers:
+        poller.poll = one_at_a_time(poller.name)  # type: ignore[method-assign]
+    collector.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=30)
+    finally:
+        await collector.stop()
+    assert most == 1
+    assert sorted(finished) == sorted(p.name for p in collector.pollers)
