@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 import zlib
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -263,9 +263,6 @@ class Collector:
             for (host, port, framing), ts in grouped.items()
         ]
         self._bound = asyncio.Semaphore(max_concurrent)
-        self.max_concurrent = max_concurrent
-        self._waiting: deque[EndpointPoller] = deque()
-        self._active = 0  # scheduled passes under way
         self._running: set[asyncio.Task[Any]] = set()
         self._polling: set[EndpointPoller] = set()  # endpoints whose pass is under way
         self._gc_thresholds = gc.get_threshold()
@@ -370,43 +367,30 @@ class Collector:
                 self._running.discard(task)
 
     async def _start_polls(self, pollers: tuple[EndpointPoller, ...]) -> None:
-        """Queue a pass of each endpoint of ``pollers`` and start as many as the bound
-        allows; one still polling (or queued) since the last tick has overrun its
-        interval: counted and logged, not queued twice."""
+        """Start a pass of each endpoint of ``pollers``, a task each (known to stop(),
+        which lets them finish); one still polling since the last tick has overrun its
+        interval: counted and logged, and left to finish."""
         for poller in pollers:
+            if self._stopping:
+                return
             if poller in self._polling:
                 self._overran(poller.name)
                 continue
             self._polling.add(poller)
-            self._waiting.append(poller)
-        self._start_waiting()
-
-    def _start_waiting(self) -> None:
-        """Start queued passes while fewer than ``max_concurrent`` run, a task each (known
-        to stop(), which lets them finish); the next starts when one ends, so no task
-        waits for a free place (a wake-up per poll, when a county's 17,000 endpoints
-        queued behind 1,000 places)."""
-        while self._waiting and self._active < self.max_concurrent and not self._stopping:
-            poller = self._waiting.popleft()
-            self._active += 1
-            task = asyncio.create_task(self._scheduled_pass(poller))
+            task = asyncio.create_task(self._poll(poller))
             self._running.add(task)
             task.add_done_callback(functools.partial(self._polled, poller))
 
-    async def _scheduled_pass(self, poller: EndpointPoller) -> None:
-        await poller.poll()
-        self._on_cycle()
-
     def _polled(self, poller: EndpointPoller, task: asyncio.Task[None]) -> None:
-        self._active -= 1
         self._polling.discard(poller)
         self._running.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("polling %s failed: %s", poller.name, exc, exc_info=exc)
-        self._start_waiting()
 
     async def _poll(self, poller: EndpointPoller) -> None:
-        async with self._bound:
+        async with self._bound:  # at most max_concurrent endpoints at once
+            if self._stopping:
+                return  # stop() came while this one waited for a place: not started
             await poller.poll()
         self._on_cycle()
 
