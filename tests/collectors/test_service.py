@@ -256,6 +256,19 @@ async def test_the_collector_keeps_yesterdays_and_todays_availability(
     assert days == (len(fleet["stations"]), [today - timedelta(days=1), today])
 
 
+def _bounded_collector(
+    db_url: str, flavour: str, tmp_path: Path, *, households: int, max_concurrent: int
+) -> Collector:
+    """A collector of a small fleet (households and one village station), at most
+    ``max_concurrent`` endpoints polled at once."""
+    if flavour == "timescaledb":
+        pytest.skip("the schedule does not depend on the flavour")
+    fleet = generate_fleet(households=households, village_stations=1, base_port=fleet_base_port())
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        store_fleet(conn, FleetFile.model_validate(fleet))
+    return Collector(url=db_url, spool_dir=tmp_path / "spool", max_concurrent=max_concurrent)
+
+
 async def test_one_job_per_interval_starts_every_endpoint_and_counts_overruns(
     db_url: str, flavour: str, tmp_path: Path
 ) -> None:
@@ -263,12 +276,7 @@ async def test_one_job_per_interval_starts_every_endpoint_and_counts_overruns(
     most ``max_concurrent`` at once (the next when one ends); an endpoint whose pass
     still runs or waits when the next tick comes is counted as an overrun (and logged),
     not started twice, and stop() lets the running passes finish."""
-    if flavour == "timescaledb":
-        pytest.skip("the schedule does not depend on the flavour")
-    fleet = generate_fleet(households=2, village_stations=1, base_port=fleet_base_port())
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        store_fleet(conn, FleetFile.model_validate(fleet))
-    collector = Collector(url=db_url, spool_dir=tmp_path / "spool", max_concurrent=2)
+    collector = _bounded_collector(db_url, flavour, tmp_path, households=2, max_concurrent=2)
     release, two_started = asyncio.Event(), asyncio.Event()
     polled: list[str] = []
     finished: list[str] = []
@@ -316,12 +324,8 @@ async def test_one_job_per_interval_starts_every_endpoint_and_counts_overruns(
 async def test_passes_waiting_for_a_place_start_as_others_end(
     db_url: str, flavour: str, tmp_path: Path
 ) -> None:
-    if flavour == "timescaledb":
-        pytest.skip("the schedule does not depend on the flavour")
-    fleet = generate_fleet(households=3, village_stations=0, base_port=fleet_base_port())
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        store_fleet(conn, FleetFile.model_validate(fleet))
-    collector = Collector(url=db_url, spool_dir=tmp_path / "spool", max_concurrent=1)
+    """With one place, one pass at a time, and every endpoint polled."""
+    collector = _bounded_collector(db_url, flavour, tmp_path, households=3, max_concurrent=1)
     running: list[int] = []
     most = 0
     done = asyncio.Event()
