@@ -8,7 +8,9 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
+import psycopg
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pvmon.api import create_app
@@ -23,6 +25,21 @@ class _Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def _app_on_a_clock(
+    world: ApiWorld, *, energy_max_age_s: float = 0, summary_max_age_s: float = 0
+) -> tuple[FastAPI, _Clock]:
+    """The API with its kept energy and summary states on a clock the test moves."""
+    app = create_app(
+        database_url=world.url,
+        energy_max_age_s=energy_max_age_s,
+        summary_max_age_s=summary_max_age_s,
+    )
+    clock = _Clock()
+    app.state.energy = Fresh(max_age_s=energy_max_age_s, clock=clock)
+    app.state.summary = Fresh(max_age_s=summary_max_age_s, clock=clock)
+    return app, clock
 
 
 def _summary(client: TestClient, world: ApiWorld, key: str = "viewer") -> dict:
@@ -40,9 +57,7 @@ def _settled(app_energy: Fresh) -> None:
 
 
 def test_the_energy_is_kept_then_renewed_behind_the_answer(world: ApiWorld) -> None:
-    app = create_app(database_url=world.url, energy_max_age_s=60)
-    clock = _Clock()
-    app.state.energy = Fresh(max_age_s=60, clock=clock)
+    app, clock = _app_on_a_clock(world, energy_max_age_s=60)
     with TestClient(app, raise_server_exceptions=False) as client:
         first = _summary(client, world)
         energy = first["energy"]
@@ -61,11 +76,7 @@ def test_the_energy_is_kept_then_renewed_behind_the_answer(world: ApiWorld) -> N
 
 
 def test_states_are_kept_a_few_seconds_then_renewed(world: ApiWorld) -> None:
-    import psycopg
-
-    app = create_app(database_url=world.url, summary_max_age_s=5)
-    clock = _Clock()
-    app.state.summary = Fresh(max_age_s=5, clock=clock)
+    app, clock = _app_on_a_clock(world, summary_max_age_s=5)
     with TestClient(app, raise_server_exceptions=False) as client:
         first = _summary(client, world)
         with psycopg.connect(world.url, autocommit=True) as conn:
