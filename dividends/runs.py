@@ -44,6 +44,7 @@ from decimal import Decimal
 import numpy as np
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 
 from dividends.allocation import (
     POLICIES,
@@ -342,9 +343,7 @@ def _open_run(
                 f"dividend run {run_id}: an adjustment run is not recomputed; create a new "
                 f"adjustment of run {row[2]}"
             )
-        for table in ("dividend_lines", "dividend_run_units", "dividend_run_deductions"):
-            conn.execute(f"DELETE FROM {table} WHERE run_id = %s", (run_id,))
-        return run_id
+        return run_id  # its rows are replaced as they are computed again
     row = conn.execute(
         """
         INSERT INTO dividend_runs (kind, corrects_run_id, period_label, period_start, period_end,
@@ -469,10 +468,10 @@ _ROW_RULES = {
 
 # the period's own cash only (the common case): streamed, nothing materialised
 _DEDUCT_OWN = """
-INSERT INTO dividend_run_deductions (run_id, station_id, seq, kind, method, basis, due_fen,
-                                     amount_fen)
+INSERT INTO {table} (run_id, station_id, seq, kind, method, basis, due_fen, amount_fen,
+                     earlier_fen)
 {rules})
-SELECT %(run)s, station_id, seq, kind, method, basis, due_fen, amount_fen FROM amounts
+SELECT %(run)s, station_id, seq, kind, method, basis, due_fen, amount_fen, 0 FROM amounts
 """
 
 _DEDUCT = """
@@ -485,8 +484,8 @@ _DEDUCT = """
     INSERT INTO _div_late_ded (station_id, fen)
     SELECT station_id, sum(fen) FROM late GROUP BY station_id
 )
-INSERT INTO dividend_run_deductions (run_id, station_id, seq, kind, method, basis, due_fen,
-                                     amount_fen, earlier_fen)
+INSERT INTO {table} (run_id, station_id, seq, kind, method, basis, due_fen, amount_fen,
+                     earlier_fen)
 SELECT %(run)s, coalesce(o.station_id, l.station_id), coalesce(o.seq, l.seq),
        coalesce(o.kind, l.kind), coalesce(o.method, l.method),
        concat_ws('; ', o.basis, CASE WHEN l.fen <> 0
@@ -511,7 +510,9 @@ SELECT station_id, sum(amount_fen) FROM amounts GROUP BY station_id
 """
 
 
-def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
+def _deductions(
+    conn: psycopg.Connection, run_id: int, period: Period, *, replacing: bool = False
+) -> None:
     """Deductions per station, in ``seq`` order, each capped at what is left: on its
     gross revenue [fen] of ``_div_revenue`` (accrued, or for ``received`` stations the
     cash of the period itself). Cash received now for an earlier generation period bears
@@ -519,7 +520,8 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
     due on what it had before (kept per station in ``_div_late_ded``), so a period's
     deductions come to the same total however its cash arrives. For ``received``
     stations, ``_div_target_ded`` keeps what the deductions come to on the period's
-    accrued revenue (what its cash is paid toward)."""
+    accrued revenue (what its cash is paid toward). ``replacing``: the run's earlier
+    deductions are replaced (see :func:`_replace_changed`)."""
     for table, columns in (
         ("_ded_basis", "station_id bigint, part text, ps date, pe date, gross bigint, what text"),
         ("_div_late_ded", "station_id bigint PRIMARY KEY, fen bigint NOT NULL"),
@@ -542,16 +544,16 @@ def _deductions(conn: psycopg.Connection, run_id: int, period: Period) -> None:
     if received:
         rules = _DEDUCT_RULES.format(basis=_TARGET_BASIS, **_ROW_RULES)
         conn.execute(_DEDUCT_TARGET.format(rules=rules), params)
+    table = _target(conn, "dividend_run_deductions", replacing=replacing)
     if not late:
         rules = _DEDUCT_RULES.format(basis=_OWN_GROSS, **_OWN_RULES)
-        written = conn.execute(_DEDUCT_OWN.format(rules=rules), params).rowcount
-        analyze_grown(conn, "dividend_run_deductions", written=written, columns=_DEDUCTION_KEYS)
-        return
-    conn.execute(_LATE_BASIS, params)  # the earlier periods' cash before and now
-    basis = f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis"
-    rules = _DEDUCT_RULES.format(basis=basis, **_ROW_RULES)
-    written = conn.execute(_DEDUCT.format(rules=rules), params).rowcount
-    analyze_grown(conn, "dividend_run_deductions", written=written, columns=_DEDUCTION_KEYS)
+        cur = conn.execute(_DEDUCT_OWN.format(rules=rules, table=table), params)
+    else:
+        conn.execute(_LATE_BASIS, params)  # the earlier periods' cash before and now
+        basis = f"{_OWN_BASIS} UNION ALL SELECT * FROM _ded_basis"
+        rules = _DEDUCT_RULES.format(basis=basis, **_ROW_RULES)
+        cur = conn.execute(_DEDUCT.format(rules=rules, table=table), params)
+    _written(conn, "dividend_run_deductions", run_id=run_id, staged=table, written=cur.rowcount)
 
 
 def _period_piece(yearly: np.ndarray, period: Period) -> np.ndarray:
@@ -700,6 +702,7 @@ def _compute(
     progress: Progress,
     *,
     line_kind: str = "dividend",
+    replacing: bool = False,
 ) -> None:
     components = conn.execute(
         "SELECT coalesce(array_agg(DISTINCT component ORDER BY component), '{}')"
@@ -860,9 +863,10 @@ def _compute(
     progress("writing lines", 5, _STEPS)
     unit_ob = np.zeros(m, dtype=np.int64)
     np.add.at(unit_ob, row_unit, obligation)
+    units_table = _target(conn, "dividend_run_units", replacing=replacing)
     units_written = copy_columns(
         conn,
-        "dividend_run_units",
+        units_table,
         (
             {
                 "run_id": run_id,
@@ -893,15 +897,16 @@ def _compute(
             }
         ),
     )
-    analyze_grown(conn, "dividend_run_units", written=units_written, columns=_UNIT_KEYS)
-    if not n:
+    _written(conn, "dividend_run_units", run_id=run_id, staged=units_table, written=units_written)
+    if not n and not replacing:
         return
     # lines in payee order: the payee index then takes them in its own order (a province's
     # 1.2 M lines: 2.5 s less writing than in enrolment order)
     in_payee_order = np.lexsort((segs["payee_kind"], segs["payee_id"]))
+    lines_table = _target(conn, "dividend_lines", replacing=replacing)
     lines_written = copy_columns(
         conn,
-        "dividend_lines",
+        lines_table,
         _reordered(
             {
                 "run_id": run_id,
@@ -935,7 +940,91 @@ def _compute(
             in_payee_order,
         ),
     )
-    analyze_grown(conn, "dividend_lines", written=lines_written, columns=_LINE_KEYS)
+    _written(conn, "dividend_lines", run_id=run_id, staged=lines_table, written=lines_written)
+
+
+# what identifies a run's row in each table: unique within a run (a line is one component
+# of an enrolment: an enrolment has one scheme, and a scheme each component once)
+_ROW_KEYS = {
+    "dividend_run_deductions": ("station_id", "seq", "kind"),
+    "dividend_run_units": ("station_id", "village_id"),
+    "dividend_lines": ("enrolment_id", "component"),
+}
+_ANALYZED = {
+    "dividend_run_deductions": _DEDUCTION_KEYS,
+    "dividend_run_units": _UNIT_KEYS,
+    "dividend_lines": _LINE_KEYS,
+}
+
+
+def _row_columns(conn: psycopg.Connection, table: str) -> list[str]:
+    """The columns a run writes into ``table``: all but a generated ``id``."""
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+        " AND NOT attisdropped AND attname <> 'id' ORDER BY attnum",
+        (table,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _target(conn: psycopg.Connection, table: str, *, replacing: bool) -> str:
+    """Where a run's rows of ``table`` are written: the table itself for a new run; for a
+    draft computed again, an empty temporary table of the same columns
+    (``_new_<table>``), whose rows :func:`_written` then makes the run's."""
+    if not replacing:
+        return table
+    staged = f"_new_{table}"
+    columns = ", ".join(_row_columns(conn, table))
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staged} AS SELECT {columns} FROM {table} WITH NO DATA"
+    )
+    conn.execute(f"TRUNCATE {staged}")
+    return staged
+
+
+def _written(
+    conn: psycopg.Connection, table: str, *, run_id: int, staged: str, written: int
+) -> None:
+    """A run's rows of ``table`` are written (``written`` of them, to ``staged``): a draft
+    computed again has its changed rows replaced (:func:`_replace_changed`); statistics
+    are renewed when the table grew by much."""
+    if staged != table:
+        written = _replace_changed(conn, table, run_id=run_id, staged=staged)
+    analyze_grown(conn, table, written=written, columns=_ANALYZED[table])
+
+
+def _replace_changed(conn: psycopg.Connection, table: str, *, run_id: int, staged: str) -> int:
+    """Make run ``run_id``'s rows of ``table`` the rows of ``staged``, writing only what
+    changed: its rows without an identical staged row are deleted, and the staged rows
+    without an identical row left are inserted. A recompute on the same data writes
+    nothing (and leaves no dead rows); a changed row is one deleted and one inserted (a
+    line gets a new id). Returns the rows inserted."""
+    keys = _ROW_KEYS[table]
+    # the row count and the keys' statistics, for the joins' plans
+    conn.execute(
+        sql.SQL("ANALYZE {} ({})").format(
+            sql.Identifier(staged), sql.SQL(", ").join(map(sql.Identifier, keys))
+        )
+    )
+    columns = _row_columns(conn, table)
+    rest = [c for c in columns if c not in keys and c != "run_id"]
+    same = " AND ".join(f"t.{k} = n.{k}" for k in keys) + (
+        f" AND ({', '.join('t.' + c for c in rest)})"
+        f" IS NOT DISTINCT FROM ({', '.join('n.' + c for c in rest)})"
+    )
+    params = {"run": run_id}
+    conn.execute(
+        f"DELETE FROM {table} t WHERE t.run_id = %(run)s"
+        f" AND NOT EXISTS (SELECT 1 FROM {staged} n WHERE {same})",
+        params,
+    )
+    listed = ", ".join(columns)
+    inserted = conn.execute(
+        f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {staged} n WHERE NOT EXISTS"
+        f" (SELECT 1 FROM {table} t WHERE t.run_id = %(run)s AND {same})",
+        params,
+    )
+    return inserted.rowcount
 
 
 def _reordered(columns: dict[str, object], order: np.ndarray) -> dict[str, object]:
@@ -1002,8 +1091,8 @@ def compute_run(
             )
             _event(conn, rid, "created" if run_id is None else "recomputed", actor)
             report("deductions", 3, _STEPS)
-            _deductions(conn, rid, period)
-            _compute(conn, rid, period, report)
+            _deductions(conn, rid, period, replacing=run_id is not None)
+            _compute(conn, rid, period, report, replacing=run_id is not None)
             conn.execute("UPDATE dividend_runs SET computed_at = now() WHERE id = %s", (rid,))
             report("done", _STEPS, _STEPS)
             return rid

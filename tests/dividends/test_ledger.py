@@ -22,12 +22,13 @@ from dividends.runs import (
     approve_run,
     compute_run,
     create_adjustment,
+    discard_run,
     mark_exported,
     mark_paid,
     run_history,
     run_summary,
 )
-from dividends.schemes import add_deduction, enrol
+from dividends.schemes import add_deduction, end_enrolment, enrol
 from pvmon.db.migrate import downgrade, load_migrations, upgrade
 from pvmon.db.readings import Reading, write_readings
 from pvmon.db.rollups import refresh_rollups
@@ -564,3 +565,58 @@ def test_a_recompute_rewrites_only_the_revenue_lines_that_changed(world: World) 
         assert after[(one, part, "metered")][0] == first[(one, part, "metered")][0] * 21 // 20
         assert after[(one, part, "metered")][1] != first[(one, part, "metered")][1]
         assert after[(two, part, "metered")] == first[(two, part, "metered")]  # untouched
+
+
+def test_a_recompute_replaces_only_the_rows_that_changed(world: World) -> None:
+    """Recomputing a draft writes only the deductions, units and lines whose figures
+    changed: on the same data none (same row versions, same line ids); with one
+    station's energy changed, that station's rows alone, and the draft then holds what a
+    run computed afresh holds. A recompute that leaves no line deletes the old ones."""
+    conn = world.conn
+    one, households = _village(world)
+    two, _ = world.enrolled_village_household(world.villages[1], code="V2")
+    county = conn.execute("SELECT id FROM counties LIMIT 1").fetchone()
+    assert county is not None
+    add_deduction(conn, county_id=county[0], seq=1, kind="om_fee", rate=Decimal("0.03"))
+    world.feed("2025", {one: 200_000, two: 100_000})
+
+    def rows(run: int) -> dict[str, dict[tuple[object, ...], tuple[object, ...]]]:
+        """Per table, each row's station and its figures -> (row version, line id)."""
+        out: dict[str, dict[tuple[object, ...], tuple[object, ...]]] = {}
+        for table, figures, ident in (
+            ("dividend_run_deductions", "station_id, seq, kind, basis, amount_fen", "0"),
+            ("dividend_run_units", "station_id, village_id, paid_fen, residual_fen", "0"),
+            ("dividend_lines", _LINE, "id"),
+        ):
+            found = conn.execute(
+                f"SELECT {figures}, xmin::text, {ident} FROM {table} WHERE run_id = %s", (run,)
+            ).fetchall()
+            out[table] = {tuple(r[:-2]): tuple(r[-2:]) for r in found}
+            assert len(out[table]) == len(found)  # no row twice
+        return out
+
+    run = compute_run(conn, period="2025", created_by="clerk")
+    first = rows(run)
+    assert all(first.values()) and len(first["dividend_lines"]) == 8  # 4 households x 2
+    assert compute_run(conn, period="2025", created_by="clerk") == run
+    assert rows(run) == first  # nothing written again: same versions, same line ids
+
+    world.feed("2025", {one: 260_000, two: 100_000})
+    assert compute_run(conn, period="2025", created_by="clerk", run_id=run) == run
+    after = rows(run)
+    for table, figures in after.items():
+        untouched = {k: v for k, v in first[table].items() if k[0] == two}
+        assert untouched and all(after[table].get(k) == v for k, v in untouched.items())
+        changed = [k for k in figures if k[0] == one]
+        assert changed and not set(changed) & set(first[table]), table
+    # the same rows as a run computed afresh
+    discard_run(conn, run, by="clerk", reason="check")
+    fresh = rows(compute_run(conn, period="2025", created_by="clerk"))
+    assert {t: set(r) for t, r in fresh.items()} == {t: set(r) for t, r in after.items()}
+
+    # nobody holds a slot in 2025 any more: the recompute leaves no line
+    for (enrolment,) in conn.execute("SELECT id FROM dividend_enrolments").fetchall():
+        end_enrolment(conn, enrolment, ends_on=date(2024, 6, 1), reason="moved")
+    draft = compute_run(conn, period="2025", created_by="clerk")
+    assert rows(draft)["dividend_lines"] == {}
+    assert len(households) == 3
