@@ -219,13 +219,21 @@ def _met(ok: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--households", type=int, nargs="+", default=[17_062, 1_000_000])
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting of the benchmark's PostgreSQL (repeatable)",
+    )
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.set)
     root = Path(tempfile.mkdtemp(prefix="pvmon-bench-div-"))
     root.chmod(0o755)
     server = EmbeddedPostgres(
         root_dir=root / "pg",
         port=free_port(),
-        server_settings={"timescaledb.max_background_workers": "0"},
+        server_settings={"timescaledb.max_background_workers": "0", **settings},
     )
     server.start()
     try:
