@@ -44,7 +44,6 @@ from decimal import Decimal
 import numpy as np
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import sql
 
 from dividends.allocation import (
     POLICIES,
@@ -66,11 +65,17 @@ from dividends.periods import Period, days_in_year, parse_period, year_periods
 from dividends.revenue import (
     compute_energy_basis,
     stations_needing_energy,
-    write_revenue_basis,
-    write_revenue_lines,
+    write_revenue,
     write_settled_energy,
 )
-from pvmon.db.bulkcopy import Coded, Scaled, analyze_grown, copy_columns, read_int_columns
+from pvmon.db.bulkcopy import (
+    Coded,
+    Scaled,
+    analyze_grown,
+    copy_columns,
+    quick_analyze,
+    read_int_columns,
+)
 from pvmon.errors import DatabaseError, ValidationError
 
 __all__ = [
@@ -226,7 +231,7 @@ def _scope(conn: psycopg.Connection, scope_kind: str, codes: Sequence[str], peri
                 f"scope {scope_kind}: unknown {what} code(s) {', '.join(unknown)}",
                 [f"scope {scope_kind}: {code}: no such {what}" for code in unknown],
             )
-    conn.execute("ANALYZE _div_scope")
+    quick_analyze(conn, "_div_scope")
     return cur.rowcount
 
 
@@ -366,16 +371,16 @@ def _open_run(
     return int(row[0])
 
 
-def _revenue(conn: psycopg.Connection, period: Period, progress: Progress) -> None:
-    """Energy basis, revenue lines and the revenue basis (``_div_revenue``) of the scope."""
+def _revenue(conn: psycopg.Connection, period: Period, progress: Progress) -> int:
+    """Energy basis, revenue lines and the revenue basis (``_div_revenue``) of the scope;
+    returns the number of stations on the ``received`` basis."""
     progress("energy basis", 1, _STEPS)
     write_settled_energy(conn, period)
     if stations_needing_energy(conn, period):
         ensure_expected_yields(conn)
         compute_energy_basis(conn, period)
     progress("revenue lines", 2, _STEPS)
-    write_revenue_lines(conn, period)
-    write_revenue_basis(conn, period)
+    return write_revenue(conn, period)
 
 
 _LATE_BASIS = """
@@ -511,7 +516,12 @@ SELECT station_id, sum(amount_fen) FROM amounts GROUP BY station_id
 
 
 def _deductions(
-    conn: psycopg.Connection, run_id: int, period: Period, *, replacing: bool = False
+    conn: psycopg.Connection,
+    run_id: int,
+    period: Period,
+    *,
+    received: int,
+    replacing: bool = False,
 ) -> None:
     """Deductions per station, in ``seq`` order, each capped at what is left: on its
     gross revenue [fen] of ``_div_revenue`` (accrued, or for ``received`` stations the
@@ -520,7 +530,8 @@ def _deductions(
     due on what it had before (kept per station in ``_div_late_ded``), so a period's
     deductions come to the same total however its cash arrives. For ``received``
     stations, ``_div_target_ded`` keeps what the deductions come to on the period's
-    accrued revenue (what its cash is paid toward). ``replacing``: the run's earlier
+    accrued revenue (what its cash is paid toward). ``received``: how many stations are
+    on that basis (only they can have late cash); ``replacing``: the run's earlier
     deductions are replaced (see :func:`_replace_changed`)."""
     for table, columns in (
         ("_ded_basis", "station_id bigint, part text, ps date, pe date, gross bigint, what text"),
@@ -536,12 +547,10 @@ def _deductions(
         "ydays": days_in_year(period.year),
         "run": run_id,
     }
-    found = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0),"
-        " EXISTS (SELECT 1 FROM _div_revenue WHERE basis = 'received')"
-    ).fetchone()
-    late, received = found or (False, False)
+    late = False
     if received:
+        found = conn.execute("SELECT EXISTS (SELECT 1 FROM _div_revenue WHERE late_fen > 0)")
+        late = bool((found.fetchone() or (False,))[0])
         rules = _DEDUCT_RULES.format(basis=_TARGET_BASIS, **_ROW_RULES)
         conn.execute(_DEDUCT_TARGET.format(rules=rules), params)
     table = _target(conn, "dividend_run_deductions", replacing=replacing)
@@ -1000,12 +1009,7 @@ def _replace_changed(conn: psycopg.Connection, table: str, *, run_id: int, stage
     nothing (and leaves no dead rows); a changed row is one deleted and one inserted (a
     line gets a new id). Returns the rows inserted."""
     keys = _ROW_KEYS[table]
-    # the row count and the keys' statistics, for the joins' plans
-    conn.execute(
-        sql.SQL("ANALYZE {} ({})").format(
-            sql.Identifier(staged), sql.SQL(", ").join(map(sql.Identifier, keys))
-        )
-    )
+    quick_analyze(conn, staged, keys)  # the row count and the keys, for the joins' plans
     columns = _row_columns(conn, table)
     rest = [c for c in columns if c not in keys and c != "run_id"]
     same = " AND ".join(f"t.{k} = n.{k}" for k in keys) + (
@@ -1079,7 +1083,7 @@ def compute_run(
                             WHERE t.station_id = sc.station_id AND t.transferred_on <= %s""",
                 (period.start,),
             )
-            _revenue(conn, period, report)
+            received = _revenue(conn, period, report)
             rid = _open_run(
                 conn,
                 period=period,
@@ -1091,7 +1095,7 @@ def compute_run(
             )
             _event(conn, rid, "created" if run_id is None else "recomputed", actor)
             report("deductions", 3, _STEPS)
-            _deductions(conn, rid, period, replacing=run_id is not None)
+            _deductions(conn, rid, period, received=received, replacing=run_id is not None)
             _compute(conn, rid, period, report, replacing=run_id is not None)
             conn.execute("UPDATE dividend_runs SET computed_at = now() WHERE id = %s", (rid,))
             report("done", _STEPS, _STEPS)
@@ -1393,7 +1397,7 @@ def create_adjustment(
                 {"orig": run_id},
             )
             _scope(conn, scope_kind, codes, period)
-            _revenue(conn, period, _noop)
+            received = _revenue(conn, period, _noop)
             adj = _open_run(
                 conn,
                 period=period,
@@ -1407,7 +1411,7 @@ def create_adjustment(
             )
             _event(conn, adj, "created", actor, note)
             _event(conn, run_id, "adjusted", actor, f"adjustment run {adj}")
-            _deductions(conn, adj, period)
+            _deductions(conn, adj, period, received=received)
             _compute(conn, adj, period, report, line_kind="correction")
             same = """n.enrolment_id = o.enrolment_id AND n.component = o.component
                    AND (n.obligation_fen, n.paid_fen, n.arrears_added_fen, n.arrears_paid_fen,

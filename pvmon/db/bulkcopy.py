@@ -35,10 +35,12 @@ from pvmon.errors import DatabaseError
 __all__ = [
     "COPY_HEADER",
     "COPY_TRAILER",
+    "QUICK_STATISTICS_TARGET",
     "Coded",
     "Scaled",
     "analyze_grown",
     "copy_columns",
+    "quick_analyze",
     "read_int_columns",
 ]
 
@@ -283,18 +285,40 @@ def analyze_grown(
     bounded number of rows, and sees this transaction's own. Given ``columns`` (those that
     queries look rows up or join by), only their statistics are taken: the row count is
     renewed all the same, and a county's run spends a tenth of the time on it (a table's
-    every text and number column sorted and counted is most of an ANALYZE)."""
+    every text and number column sorted and counted is most of an ANALYZE). The sample is
+    small (:func:`quick_analyze`)."""
     row = conn.execute(
         "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,)
     ).fetchone()
     known = float(row[0]) if row else -1.0
     if known >= 0 and written < 0.2 * max(known, 1_000.0):
         return False
-    which = sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
-    conn.execute(
-        sql.SQL("ANALYZE {}{}").format(sql.Identifier(table), which if columns else sql.SQL(""))
-    )
+    quick_analyze(conn, table, columns)
     return True
+
+
+#: ANALYZE inside a bulk write samples 300 x this many rows (PostgreSQL's default target
+#: is 100: 30,000 rows), enough for the row count and the key columns' spread that the
+#: statements after it plan by; autovacuum takes full statistics after the commit (the
+#: rows written count as changed since this ANALYZE)
+QUICK_STATISTICS_TARGET = 10
+
+
+def quick_analyze(conn: psycopg.Connection, table: str, columns: Sequence[str] = ()) -> None:
+    """ANALYZE ``table`` (only ``columns`` when given; the row count is renewed all the
+    same) on a small sample: a county's run spends a fifth of the time on it that the
+    default sample costs. Inside a transaction the smaller sample holds for the rest of it
+    (only ANALYZE reads the setting)."""
+    which = sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("SET LOCAL default_statistics_target = {}").format(
+                sql.Literal(QUICK_STATISTICS_TARGET)
+            )
+        )
+        conn.execute(
+            sql.SQL("ANALYZE {}{}").format(sql.Identifier(table), which if columns else sql.SQL(""))
+        )
 
 
 # binary COPY field types a query's integer columns arrive as (type OID: wire dtype)

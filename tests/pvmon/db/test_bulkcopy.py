@@ -14,7 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pvmon.db import bulkcopy
-from pvmon.db.bulkcopy import Coded, Scaled, analyze_grown, copy_columns, read_int_columns
+from pvmon.db.bulkcopy import (
+    QUICK_STATISTICS_TARGET,
+    Coded,
+    Scaled,
+    analyze_grown,
+    copy_columns,
+    read_int_columns,
+)
 from pvmon.errors import DatabaseError
 
 _TABLE = """
@@ -222,3 +229,17 @@ def test_what_cannot_be_read_as_integers_is_refused(
 ) -> None:
     with pytest.raises(DatabaseError, match=message):
         read_int_columns(empty, query)
+
+
+def test_statistics_in_a_bulk_write_take_a_small_sample(empty: psycopg.Connection) -> None:
+    """analyze_grown samples few rows (autovacuum takes full statistics after the commit):
+    the row count is exact, the histogram coarse; the session's own setting is kept."""
+    copy_columns(empty, "bulk", {"ord": np.arange(20_000, dtype=np.int64)})
+    assert analyze_grown(empty, "bulk", written=20_000, columns=("ord",))
+    row = empty.execute(
+        "SELECT c.reltuples, array_length(s.histogram_bounds::text::bigint[], 1)"
+        " FROM pg_class c JOIN pg_stats s ON s.tablename = c.relname AND s.attname = 'ord'"
+        " WHERE c.relname = 'bulk'"
+    ).fetchone()
+    assert row == (20_000, QUICK_STATISTICS_TARGET + 1)
+    assert empty.execute("SHOW default_statistics_target").fetchone() == ("100",)
