@@ -421,13 +421,15 @@ SELECT station_id, bench_fen + subsidy_fen AS gross,
 """
 
 _DEDUCT_RULES = """
-WITH rules AS (
+WITH rate_rule AS MATERIALIZED (  -- a rate's text once per rule, not once per station
+    SELECT *, (rate * 100)::numeric(9, 4) || '%% of ' AS rate_text FROM deduction_rules
+), rules AS (
     SELECT b.station_id{bkeys}, b.gross, b.what, d.seq, d.kind, d.method,
-           d.yearly_fen, d.rate, {days} AS days, {ydays} AS ydays
+           d.yearly_fen, d.rate, d.rate_text, {days} AS days, {ydays} AS ydays
       FROM ({basis}) b
       JOIN stations s ON s.id = b.station_id
       JOIN villages v ON v.id = s.village_id JOIN townships tw ON tw.id = v.township_id
-      JOIN deduction_rules d
+      JOIN rate_rule d
         ON (d.station_id = s.id OR (d.county_id = tw.county_id AND NOT EXISTS (
                 SELECT 1 FROM deduction_rules o
                  WHERE o.station_id = s.id AND o.kind = d.kind AND o.effective_from < {pe}
@@ -439,7 +441,7 @@ WITH rules AS (
                 ELSE round(gross * rate)::bigint END AS due_fen,
            CASE WHEN method = 'fixed'
                 THEN yearly_fen || ' fen/year x ' || days || '/' || ydays || ' days'
-                ELSE (rate * 100)::numeric(9, 4) || '%% of ' || gross || what
+                ELSE rate_text || gross || what
            END AS basis
       FROM rules
 ), amounts AS (

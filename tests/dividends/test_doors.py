@@ -18,6 +18,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from pvmon.privacy import id_number_check_char
@@ -310,8 +311,12 @@ def test_four_eyes_guards_and_scope_from_the_command_line(county: County) -> Non
     # the maker may not approve
     out = c.pvmon("dividends", "approve", str(run), who="clerk", ok=False)
     assert "'clerk' computed or recomputed it and may not approve it" in out
-    # whoever recomputes becomes a maker too
-    c.pvmon("dividends", "recompute", str(run), who="chief")
+    # whoever recomputes becomes a maker too; on the same data it writes no line again
+    with psycopg.connect(c.env["PVMON_DATABASE_URL"], autocommit=True) as conn:
+        lines = "SELECT id, xmin::text FROM dividend_lines WHERE run_id = %s ORDER BY id"
+        before = conn.execute(lines, (run,)).fetchall()
+        c.pvmon("dividends", "recompute", str(run), who="chief")
+        assert before and conn.execute(lines, (run,)).fetchall() == before
     out = c.pvmon("dividends", "approve", str(run), who="chief", ok=False)
     assert "may not approve it (makers: chief, clerk)" in out
     # the same person under a variant of the name is the same person
