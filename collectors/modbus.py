@@ -379,7 +379,7 @@ class ModbusConnection(asyncio.Protocol):
                 ),
             )
 
-    def registers(self, pdu: bytes, unit: int, address: int, count: int) -> list[int]:
+    def registers(self, pdu: bytes, unit: int, address: int, count: int) -> tuple[int, ...]:
         """The register words of a reply ``pdu`` to a read of ``count`` at ``address``."""
         function = pdu[0]
         if function & 0x80:
@@ -393,7 +393,7 @@ class ModbusConnection(asyncio.Protocol):
         layout = _WORDS.get(count)
         if layout is None:
             layout = _WORDS[count] = struct.Struct(f">{count}H")
-        return list(layout.unpack_from(pdu, 2))
+        return layout.unpack_from(pdu, 2)
 
     async def read_holding(
         self, unit: int, address: int, count: int, *, timeout: float
@@ -412,7 +412,7 @@ class ModbusConnection(asyncio.Protocol):
 
         self.send(unit, address, count, timeout=timeout, on_reply=on_reply)
         pdu = await waiting
-        return self.registers(pdu, unit, address, count)
+        return list(self.registers(pdu, unit, address, count))
 
     def flush(self) -> None:
         """Drop whatever arrived unasked (a late RTU reply), so the next frame parses clean."""

@@ -138,7 +138,8 @@ def _check_counter(
             return _COUNTER_RESET
         _reject(values, raw, "energy_wh", f"counter dip below the last good value {last}")
         return _COUNTER_DIP
-    state.candidates = []
+    if state.candidates:
+        state.candidates = []
     elapsed_h = max((at - last_at).total_seconds(), 60.0) / 3600.0
     limit = rated_ac_w * elapsed_h * 2 + 10
     if energy - last > limit:
