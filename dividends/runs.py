@@ -986,10 +986,12 @@ def _target(conn: psycopg.Connection, table: str, *, replacing: bool) -> str:
         return table
     staged = f"_new_{table}"
     columns = ", ".join(_row_columns(conn, table))
+    # made afresh in each transaction: a session kept open across a migration (the API's
+    # pooled connections) never writes into an older layout
+    conn.execute(f"DROP TABLE IF EXISTS {staged}")
     conn.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {staged} AS SELECT {columns} FROM {table} WITH NO DATA"
+        f"CREATE TEMP TABLE {staged} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"
     )
-    conn.execute(f"TRUNCATE {staged}")
     return staged
 
 
