@@ -263,7 +263,7 @@ def main() -> None:
     server.start()
     try:
         for households in args.households:
-            runs = sorted(_bench(server, households) for _ in range(args.repeat))
+            runs = [_bench(server, households) for _ in range(args.repeat)]
             if args.repeat > 1:
                 _print_repeats(households, runs)
     finally:

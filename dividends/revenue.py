@@ -333,9 +333,14 @@ def write_revenue_lines(conn: psycopg.Connection, period: Period) -> int:
     the grid's statements paid); returns the lines written. The first time they are
     inserted; after that only lines whose figures changed are written, and lines the
     energy basis no longer produces are deleted."""
+    return _write_lines(conn, period, before=_lines_written_before(conn, period))
+
+
+def _write_lines(conn: psycopg.Connection, period: Period, *, before: bool) -> int:
+    """:func:`write_revenue_lines`, told whether the period has lines ``before``."""
     _check_prices(conn, period.start)
     params = {"s": period.start, "e": period.end}
-    if _lines_written_before(conn, period):
+    if before:
         conn.execute(_STALE, params)
         cur = conn.execute(_REVENUE_ROWS + _CHANGED_ONLY, params)
     else:
@@ -371,14 +376,9 @@ WITH written AS (
 RETURNING station_id, part, amount_fen
 ), basis AS (
     INSERT INTO _div_revenue (station_id, basis, bench_fen, subsidy_fen, late_fen, accrued_fen)
-    SELECT station_id, 'accrued',
-           coalesce(sum(amount_fen) FILTER (WHERE part = 'benchmark'), 0)::bigint,
-           coalesce(sum(amount_fen) FILTER (WHERE part = 'subsidy'), 0)::bigint,
-           0, sum(amount_fen)::bigint
-      FROM written GROUP BY station_id
-    RETURNING 1
+    {sums} FROM written r GROUP BY r.station_id
 )
-SELECT (SELECT count(*) FROM written)
+SELECT count(*) FROM written
 """
 
 
@@ -388,13 +388,14 @@ def write_revenue(conn: psycopg.Connection, period: Period) -> int:
     the number of ``received`` stations. A period's first lines, while nobody allocates
     on cash, are summed into the basis as they are written (one statement: a province's
     1.6 M lines are not read back)."""
-    if _any_received(conn) or _lines_written_before(conn, period):
-        write_revenue_lines(conn, period)
+    before = _lines_written_before(conn, period)
+    if before or _any_received(conn):
+        _write_lines(conn, period, before=before)
         return write_revenue_basis(conn, period)
     _check_prices(conn, period.start)
     _create_basis(conn)
     row = conn.execute(
-        _FIRST_LINES_AND_BASIS.format(lines=_REVENUE_ROWS),
+        _FIRST_LINES_AND_BASIS.format(lines=_REVENUE_ROWS, sums=_ACCRUED_SUMS),
         {"s": period.start, "e": period.end},
     ).fetchone()
     _analyze_lines(conn, int(row[0]) if row else 0)
@@ -446,11 +447,14 @@ def station_basis_sql(conn: psycopg.Connection, stations: str) -> str:
     """
 
 
-_ACCRUED = """
+# a station's accrued basis from its revenue lines ``r`` (grouped by station)
+_ACCRUED_SUMS = """
 SELECT r.station_id, 'accrued' AS basis,
        coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'benchmark'), 0)::bigint AS bench,
        coalesce(sum(r.amount_fen) FILTER (WHERE r.part = 'subsidy'), 0)::bigint AS subsidy,
-       0::bigint AS late, coalesce(sum(r.amount_fen), 0)::bigint AS accrued
+       0::bigint AS late, coalesce(sum(r.amount_fen), 0)::bigint AS accrued"""
+
+_ACCRUED = f"""{_ACCRUED_SUMS}
   FROM revenue_lines r JOIN _div_scope sc ON sc.station_id = r.station_id
  WHERE r.period_start = %(s)s AND r.period_end = %(e)s AND r.source IN ('metered', 'estimated')
  GROUP BY r.station_id
